@@ -1,0 +1,29 @@
+# Two set-up commands for a fresh machine: `make run` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SEED := ../shared/seeds/000_6a99d0bb3ce2a896.txt
+
+.PHONY: run test bench clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test,bench]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/notifier import $(SEED)
+	$(BIN)/notifier check
+	$(BIN)/notifier timeline
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/timing.py
+	$(BIN)/python benchmarks/import.py
+
+clean:
+	rm -rf $(VENV) var
