@@ -194,7 +194,7 @@ class Wording(StrEnum):
             return cls(text)
         except ValueError:
             pass
-        folded = fold(text).removesuffix(" ngày")
+        folded = fold(text).removesuffix(" " + fold("ngày"))
         if folded == fold("trước"):
             return cls.BEFORE
         if folded in (fold("chậm nhất"), fold("hạn cuối"), fold("muộn nhất")):
