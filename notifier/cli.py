@@ -104,6 +104,83 @@ def timing(
         sys.stdout.write(json.dumps(result.as_json(), ensure_ascii=False) + "\n")
 
 
+@app.command()
+def units(
+    on: Annotated[
+        str | None,
+        typer.Option("--on", help="Xem ai nhận thư vào ngày này (YYYY-MM-DD hoặc DD/MM/YYYY)."),
+    ] = None,
+    as_json: JsonOpt = False,
+    config: ConfigOpt = Path("config.toml"),
+    now: NowOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Liệt kê danh mục đơn vị và nhóm trong config.toml (tên, mã, email, hiệu lực, kế thừa)."""
+    import tomllib
+    from datetime import date
+
+    day: date | None = None
+    if on is not None:
+        try:
+            text = on.strip()
+            day = (
+                date.fromisoformat(text)
+                if "-" in text
+                else datetime.strptime(text, "%d/%m/%Y").date()
+            )
+        except ValueError:
+            raise typer.BadParameter(f"--on {on!r} không phải ngày. Ví dụ: --on 2025-07-01") from None
+
+    def body() -> list[dict[str, object]]:
+        from notifier.errors import ConfigError
+        from notifier.units import directory_from_toml
+
+        try:
+            with config.open("rb") as handle:
+                doc = tomllib.load(handle)
+        except FileNotFoundError:
+            raise ConfigError(f"Không tìm thấy tệp cấu hình {config}; dùng --config.") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{config}: không đọc được TOML: {exc}") from None
+        return directory_from_toml(doc).describe(on=day)
+
+    rows = _run(body, debug=debug)
+    if as_json:
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+        return
+    from rich.table import Table
+
+    out = _console()
+    lines = lambda key: "\n".join(map(str, row[key]))  # noqa: E731 - rows are JSON dicts
+    for groups in (False, True):
+        table = Table(title="Nhóm đơn vị" if groups else "Danh mục đơn vị", show_lines=True)
+        third = "Thành viên" if groups else "Email"
+        for column in ("Tên", "Mã", third, "Đầu mối", "Hiệu lực", "Kế thừa", "Tên khác"):
+            table.add_column(column, overflow="fold")
+        if day is not None:
+            table.add_column(f"Nhận thư ngày {day:%d/%m/%Y}", overflow="fold")
+        for row in rows:
+            if row["is_group"] is not groups:
+                continue
+            cells = [
+                str(row["name"]),
+                str(row["slug"]),
+                lines("members") if groups else str(row["email"] or "—"),
+                "có" if row["coordinator"] else "",
+                str(row["validity"]) or "còn hiệu lực",
+                lines("successors"),
+                lines("aliases"),
+            ]
+            if day is not None:
+                cells.append(lines("recipients") or "(không gửi)")
+            table.add_row(*cells)
+        out.print(table)
+    if day is not None:
+        notes = dict.fromkeys(w for row in rows for w in row["warnings"])  # type: ignore[attr-defined]
+        for note in notes:
+            out.print(f"• {note}", markup=False)
+
+
 # --- end of commands ---
 
 

@@ -46,6 +46,7 @@ __all__ = [
     "resolve_plan",
     "directory_from_toml",
     "format_day",
+    "validity_text",
 ]
 
 # --- the model ------------------------------------------------------------------------------
@@ -128,6 +129,18 @@ class Route:
 def format_day(day: date) -> str:
     """Vietnamese day format used in messages: 01/07/2025."""
     return day.strftime("%d/%m/%Y")
+
+
+def validity_text(unit: Unit) -> str:
+    """"từ 01/07/2025", "đến 30/06/2025", "01/07/2025 – 31/12/2030" or "" (always valid)."""
+    start, end = unit.valid_from, unit.valid_until
+    if start and end:
+        return f"{format_day(start)} – {format_day(end)}"
+    if start:
+        return f"từ {format_day(start)}"
+    if end:
+        return f"đến {format_day(end)}"
+    return ""
 
 
 def _one_line(text: str) -> str:
@@ -417,6 +430,21 @@ class Directory:
             if score > best_score:
                 best, best_score = canonical, score
         return best if best_score >= 0.6 else None
+
+    def describe(self, *, on: date | None = None) -> list[dict[str, object]]:
+        """Every unit and group as JSON rows; with `on`, who receives its mail that day."""
+        rows: list[dict[str, object]] = []
+        for unit in self._units:
+            row = unit.as_json()
+            row["validity"] = validity_text(unit)
+            if on is not None:
+                route = self.route(unit.name, on=on)
+                row["on"] = on.isoformat()
+                row["recipients"] = [u.name for u in route.units]
+                row["recipient_emails"] = [u.email for u in route.units if u.email]
+                row["warnings"] = list(route.warnings)
+            rows.append(row)
+        return rows
 
     # splitting
 
