@@ -226,7 +226,8 @@ class WorkCalendar:
             if d.weekday() >= 5 or lib is not None:
                 why = lib or weekday_name(d)
                 found.append(
-                    f"extra_days_off: ngày {_dmy(d)} vốn đã là ngày nghỉ ({why}); có nhầm ngày không?"
+                    f"extra_days_off: ngày {_dmy(d)} vốn đã là ngày nghỉ ({why});"
+                    " có nhầm ngày không?"
                 )
         for d in sorted(self._workdays):
             if d.weekday() < 5 and d not in self._public_holidays(d.year):

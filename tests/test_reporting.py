@@ -76,7 +76,8 @@ def test_window_covers_days_and_spans() -> None:
 
 
 def test_period_names_and_labels() -> None:
-    assert [p.value for p in Period] == ["monthly", "quarterly", "half-year", "nine-month", "annual"]
+    names = ["monthly", "quarterly", "half-year", "nine-month", "annual"]
+    assert [p.value for p in Period] == names
     assert Period.parse("6 tháng") is Period.HALF_YEAR
     assert Period.parse(unicodedata.normalize("NFD", "Hằng Năm")) is Period.ANNUAL
     assert Period.parse(" quarterly ") is Period.QUARTERLY
