@@ -318,6 +318,28 @@ class ReportDeadline:
         """ "chậm nhất thứ Hai, ngày 17/6/2024": the real last day, for reminders."""
         return f"chậm nhất {_day(self.due)}"
 
+    # Flat views for consumers (reminders, events): the stated date and wording, the real
+    # last day, and the cut-off ends.
+    @property
+    def last_day(self) -> date:
+        return self.due
+
+    @property
+    def wording(self) -> Wording:
+        return self.stated.wording
+
+    @property
+    def cutoff_start(self) -> date:
+        return self.cutoff.start
+
+    @property
+    def cutoff_end(self) -> date:
+        return self.cutoff.end
+
+    @property
+    def date(self) -> date:  # noqa: F811 - the stated date, as config wrote it
+        return self.stated.date
+
     def __bool__(self) -> bool:
         return True
 

@@ -150,6 +150,8 @@ def test_configured_date_moves_to_the_next_working_day() -> None:
     assert found.cutoff == (date(2023, 12, 15), date(2024, 6, 14))
     assert "Điều 148" in found.note and "thứ Bảy" in found.note
     assert found.text == "chậm nhất thứ Hai, ngày 17/6/2024"
+    flat = (found.date, found.wording, found.last_day, found.cutoff_start, found.cutoff_end)
+    assert flat == (date(2024, 6, 15), "by", found.due, *found.cutoff)
 
 
 def test_previous_working_day_rule_from_config() -> None:
