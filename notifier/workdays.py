@@ -181,10 +181,9 @@ class WorkCalendar:
     def add_working_days(self, d: date, n: int) -> date:
         """Step `n` working days from `d`: n > 0 gives the n-th working day after `d`,
         n < 0 the |n|-th before it, n == 0 gives `d` itself (even if it is a day off)."""
+        step = self.next_working_day if n > 0 else self.previous_working_day
         for _ in range(abs(n)):
-            d = self.next_working_day(d, strict=True) if n > 0 else self.previous_working_day(
-                d, strict=True
-            )
+            d = step(d, strict=True)
         return d
 
     def working_days_between(self, a: date, b: date) -> int:
