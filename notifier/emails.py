@@ -1,0 +1,231 @@
+"""Email rendering: template name + JSON context → subject, plain text, HTML, .ics.
+
+Owns: `Attachment`, `Rendered`, `render()`, `render_subject()`, `one_line()`,
+`vn_date()` (dates as "thứ Hai, ngày 15/6/2026") and `build_ics()` (the reminder's
+events as a tiny all-day VCALENDAR so a unit adds them with one click).
+Templates live in templates/email/ as `<name>.subject.j2`, `<name>.text.j2`,
+`<name>.html.j2` (names: reminder, report, overdue, digest, test); admins may edit them.
+
+Facts relied on: Nghị định 30/2020/NĐ-CP writes a day below 10 and the months 1 and 2
+with a leading zero ("ngày 05/01/2024", "22/02/2024", but "15/6/2026"); RFC 5545
+all-day events use VALUE=DATE with an exclusive DTEND.
+Safety: HTML is autoescaped, undefined names fail loudly (StrictUndefined), and the
+subject is forced onto one line with control characters removed, because plan text
+is untrusted and a subject becomes a mail header. Output is NFC.
+Not here: MIME composition, RFC 2047 encoding and sending (mailer.py); what to send
+and when (reminders.py).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from notifier.text import nfc
+
+__all__ = [
+    "Attachment",
+    "Rendered",
+    "TEMPLATES",
+    "TEMPLATES_DIR",
+    "render",
+    "render_subject",
+    "one_line",
+    "vn_date",
+    "vn_day",
+    "build_ics",
+]
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates" / "email"
+TEMPLATES = ("reminder", "report", "overdue", "digest", "test")
+SUBJECT_MAX = 200  # characters; long plan titles are cut with "…"
+
+_WEEKDAYS = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật")
+# C0/C1 controls, DEL, and Unicode line/paragraph separators: none may reach a header.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u0085]+")
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+_SPACES = re.compile(r"\s+")
+_BLANK_LINES = re.compile(r"\n(?:[ \t]*\n){2,}")
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+    attachments: tuple[Attachment, ...] = ()
+
+
+# --- formatting helpers (also exposed to templates as filters) ---
+
+
+def _as_date(value: date | str) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def vn_day(value: date | str) -> str:
+    """"15/6/2026", "05/01/2024", "22/02/2024": leading zero per NĐ 30/2020 (days < 10, months 1–2)."""
+    d = _as_date(value)
+    month = f"{d.month:02d}" if d.month <= 2 else str(d.month)
+    return f"{d.day:02d}/{month}/{d.year}"
+
+
+def vn_date(value: date | str) -> str:
+    """"thứ Hai, ngày 15/6/2026"."""
+    d = _as_date(value)
+    return f"{_WEEKDAYS[d.weekday()]}, ngày {vn_day(d)}"
+
+
+def vn_weekday(value: date | str) -> str:
+    return _WEEKDAYS[_as_date(value).weekday()]
+
+
+def one_line(text: str, *, limit: int = SUBJECT_MAX) -> str:
+    """NFC, no control characters or line breaks, single spaces, at most `limit` characters."""
+    text = _INVISIBLE.sub("", nfc(str(text)))
+    text = _SPACES.sub(" ", _CONTROL.sub(" ", text)).strip()
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return text
+
+
+def _tidy(text: str) -> str:
+    """Plain text: at most one blank line in a row (optional template blocks leave gaps)."""
+    return _BLANK_LINES.sub("\n\n", text).strip() + "\n"
+
+
+def _vn_span(start: str | None, end: str | None) -> str:
+    """A window in words: "ngày 02/12/2024" or "từ ngày 01/4/2024 đến ngày 30/4/2024"."""
+    if start and end and start != end:
+        return f"từ ngày {vn_day(start)} đến ngày {vn_day(end)}"
+    day = start or end
+    return f"ngày {vn_day(day)}" if day else ""
+
+
+# --- Jinja environments ---
+
+
+def _environment(directory: Path, *, html: bool) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(directory)),
+        undefined=jinja2.StrictUndefined,
+        autoescape=html,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        vn_date=vn_date, vn_day=vn_day, vn_weekday=vn_weekday, vn_span=_vn_span, one_line=one_line
+    )
+    return env
+
+
+@lru_cache(maxsize=8)
+def _environments(directory: Path) -> tuple[jinja2.Environment, jinja2.Environment]:
+    """(plain: subject and text, html: autoescaped), cached per directory."""
+    return _environment(directory, html=False), _environment(directory, html=True)
+
+
+def _check_name(template: str) -> None:
+    if not re.fullmatch(r"[a-z][a-z0-9_-]*", template):
+        raise ValueError(f"tên mẫu thư không hợp lệ: {template!r}")
+
+
+def render_subject(
+    template: str, context: Mapping[str, Any], *, directory: Path | None = None
+) -> str:
+    """Only the subject line (the planner uses it for previews)."""
+    _check_name(template)
+    plain, _ = _environments(directory or TEMPLATES_DIR)
+    return one_line(plain.get_template(f"{template}.subject.j2").render(context))
+
+
+def render(
+    template: str, context: Mapping[str, Any], *, directory: Path | None = None
+) -> Rendered:
+    """Render `<template>.{subject,text,html}.j2` with `context`; attach its events as .ics.
+
+    `context["events"]` (optional): list of {"uid", "summary", "start", "end", "description",
+    "url"} with ISO dates (inclusive end); `context["stamp"]` (ISO instant) is the DTSTAMP,
+    so rendering stays a pure function of its input.
+    """
+    _check_name(template)
+    plain, html = _environments(directory or TEMPLATES_DIR)
+    subject = one_line(plain.get_template(f"{template}.subject.j2").render(context))
+    text = _tidy(nfc(plain.get_template(f"{template}.text.j2").render(context)))
+    body = nfc(html.get_template(f"{template}.html.j2").render(context))
+    attachments: tuple[Attachment, ...] = ()
+    events = context.get("events") or ()
+    if events:
+        data = build_ics(events, stamp=context.get("stamp"))
+        name = str(context.get("ics_name") or "nhac-viec") + ".ics"
+        attachments = (Attachment(name, "text/calendar", data),)
+    return Rendered(subject, text, body, attachments)
+
+
+# --- .ics attachment ---
+
+
+def build_ics(events: Sequence[Mapping[str, Any]], *, stamp: str | datetime | None = None) -> bytes:
+    """A VCALENDAR (METHOD:PUBLISH) of all-day VEVENTs; DTEND is the day after `end`."""
+    from icalendar import Calendar, Event
+
+    cal = Calendar()
+    cal.add("prodid", "-//notifier//nhac viec//VI")
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
+    when = _stamp(stamp)
+    for item in events:
+        start = _as_date(item["start"])
+        end = _as_date(item.get("end") or item["start"])
+        event = Event()
+        event.add("uid", str(item["uid"]))
+        event.add("dtstamp", when)
+        event.add("summary", one_line(str(item.get("summary", "")), limit=250))
+        event.add("dtstart", start)
+        event.add("dtend", max(end, start) + timedelta(days=1))
+        event.add("transp", "TRANSPARENT")  # a long window must not block the calendar
+        if item.get("description"):
+            event.add("description", nfc(str(item["description"])))
+        if item.get("url"):
+            event.add("url", str(item["url"]))
+        cal.add_component(event)
+    return cal.to_ical()
+
+
+def _stamp(value: str | datetime | None) -> datetime:
+    from datetime import timezone
+
+    if isinstance(value, datetime):
+        moment = value
+    elif value:
+        moment = datetime.fromisoformat(str(value))
+    else:
+        moment = datetime(1970, 1, 1, tzinfo=timezone.utc)  # deterministic, never the wall clock
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def is_nfc(text: str) -> bool:
+    return unicodedata.is_normalized("NFC", text)

@@ -1,0 +1,901 @@
+"""Reminder intents: (plans, unit directory, rules, working-day calendar, clock) → `Reminder`s.
+
+Owns:
+- the `[reminders]` and `[digest]` config sections as plain dataclasses (`ReminderRules`,
+  `RuleOverride`, `DigestRules`; pydantic validates them inside config.py's model);
+- `Reminder` and the planners `plan_reminders(...)` (every reminder due in [start, end)) and
+  `due_reminders(...)` (those due now, within the catch-up grace window).
+Kinds: "activity-start", "activity-end" (nhắc việc to each lead unit), "report-due" (a
+warning as a report deadline nears), "report-overdue" (đôn đốc, after the deadline) and
+"digest" (one per coordinator: what opens, closes, is due, is overdue; plus failed or
+skipped deliveries and configuration warnings handed in by the caller).
+
+Rules (docs/reminders.md):
+- Offsets count working days by default (`count = "working"`): "5" = the 5th working day
+  before. With `count = "calendar"` an offset counts calendar days and a reminder that lands
+  on a day off moves to the working day before it (DOMAIN.md §3). Either way a reminder is
+  only ever due on a working day, at `send_time` in Asia/Ho_Chi_Minh.
+- A report's last day: "trước ngày X" is X − 1, "chậm nhất ngày X" is X; a last day on a
+  day off moves per `[calendar] deadline_on_day_off` (BLDS 2015 Art. 148: next working day).
+- Activities of one plan led by one unit whose window opens (or closes) on the same day are
+  one email. A reminder due before the plan was issued is dropped, and so is an
+  "activity-end" reminder due before its window opens.
+- Keys are `plan/item/unit/rule/date` (item: "activities" or the report id; rule: "start-5",
+  "end-3", "due-7", "overdue+1", "weekly"; date: the window boundary or deadline the reminder
+  is about, not the send date), so re-running, re-importing or editing holidays never
+  changes a key, while changing a window or deadline does. Digests: `_/digest/unit/freq/date`.
+Pure: no I/O, no clock (`now`, `start`, `end` are arguments). Subjects come from the email
+templates (emails.py) so the preview shows what is sent.
+Not here: the working-day calendar (workdays.py), cut-off windows (reporting.py), unit
+matching (units.py), rendering bodies (emails.py), the outbox and sending (store.py,
+mailer.py, delivery.py).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any, Literal, Protocol
+from zoneinfo import ZoneInfo
+
+from notifier.plan import Activity, Plan, ReportDuty
+from notifier.reporting import DeadlineRule, Period, ReportDeadline, report_deadline
+from notifier.text import fold, fold_ascii, nfc, slugify
+from notifier.timing import TimingKind
+
+__all__ = [
+    "TZ",
+    "KINDS",
+    "ReminderRules",
+    "RuleOverride",
+    "DigestRules",
+    "Reminder",
+    "plan_reminders",
+    "due_reminders",
+    "rules_from_config",
+    "reminder_json",
+]
+
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+KINDS = ("activity-start", "activity-end", "report-due", "report-overdue", "digest")
+_TEMPLATES = {
+    "activity-start": "reminder",
+    "activity-end": "reminder",
+    "report-due": "report",
+    "report-overdue": "overdue",
+    "digest": "digest",
+}
+_WEEKDAY_NAMES = {  # fold_ascii of what an admin may type → Python weekday
+    **{n: i for i, n in enumerate(("thu hai", "thu ba", "thu tu", "thu nam", "thu sau", "thu bay"))},
+    **{f"thu {i + 2}": i for i in range(6)},
+    **{f"t{i + 2}": i for i in range(6)},
+    "chu nhat": 6,
+    "cn": 6,
+    **{n: i for i, n in enumerate(("monday", "tuesday", "wednesday", "thursday", "friday",
+                                   "saturday", "sunday"))},
+}
+# Timing kinds that give a window with an opening and a closing day.
+_WINDOW_KINDS = {TimingKind.RANGE, TimingKind.CONTINUOUS, TimingKind.RECURRING}
+
+
+# --- configuration: [reminders] and [digest] -------------------------------------------
+
+
+def _offsets(name: str, values: tuple[int, ...] | None) -> None:
+    if values is None:
+        return
+    bad = [v for v in values if not isinstance(v, int) or not 0 <= v <= 366]
+    if bad:
+        raise ValueError(f"{name}: số ngày phải là số nguyên từ 0 đến 366 (gặp {bad[0]!r}). "
+                         f"Ví dụ: {name} = [5, 1]")
+
+
+@dataclass(frozen=True, slots=True)
+class RuleOverride:
+    """`[[reminders.overrides]]`: other offsets for one plan, one unit, or both.
+
+    `plan`: plan slug or number ("34/KH-UBND"); `unit`: unit name or alias. A field left out
+    keeps the general value. The most specific override wins (plan+unit, unit, plan).
+    """
+
+    __pydantic_config__ = {"extra": "forbid"}
+
+    plan: str = ""
+    unit: str = ""
+    enabled: bool | None = None
+    before_start: tuple[int, ...] | None = None
+    before_end: tuple[int, ...] | None = None
+    before_deadline: tuple[int, ...] | None = None
+    after_deadline: tuple[int, ...] | None = None
+    send_time: time | None = None
+
+    def __post_init__(self) -> None:
+        if not (self.plan.strip() or self.unit.strip()):
+            raise ValueError('cần "plan" hoặc "unit". Ví dụ: unit = "Sở Ngoại vụ"')
+        for name in ("before_start", "before_end", "before_deadline", "after_deadline"):
+            _offsets(name, getattr(self, name))
+        for name in ("after_deadline",):
+            if getattr(self, name) is not None and 0 in getattr(self, name):
+                raise ValueError(f"{name}: phải ≥ 1 (ngày làm việc sau hạn). Ví dụ: {name} = [1]")
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderRules:
+    """`[reminders]`: when lead units hear about their activities and reports."""
+
+    __pydantic_config__ = {"extra": "forbid"}
+
+    enabled: bool = True
+    send_time: time = time(8, 0)
+    count: Literal["working", "calendar"] = "working"
+    before_start: tuple[int, ...] = (5, 1)  # before an activity window opens
+    before_end: tuple[int, ...] = (5,)  # before it closes
+    before_deadline: tuple[int, ...] = (7, 1)  # warnings before a report deadline
+    after_deadline: tuple[int, ...] = (1,)  # đôn đốc: working days after the last day
+    grace_hours: float = 24.0  # catch-up: a missed reminder is still sent this long after
+    overrides: tuple[RuleOverride, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("before_start", "before_end", "before_deadline", "after_deadline"):
+            _offsets(name, getattr(self, name))
+        if 0 in self.after_deadline:
+            raise ValueError("after_deadline: phải ≥ 1 (ngày làm việc sau hạn). "
+                             "Ví dụ: after_deadline = [1, 5]")
+        if not 0 <= self.grace_hours <= 24 * 31:
+            raise ValueError("grace_hours: từ 0 đến 744 giờ. Ví dụ: grace_hours = 24")
+
+    @property
+    def grace(self) -> timedelta:
+        return timedelta(hours=self.grace_hours)
+
+
+@dataclass(frozen=True, slots=True)
+class DigestRules:
+    """`[digest]`: the coordinators' summary."""
+
+    __pydantic_config__ = {"extra": "forbid"}
+
+    enabled: bool = True
+    frequency: Literal["daily", "weekly"] = "weekly"
+    weekday: str = "thứ Hai"  # weekly digests: "thứ Hai" … "Chủ nhật" (or "monday")
+    send_time: time = time(7, 30)
+    horizon_days: int = 14  # what opens, closes or is due in the next N days
+    send_empty: bool = False
+
+    def __post_init__(self) -> None:
+        if fold_ascii(self.weekday) not in _WEEKDAY_NAMES:
+            raise ValueError(f'weekday: không hiểu {self.weekday!r}. Ví dụ: weekday = "thứ Hai"')
+        if not 1 <= self.horizon_days <= 366:
+            raise ValueError("horizon_days: từ 1 đến 366. Ví dụ: horizon_days = 14")
+
+    @property
+    def weekday_index(self) -> int:
+        return _WEEKDAY_NAMES[fold_ascii(self.weekday)]
+
+
+@dataclass(frozen=True, slots=True)
+class _Offsets:
+    enabled: bool
+    before_start: tuple[int, ...]
+    before_end: tuple[int, ...]
+    before_deadline: tuple[int, ...]
+    after_deadline: tuple[int, ...]
+    send_time: time
+
+
+@dataclass(frozen=True)
+class Reminder:
+    key: str  # deterministic: plan slug / activity ref or report id / unit slug / rule / date
+    kind: str  # "activity-start" | "activity-end" | "report-due" | "report-overdue" | "digest"
+    due_at: datetime  # aware, Asia/Ho_Chi_Minh, on a working day at the configured send time
+    to: tuple[str, ...]  # addresses
+    to_names: tuple[str, ...]  # display names (Vietnamese unit names)
+    units: tuple[str, ...]  # canonical unit names
+    plan: str  # plan slug
+    refs: tuple[str, ...]  # activity refs
+    subject: str
+    context: Mapping[str, Any]  # JSON-serialisable template context (dates as ISO strings)
+    template: str  # "reminder" | "report" | "overdue" | "digest"
+
+
+# --- what the planner needs from its collaborators (units.py, workdays.py) -------------
+
+
+class _Unit(Protocol):
+    name: str
+    slug: str
+    email: str | None
+    coordinator: bool
+
+
+class _Directory(Protocol):
+    def get(self, name: str) -> Any: ...
+    def recipients(self, name: str, on: date) -> list[Any]: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class _Calendar(Protocol):
+    def is_working_day(self, d: date) -> bool: ...
+    def previous_working_day(self, d: date, *, strict: bool = False) -> date: ...
+    def next_working_day(self, d: date, *, strict: bool = False) -> date: ...
+
+
+# --- the planner ------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Event:
+    """Something a reminder or digest is about: a window boundary or a report deadline."""
+
+    kind: str  # activity-start | activity-end | report-due
+    day: date  # the boundary or last day
+    plan: Plan
+    units: tuple[str, ...]  # canonical lead or owner names, as the plan resolves them
+    activity: Activity | None = None
+    duty: ReportDuty | None = None
+    deadline: ReportDeadline | None = None
+
+
+@dataclass
+class _Planner:
+    """One planning run; caches what repeats (working days, recipients, offsets)."""
+
+    directory: _Directory
+    rules: ReminderRules
+    digest: DigestRules
+    calendar: _Calendar
+    public_url: str
+    deliveries: Sequence[Mapping[str, Any]]
+    warnings: list[str]
+    _working: dict[date, bool] = field(default_factory=dict)
+    _recipients: dict[tuple[str, date], tuple[Any, ...]] = field(default_factory=dict)
+    _offsets: dict[tuple[str, str], _Offsets] = field(default_factory=dict)
+    _no_email: set[str] = field(default_factory=set)
+
+    # working days
+    def working(self, d: date) -> bool:
+        hit = self._working.get(d)
+        if hit is None:
+            hit = self._working[d] = self.calendar.is_working_day(d)
+        return hit
+
+    def on_or_before(self, d: date) -> date:
+        for _ in range(400):
+            if self.working(d):
+                return d
+            d -= timedelta(days=1)
+        return self.calendar.previous_working_day(d)  # raises its own clear error
+
+    def working_days_before(self, d: date, n: int) -> date:
+        for _ in range(n):
+            d = self.on_or_before(d - timedelta(days=1))
+        return self.on_or_before(d)
+
+    def working_days_after(self, d: date, n: int) -> date:
+        for _ in range(n):
+            d += timedelta(days=1)
+            for _ in range(400):
+                if self.working(d):
+                    break
+                d += timedelta(days=1)
+        return d
+
+    def send_day_before(self, anchor: date, n: int) -> date:
+        if self.rules.count == "calendar":
+            return self.on_or_before(anchor - timedelta(days=n))
+        return self.working_days_before(anchor, n)
+
+    # units
+    def recipients(self, name: str, on: date) -> tuple[Any, ...]:
+        hit = self._recipients.get((name, on))
+        if hit is None:
+            found = self.directory.recipients(name, on=on)
+            hit = self._recipients[(name, on)] = tuple(found or ())
+        return hit
+
+    def offsets(self, plan: Plan, unit: str) -> _Offsets:
+        key = (plan.slug, unit)
+        hit = self._offsets.get(key)
+        if hit is None:
+            hit = self._offsets[key] = _resolve_offsets(self.rules, plan, unit)
+        return hit
+
+
+def _resolve_offsets(rules: ReminderRules, plan: Plan, unit: str) -> _Offsets:
+    plan_keys = {fold(plan.slug), fold(plan.number)} - {""}
+    unit_key = fold(unit)
+
+    def matches(o: RuleOverride) -> int:
+        """0 = no match; else specificity (3 = plan+unit, 2 = unit, 1 = plan)."""
+        p = fold(o.plan) if o.plan.strip() else None
+        u = fold(o.unit) if o.unit.strip() else None
+        if (p is not None and p not in plan_keys) or (u is not None and u != unit_key):
+            return 0
+        return (2 if u is not None else 0) + (1 if p is not None else 0)
+
+    values = {
+        "enabled": rules.enabled,
+        "before_start": rules.before_start,
+        "before_end": rules.before_end,
+        "before_deadline": rules.before_deadline,
+        "after_deadline": rules.after_deadline,
+        "send_time": rules.send_time,
+    }
+    for override in sorted((o for o in rules.overrides if matches(o)), key=matches):
+        for name in values:
+            value = getattr(override, name)
+            if value is not None:
+                values[name] = value
+    return _Offsets(**values)  # type: ignore[arg-type]
+
+
+def _window(activity: Activity, plan: Plan) -> tuple[date | None, date | None]:
+    """(opens, closes) of the activity; None where there is nothing to remind about."""
+    t = activity.timing
+    if t.end is None:
+        return None, None
+    if t.kind is TimingKind.DEADLINE or plan.timing_is_deadline:
+        return None, t.end
+    if t.kind is TimingKind.DATE or t.start is None or t.start == t.end:
+        return t.start or t.end, None
+    if t.kind in _WINDOW_KINDS:
+        return t.start, t.end
+    return None, None
+
+
+def _lead_names(activity: Activity) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(n for n in activity.lead if n))
+
+
+def _events(plans: Sequence[Plan], deadlines: _Deadlines, warnings: list[str]) -> list[_Event]:
+    """Every window boundary and report deadline of the plans, sorted by day."""
+    out: list[_Event] = []
+    for plan in plans:
+        for activity in plan.activities:
+            units = _lead_names(activity)
+            if not units:
+                continue
+            opens, closes = _window(activity, plan)
+            if opens is not None:
+                out.append(_Event("activity-start", opens, plan, units, activity=activity))
+            if closes is not None:
+                out.append(_Event("activity-end", closes, plan, units, activity=activity))
+        for duty in plan.reports:
+            for found in deadlines.of(plan, duty, warnings):
+                units = _report_units(plan, duty, found)
+                out.append(_Event("report-due", found.due, plan, units, duty=duty, deadline=found))
+    out.sort(key=lambda e: (e.day, e.plan.slug, e.kind))
+    return out
+
+
+@dataclass
+class _Deadlines:
+    """Report deadlines of plan duties, via reporting.report_deadline, cached per report."""
+
+    rules: Sequence[DeadlineRule]
+    calendar: Any
+    on_day_off: str
+    directory: _Directory
+    _cache: dict[tuple[Any, ...], ReportDeadline | str] = field(default_factory=dict)
+
+    def of(self, plan: Plan, duty: ReportDuty, warnings: list[str]) -> list[ReportDeadline]:
+        try:
+            period = Period.parse(duty.period)
+        except ValueError as exc:
+            warnings.append(f"Kế hoạch {plan.number or plan.slug}, báo cáo “{duty.id}”: {exc}.")
+            return []
+        found: list[ReportDeadline] = []
+        for year in sorted(_plan_years(plan)):
+            missing: list[str] = []
+            for index in self._indexes(period, year):
+                got = self._get(period, year, index, self._canonical(duty.to))
+                if isinstance(got, str):
+                    missing.append(got)
+                else:
+                    found.append(got)
+            if missing:  # one note per report and year, not one per month
+                warnings.append(f"Kế hoạch {plan.number or plan.slug}: {missing[0]} "
+                                "Chưa nhắc hạn báo cáo này.")
+        return found
+
+    def _canonical(self, name: str) -> str | None:
+        """The receiver's directory name, so a rule's `to` matches however the plan spelt it."""
+        unit = self.directory.get(name) if name else None
+        return unit.name if unit is not None else (name or None)
+
+    def _indexes(self, period: Period, year: int) -> list[int | None]:
+        """Which reports of the period a year has: every month/quarter; the first half, and
+        the second only when configured (the annual report usually covers it); else one."""
+        if period is Period.HALF_YEAR:
+            second = any(r.period is period and r.year == year and r.index == 2 for r in self.rules)
+            return [1, 2] if second else [1]
+        if period.count == 1:
+            return [None]
+        return list(range(1, period.count + 1))
+
+    def _get(self, period: Period, year: int, index: int | None, to: str | None
+             ) -> ReportDeadline | str:
+        key = (period, year, index, fold(to) if to else None)
+        hit = self._cache.get(key)
+        if hit is None:
+            try:
+                got = report_deadline(period, year, self.rules, self.calendar, self.on_day_off,
+                                      to=to, index=index)
+                hit = got if got else got.reason
+            except ValueError as exc:
+                hit = str(exc)
+            self._cache[key] = hit
+        return hit
+
+
+def _plan_years(plan: Plan) -> set[int]:
+    if plan.year:
+        return {plan.year}
+    years = {y for a in plan.activities for y in _span_years(a)}
+    if not years and plan.date:
+        years.add(plan.date.year)
+    return years
+
+
+def _span_years(activity: Activity) -> range:
+    t = activity.timing
+    if t.end is None:
+        return range(0)
+    return range((t.start or t.end).year, t.end.year + 1)
+
+
+def _overlaps(activity: Activity, lo: date, hi: date) -> bool:
+    t = activity.timing
+    if t.end is None:
+        return False
+    return (t.start or t.end) <= hi and t.end >= lo
+
+
+def _report_units(plan: Plan, duty: ReportDuty, deadline: ReportDeadline) -> tuple[str, ...]:
+    """Who owes the report: its owners plus every unit leading an activity in the period."""
+    lo, hi = deadline.cutoff
+    names = list(duty.owners)
+    for activity in plan.activities:
+        if _overlaps(activity, lo, hi):
+            names.extend(_lead_names(activity))
+    return tuple(dict.fromkeys(n for n in names if n))
+
+
+# --- building reminders -------------------------------------------------------------------
+
+
+def _at(day: date, when: time) -> datetime:
+    return datetime.combine(day, when, tzinfo=TZ)
+
+
+def _links(public_url: str, slug: str) -> dict[str, str]:
+    base = public_url.rstrip("/")
+    return {"feed": f"{base}/feeds/units/{slug}.ics", "page": f"{base}/units/{slug}"}
+
+
+def _plan_ctx(plan: Plan) -> dict[str, Any]:
+    from notifier.emails import vn_day
+
+    if plan.number:
+        citation = f"Kế hoạch số {plan.number}"
+        if plan.date:
+            citation += f" ngày {vn_day(plan.date)}"
+        if plan.issuer:
+            citation += f" của {plan.issuer}"
+    else:
+        citation = f"Kế hoạch {plan.title}".strip()
+    return {
+        "slug": plan.slug,
+        "title": plan.title,
+        "number": plan.number,
+        "date": plan.date.isoformat() if plan.date else None,
+        "issuer": plan.issuer,
+        "citation": citation,
+    }
+
+
+def _activity_ctx(activity: Activity, plan: Plan) -> dict[str, Any]:
+    t = activity.timing
+    return {
+        "ref": activity.ref,
+        "content": activity.content,
+        "timing": t.text,
+        "kind": t.kind.value,
+        "start": t.start.isoformat() if t.start else None,
+        "end": t.end.isoformat() if t.end else None,
+        "lead": list(activity.lead),
+        "lead_text": activity.lead_text,
+        "coordinating_text": activity.coordinating_text,
+        "plan_number": plan.number,
+        "plan_slug": plan.slug,
+    }
+
+
+def _unit_ctx(unit: Any) -> dict[str, Any]:
+    return {"name": unit.name, "slug": unit.slug, "email": unit.email}
+
+
+# Words that end a duty title and name its period ("... 6 tháng", "... hằng năm"); the
+# period's full label ("6 tháng đầu năm 2024") replaces them.
+_PERIOD_TAIL = re.compile(
+    r"(?:\s+(?:6|sáu|9|chín|tháng|quý|năm|hằng|hàng|định|kỳ|đầu|cuối|cả|\d{4}))+\s*$",
+    re.IGNORECASE,
+)
+
+
+def _report_title(duty: ReportDuty, deadline: ReportDeadline) -> str:
+    """ "Báo cáo công tác đối ngoại 6 tháng đầu năm 2024" from the duty title and the period."""
+    base = _PERIOD_TAIL.sub("", nfc(duty.title or "").strip()) or "Báo cáo"
+    return f"{base} {deadline.label}"
+
+
+def _report_ctx(duty: ReportDuty, deadline: ReportDeadline, to_name: str) -> dict[str, Any]:
+    stated = deadline.stated
+    return {
+        "id": duty.id,
+        "period": deadline.period.value,
+        "period_label": deadline.label,
+        "year": deadline.year,
+        "title": _report_title(duty, deadline),
+        "to": to_name,
+        "to_as_written": duty.to,
+        "date": stated.date.isoformat(),
+        "wording": stated.wording.value,
+        "last_day": deadline.due.isoformat(),
+        "moved": deadline.moved,
+        "note": deadline.note,
+        "cutoff_start": deadline.cutoff.start.isoformat(),
+        "cutoff_end": deadline.cutoff.end.isoformat(),
+    }
+
+
+def _subject(template: str, context: Mapping[str, Any]) -> str:
+    from notifier.emails import render_subject
+
+    return render_subject(template, context)
+
+
+def _reminder(
+    kind: str, key: str, due_at: datetime, unit: Any, plan: Plan, refs: tuple[str, ...],
+    context: dict[str, Any],
+) -> Reminder:
+    template = _TEMPLATES[kind]
+    context.update(kind=kind, key=key, stamp=due_at.isoformat(), today=due_at.date().isoformat())
+    return Reminder(
+        key=key,
+        kind=kind,
+        due_at=due_at,
+        to=(unit.email,),
+        to_names=(unit.name,),
+        units=(unit.name,),
+        plan=plan.slug,
+        refs=refs,
+        subject=_subject(template, context),
+        context=context,
+        template=template,
+    )
+
+
+def _activity_reminders(
+    p: _Planner, events: Sequence[_Event], start: datetime, end: datetime
+) -> Iterator[Reminder]:
+    """Group the plan's activities by (unit, boundary) and emit one reminder per offset."""
+    groups: dict[tuple[str, str, str, date], list[Activity]] = {}
+    plans: dict[str, Plan] = {}
+    for e in events:
+        if e.activity is None:
+            continue
+        plans[e.plan.slug] = e.plan
+        for unit in e.units:
+            groups.setdefault((e.plan.slug, e.kind, unit, e.day), []).append(e.activity)
+    for (slug, kind, unit_name, day), activities in groups.items():
+        plan = plans[slug]
+        rules = p.offsets(plan, unit_name)
+        if not rules.enabled:
+            continue
+        offsets = rules.before_start if kind == "activity-start" else rules.before_end
+        opens = min((a.timing.start or day) for a in activities)
+        rule_word = "start" if kind == "activity-start" else "end"
+        for n, send in _send_days(p, day, offsets):
+            due_at = _at(send, rules.send_time)
+            if not start <= due_at < end or (plan.date and send < plan.date):
+                continue
+            if kind == "activity-end" and send < opens:
+                continue
+            for unit in _reachable(p, unit_name, send):
+                key = f"{slug}/activities/{unit.slug}/{rule_word}-{n}/{day.isoformat()}"
+                refs = tuple(a.ref for a in activities)
+                ctx: dict[str, Any] = {
+                    "recipient": _unit_ctx(unit),
+                    "lead_as_written": unit_name,
+                    "plan": _plan_ctx(plan),
+                    "links": _links(p.public_url, unit.slug),
+                    "boundary": day.isoformat(),
+                    "days_before": n,
+                    "count": p.rules.count,
+                    "activities": [_activity_ctx(a, plan) for a in activities],
+                    "ics_name": f"nhac-viec-{slugify(plan.number or slug, max_length=40)}",
+                    "events": [
+                        _ics_event(f"{slug}/{a.ref}/{unit.slug}", a, plan, p.public_url, unit.slug)
+                        for a in activities if a.timing.end is not None
+                    ],
+                }
+                yield _reminder(kind, key, due_at, unit, plan, refs, ctx)
+
+
+def _ics_event(uid: str, activity: Activity, plan: Plan, public_url: str, slug: str
+               ) -> dict[str, Any]:
+    t = activity.timing
+    return {
+        "uid": f"{uid}@notifier",
+        "summary": f"[{activity.ref}] {activity.content}",
+        "start": (t.start or t.end).isoformat() if t.end else None,
+        "end": t.end.isoformat() if t.end else None,
+        "description": f"{t.text}\nKế hoạch số {plan.number}" if plan.number else t.text,
+        "url": _links(public_url, slug)["page"],
+    }
+
+
+def _send_days(p: _Planner, anchor: date, offsets: Iterable[int]) -> list[tuple[int, date]]:
+    """(offset, send day) for each offset; two offsets landing on one day keep the smaller."""
+    by_day: dict[date, int] = {}
+    for n in sorted(set(offsets)):
+        send = p.send_day_before(anchor, n)
+        by_day.setdefault(send, n)
+    return [(n, d) for d, n in by_day.items()]
+
+
+def _reachable(p: _Planner, name: str, on: date) -> Iterator[Any]:
+    """The units that receive `name`'s mail on `on`, with an address; note the others."""
+    for unit in p.recipients(name, on):
+        if getattr(unit, "is_group", False):
+            continue
+        if unit.email:
+            yield unit
+        elif unit.name not in p._no_email:
+            p._no_email.add(unit.name)
+            p.warnings.append(f"{unit.name} chưa có địa chỉ email trong config.toml ([[units]]).")
+
+
+def _report_reminders(
+    p: _Planner, events: Sequence[_Event], start: datetime, end: datetime
+) -> Iterator[Reminder]:
+    """Warnings before each report deadline and đôn đốc after it, to each unit that owes it."""
+    for e in events:
+        if e.duty is None or e.deadline is None:
+            continue
+        due = e.deadline.due
+        # The receiver compiles the report; it is not reminded to send one to itself.
+        receivers = {u.slug for u in p.recipients(e.duty.to, due)} if e.duty.to else set()
+        seen: set[tuple[str, str]] = set()
+        for unit_name in e.units:
+            rules = p.offsets(e.plan, unit_name)
+            if not rules.enabled:
+                continue
+            sends = [("report-due", f"due-{n}", n, d)
+                     for n, d in _send_days(p, due, rules.before_deadline)]
+            sends += [("report-overdue", f"overdue+{n}", -n, p.working_days_after(due, n))
+                      for n in sorted(set(rules.after_deadline))]
+            for kind, rule, n, send in sends:
+                due_at = _at(send, rules.send_time)
+                if not start <= due_at < end or (e.plan.date and send < e.plan.date):
+                    continue
+                for unit in _reachable(p, unit_name, send):
+                    if unit.slug in receivers or (unit.slug, rule) in seen:
+                        continue  # one mail per unit, even when two lead names reach it
+                    seen.add((unit.slug, rule))
+                    yield _report_reminder(p, e, unit_name, unit, kind, rule, n, due_at)
+
+
+def _report_reminder(
+    p: _Planner, e: _Event, unit_name: str, unit: Any, kind: str, rule: str, n: int,
+    due_at: datetime,
+) -> Reminder:
+    plan, duty, deadline = e.plan, e.duty, e.deadline
+    assert duty is not None and deadline is not None
+    lo, hi = deadline.cutoff
+    mine = [a for a in plan.activities if unit_name in a.lead and _overlaps(a, lo, hi)]
+    to_units = p.recipients(duty.to, due_at.date()) if duty.to else ()
+    to_name = to_units[0].name if to_units else (duty.to or "")
+    report = _report_ctx(duty, deadline, to_name)
+    key = f"{plan.slug}/{duty.id}/{unit.slug}/{rule}/{deadline.due.isoformat()}"
+    links = _links(p.public_url, unit.slug)
+    ctx: dict[str, Any] = {
+        "recipient": _unit_ctx(unit),
+        "lead_as_written": unit_name,
+        "plan": _plan_ctx(plan),
+        "links": links,
+        "report": report,
+        "days_before": n,
+        "count": p.rules.count,
+        "activities": [_activity_ctx(a, plan) for a in mine],
+        "ics_name": f"han-bao-cao-{slugify(duty.id, max_length=30)}-{deadline.year}",
+        "events": [{
+            # One UID per (plan, report, unit, deadline): adding it twice updates, not duplicates.
+            "uid": f"{plan.slug}/{duty.id}/{unit.slug}/{deadline.due.isoformat()}@notifier",
+            "summary": f"Hạn gửi {report['title']}",
+            "start": deadline.due.isoformat(),
+            "end": deadline.due.isoformat(),
+            "description": f"Gửi {to_name}. {_plan_ctx(plan)['citation']}.",
+            "url": links["page"],
+        }],
+    }
+    return _reminder(kind, key, due_at, unit, plan, tuple(a.ref for a in mine), ctx)
+
+
+# --- digests ------------------------------------------------------------------------------
+
+
+def _digest_days(p: _Planner, start: datetime, end: datetime) -> Iterator[date]:
+    """Days a digest goes out, in [start, end); weekly ones move off days off to the day before."""
+    rules = p.digest
+    first = start.astimezone(TZ).date() - timedelta(days=7)
+    last = end.astimezone(TZ).date() + timedelta(days=7)
+    d = first
+    seen: set[date] = set()
+    while d <= last:
+        if rules.frequency == "daily":
+            send = d if p.working(d) else None
+        else:
+            send = p.on_or_before(d) if d.weekday() == rules.weekday_index else None
+        if send is not None and send not in seen:
+            seen.add(send)
+            if start <= _at(send, rules.send_time) < end:
+                yield send
+        d += timedelta(days=1)
+
+
+def _item(e: _Event) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "kind": e.kind,
+        "day": e.day.isoformat(),
+        "plan": e.plan.slug,
+        "plan_number": e.plan.number,
+        "units": list(e.units),
+    }
+    if e.activity is not None:
+        base.update(_activity_ctx(e.activity, e.plan))
+    if e.duty is not None and e.deadline is not None:
+        base.update(report_id=e.duty.id, title=_report_title(e.duty, e.deadline), to=e.duty.to)
+    return base
+
+
+def _digest_reminders(
+    p: _Planner, events: Sequence[_Event], start: datetime, end: datetime
+) -> Iterator[Reminder]:
+    rules = p.digest
+    if not rules.enabled:
+        return
+    days = [e.day for e in events]
+    coordinators = [u for u in p.directory if getattr(u, "coordinator", False)]
+    for send in _digest_days(p, start, end):
+        horizon = send + timedelta(days=rules.horizon_days)
+        upcoming = events[bisect.bisect_left(days, send): bisect.bisect_left(days, horizon)]
+        past = events[bisect.bisect_left(days, send - timedelta(days=rules.horizon_days)):
+                      bisect.bisect_left(days, send)]
+        sections = {
+            "opens": [_item(e) for e in upcoming if e.kind == "activity-start"],
+            "closes": [_item(e) for e in upcoming if e.kind == "activity-end"],
+            "due": [_item(e) for e in upcoming if e.kind == "report-due"],
+            "overdue": [_item(e) for e in past if e.kind == "report-due"],
+        }
+        deliveries = [dict(d) for d in p.deliveries]
+        warnings = list(dict.fromkeys(p.warnings))
+        if not rules.send_empty and not any(sections.values()) and not deliveries and not warnings:
+            continue
+        sent_to: set[str] = set()
+        for coordinator in coordinators:
+            for unit in _reachable(p, coordinator.name, send):
+                if unit.slug in sent_to:
+                    continue
+                sent_to.add(unit.slug)
+                key = f"_/digest/{unit.slug}/{rules.frequency}/{send.isoformat()}"
+                base = p.public_url.rstrip("/")
+                unsubscribe = f"{base}/units/{unit.slug}/digest/unsubscribe"
+                ctx: dict[str, Any] = {
+                    "recipient": _unit_ctx(unit),
+                    "frequency": rules.frequency,
+                    "period": {"start": send.isoformat(),
+                               "end": (horizon - timedelta(days=1)).isoformat()},
+                    "horizon_days": rules.horizon_days,
+                    **sections,
+                    "deliveries": deliveries,
+                    "warnings": warnings,
+                    "links": {**_links(p.public_url, unit.slug), "home": base + "/",
+                              "unsubscribe": unsubscribe},
+                    "headers": {"List-Unsubscribe": f"<{unsubscribe}>",
+                                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+                }
+                refs = tuple(dict.fromkeys(
+                    i["ref"] for s in ("opens", "closes") for i in sections[s] if "ref" in i))
+                yield _digest(key, _at(send, rules.send_time), unit, refs, ctx)
+
+
+def _digest(key: str, due_at: datetime, unit: Any, refs: tuple[str, ...], ctx: dict[str, Any]
+            ) -> Reminder:
+    ctx.update(kind="digest", key=key, stamp=due_at.isoformat(), today=due_at.date().isoformat())
+    return Reminder(
+        key=key, kind="digest", due_at=due_at, to=(unit.email,), to_names=(unit.name,),
+        units=(unit.name,), plan="_", refs=refs, subject=_subject("digest", ctx), context=ctx,
+        template="digest",
+    )
+
+
+# --- public entry points ----------------------------------------------------------------
+
+
+def plan_reminders(
+    plans: Iterable[Plan],
+    directory: _Directory,
+    rules: ReminderRules,
+    calendar: _Calendar,
+    deadlines: Sequence[DeadlineRule],
+    *,
+    start: datetime,
+    end: datetime,
+    on_day_off: str = "next_working_day",
+    digest: DigestRules | None = None,
+    public_url: str = "http://127.0.0.1:8080",
+    deliveries: Sequence[Mapping[str, Any]] = (),
+    warnings: Sequence[str] = (),
+) -> list[Reminder]:
+    """Every reminder and digest whose due time falls in [start, end), sorted by (due_at, key).
+
+    `deadlines`: the `[[reports.deadlines]]` rules; `on_day_off`: `[calendar]
+    deadline_on_day_off`. `digest`: `[digest]` (None = no digests); `public_url`: base of links.
+    `deliveries`: failed or skipped deliveries to show in digests, as mappings with "key",
+    "status" ("failed" | "skipped"), "to", "subject", "at", "error". `warnings`: other
+    Vietnamese notes for coordinators (e.g. a broken config edit).
+    """
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("start/end phải có múi giờ (aware datetime)")
+    plans = list(plans)
+    p = _Planner(directory, rules, digest or DigestRules(enabled=False), calendar, public_url,
+                 deliveries, list(warnings))
+    events = _events(plans, _Deadlines(deadlines, calendar, on_day_off, directory), p.warnings)
+    out = [*_activity_reminders(p, events, start, end), *_report_reminders(p, events, start, end)]
+    out += _digest_reminders(p, events, start, end)  # last: it lists the notes gathered above
+    out.sort(key=lambda r: (r.due_at, r.key))
+    return out
+
+
+def due_reminders(
+    plans: Iterable[Plan],
+    directory: _Directory,
+    rules: ReminderRules,
+    calendar: _Calendar,
+    deadlines: Sequence[DeadlineRule],
+    *,
+    now: datetime,
+    **options: Any,
+) -> list[Reminder]:
+    """The reminders due at `now` that are still worth sending: due in [now − grace, now]."""
+    return plan_reminders(
+        plans, directory, rules, calendar, deadlines,
+        start=now - rules.grace, end=now + timedelta(microseconds=1), **options,
+    )
+
+
+def reminder_json(r: Reminder) -> dict[str, Any]:
+    """The preview's JSON object for one reminder."""
+    return {
+        "at": r.due_at.isoformat(),
+        "kind": r.kind,
+        "key": r.key,
+        "to": list(r.to),
+        "units": list(r.units),
+        "subject": r.subject,
+        "refs": list(r.refs),
+    }
+
+
+# --- adapters from the config model (duck-typed so the core does not import config.py) ----
+
+
+def rules_from_config(config: Any) -> tuple[ReminderRules, DigestRules]:
+    """`[reminders]` and `[digest]` from the loaded config, defaults when absent."""
+    return (getattr(config, "reminders", None) or ReminderRules(),
+            getattr(config, "digest", None) or DigestRules())
