@@ -151,7 +151,10 @@ def units(
     from rich.table import Table
 
     out = _console()
-    lines = lambda key: "\n".join(map(str, row[key]))  # noqa: E731 - rows are JSON dicts
+
+    def lines(row: dict[str, object], key: str) -> str:
+        return "\n".join(map(str, row[key]))  # type: ignore[call-overload]
+
     for groups in (False, True):
         table = Table(title="Nhóm đơn vị" if groups else "Danh mục đơn vị", show_lines=True)
         third = "Thành viên" if groups else "Email"
@@ -165,14 +168,14 @@ def units(
             cells = [
                 str(row["name"]),
                 str(row["slug"]),
-                lines("members") if groups else str(row["email"] or "—"),
+                lines(row, "members") if groups else str(row["email"] or "—"),
                 "có" if row["coordinator"] else "",
                 str(row["validity"]) or "còn hiệu lực",
-                lines("successors"),
-                lines("aliases"),
+                lines(row, "successors"),
+                lines(row, "aliases"),
             ]
             if day is not None:
-                cells.append(lines("recipients") or "(không gửi)")
+                cells.append(lines(row, "recipients") or "(không gửi)")
             table.add_row(*cells)
         out.print(table)
     if day is not None:

@@ -39,13 +39,13 @@ from notifier.plan import Plan
 from notifier.text import clean, fold, fold_ascii, slugify
 
 __all__ = [
-    "Unit",
-    "Split",
-    "Route",
     "Directory",
-    "resolve_plan",
+    "Route",
+    "Split",
+    "Unit",
     "directory_from_toml",
     "format_day",
+    "resolve_plan",
     "validity_text",
 ]
 
@@ -132,7 +132,7 @@ def format_day(day: date) -> str:
 
 
 def validity_text(unit: Unit) -> str:
-    """"từ 01/07/2025", "đến 30/06/2025", "01/07/2025 – 31/12/2030" or "" (always valid)."""
+    """ "từ 01/07/2025", "đến 30/06/2025", "01/07/2025 – 31/12/2030" or "" (always valid)."""
     start, end = unit.valid_from, unit.valid_until
     if start and end:
         return f"{format_day(start)} – {format_day(end)}"
@@ -186,8 +186,41 @@ _ABBREV_MAX = max(len(k) for k in _ABBREVIATIONS)
 # followed by one of these ("Sở Ngoai vu, Sở Tai chinh" is two pieces), while
 # "Sở Tài nguyên và Môi trường" stays one piece. ASCII-folded.
 _HEAD_WORDS = frozenset(
-    "so uy ubnd ubmttq ban hoi van lien trung cac truong cong bo dai bao cuc chi thanh "
-    "thanh mat tinh huyen thi xa phuong dang ngan kho vien benh doan phong nha".split()
+    [
+        "so",
+        "uy",
+        "ubnd",
+        "ubmttq",
+        "ban",
+        "hoi",
+        "van",
+        "lien",
+        "trung",
+        "cac",
+        "truong",
+        "cong",
+        "bo",
+        "dai",
+        "bao",
+        "cuc",
+        "chi",
+        "thanh",
+        "thanh",
+        "mat",
+        "tinh",
+        "huyen",
+        "thi",
+        "xa",
+        "phuong",
+        "dang",
+        "ngan",
+        "kho",
+        "vien",
+        "benh",
+        "doan",
+        "phong",
+        "nha",
+    ]
 )
 
 
@@ -231,7 +264,9 @@ def _words(text: str) -> list[_Word]:
         else:
             parts, bare = expansion.split(), True
         for n, part in enumerate(parts):
-            out.append(_Word(fold(part), fold_ascii(part), start, end, n == 0, sep if n == 0 else "", bare))
+            out.append(
+                _Word(fold(part), fold_ascii(part), start, end, n == 0, sep if n == 0 else "", bare)
+            )
         i += size
     return out
 
@@ -313,7 +348,7 @@ class Directory:
                 Problem(
                     f"mã (slug) “{unit.slug}” của “{unit.name}” chỉ được gồm chữ a-z, số và dấu '-'",
                     key=f"{where} slug",
-                    hint=f"Ví dụ: slug = \"{slugify(unit.name)}\"",
+                    hint=f'Ví dụ: slug = "{slugify(unit.name)}"',
                 )
             )
         if unit.email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", unit.email):
@@ -321,7 +356,7 @@ class Directory:
                 Problem(
                     f"địa chỉ email “{unit.email}” của “{unit.name}” không hợp lệ",
                     key=f"{where} email",
-                    hint="Ví dụ: email = \"songoaivu@example.org\"",
+                    hint='Ví dụ: email = "songoaivu@example.org"',
                 )
             )
         if unit.valid_from and unit.valid_until and unit.valid_from > unit.valid_until:
@@ -352,7 +387,7 @@ class Directory:
     def _add_province_variants(
         self, explicit: Mapping[tuple[str, ...], tuple[str, str]], province: str
     ) -> None:
-        """"… tỉnh" also matches "… tỉnh Đắk Lắk", and "…" matches "… tỉnh Đắk Lắk".
+        """ "… tỉnh" also matches "… tỉnh Đắk Lắk", and "…" matches "… tỉnh Đắk Lắk".
 
         Generated variants never override a written name; two units generating the
         same variant make it ambiguous, so neither gets it.
@@ -469,7 +504,9 @@ class Directory:
                 if name not in result.names:
                     result.names.append(name)
                 if note:
-                    result.warnings.append(note.format(text=text[words[i].start : words[end - 1].end]))
+                    result.warnings.append(
+                        note.format(text=text[words[i].start : words[end - 1].end])
+                    )
                 i = end
                 continue
             end = self._unknown_end(words, i)
@@ -483,7 +520,7 @@ class Directory:
         return result
 
     def unknown_message(self, piece: str) -> str:
-        """"Không tìm thấy đơn vị “X”; có phải là “Y”?" (Vietnamese, for users)."""
+        """ "Không tìm thấy đơn vị “X”; có phải là “Y”?" (Vietnamese, for users)."""
         guess = self.closest(piece)
         if guess is None:
             return f"Không tìm thấy đơn vị “{piece}” trong danh mục."
@@ -592,7 +629,11 @@ class Directory:
         if not expand_groups:
             return
         if not unit.members:
-            _note(notes, "group", f"Nhóm “{unit.name}” chưa khai báo thành viên (members) nên không gửi thư.")
+            _note(
+                notes,
+                "group",
+                f"Nhóm “{unit.name}” chưa khai báo thành viên (members) nên không gửi thư.",
+            )
         for member in unit.members:
             target = self.get(member)
             if target is not None:
@@ -617,7 +658,11 @@ class Directory:
                 f"{unit.name} hết hiệu lực từ {since}; chưa khai báo đơn vị kế thừa (successors) nên không gửi thư.",
             )
             return
-        _note(notes, "validity", f"{unit.name} hết hiệu lực từ {since}; thư gửi {', '.join(unit.successors)}.")
+        _note(
+            notes,
+            "validity",
+            f"{unit.name} hết hiệu lực từ {since}; thư gửi {', '.join(unit.successors)}.",
+        )
         for successor in unit.successors:
             target = self.get(successor)
             if target is not None:
@@ -677,7 +722,9 @@ def resolve_plan(plan: Plan, directory: Directory, *, on: date) -> None:
                 elif unit.name not in split.names:
                     split.names.append(unit.name)
         for warning in split.warnings:
-            _add_problem(plan, Problem(warning, line=line, key=where, severity="warning", hint=_HINT))
+            _add_problem(
+                plan, Problem(warning, line=line, key=where, severity="warning", hint=_HINT)
+            )
         for name in split.names:
             uses.setdefault(name, []).append((ref, line))
         return split.names
@@ -692,7 +739,9 @@ def resolve_plan(plan: Plan, directory: Directory, *, on: date) -> None:
         ref = f"báo cáo {duty.id}"
         to = resolve(duty.to_text, [duty.to] if duty.to else [], f"{ref} gửi", duty.line, ref)
         duty.to = to[0] if to else duty.to
-        duty.owners = resolve(duty.owners_text, duty.owners, f"{ref} đơn vị báo cáo", duty.line, ref)
+        duty.owners = resolve(
+            duty.owners_text, duty.owners, f"{ref} đơn vị báo cáo", duty.line, ref
+        )
     for name, places in uses.items():
         for warning in directory.changes(name, on=on):
             refs = ", ".join(dict.fromkeys(ref for ref, _ in places))
@@ -719,9 +768,21 @@ def _add_problem(plan: Plan, problem: Problem) -> None:
 # --- config tables ----------------------------------------------------------------------------
 
 _UNIT_KEYS = frozenset(
-    "name slug aliases email coordinator valid_from valid_until successors kind".split()
+    [
+        "name",
+        "slug",
+        "aliases",
+        "email",
+        "coordinator",
+        "valid_from",
+        "valid_until",
+        "successors",
+        "kind",
+    ]
 )
-_GROUP_KEYS = frozenset("name slug aliases members kind valid_from valid_until successors".split())
+_GROUP_KEYS = frozenset(
+    ["name", "slug", "aliases", "members", "kind", "valid_from", "valid_until", "successors"]
+)
 
 
 def directory_from_toml(doc: Mapping[str, Any]) -> Directory:
@@ -761,12 +822,21 @@ def _unit_from_table(
     for key in entry:
         if key not in allowed:
             guess = difflib.get_close_matches(str(key), sorted(allowed), n=1)
-            hint = f"có phải là “{guess[0]}”?" if guess else f"các khóa hợp lệ: {', '.join(sorted(allowed))}"
+            hint = (
+                f"có phải là “{guess[0]}”?"
+                if guess
+                else f"các khóa hợp lệ: {', '.join(sorted(allowed))}"
+            )
             problems.append(Problem(f"khóa “{key}” không hợp lệ; {hint}", key=where))
     name = entry.get("name")
     if not isinstance(name, str) or not name.strip():
-        problems.append(Problem("thiếu name (tên đầy đủ của đơn vị)", key=f"{where} name",
-                                hint='Ví dụ: name = "Sở Ngoại vụ"'))
+        problems.append(
+            Problem(
+                "thiếu name (tên đầy đủ của đơn vị)",
+                key=f"{where} name",
+                hint='Ví dụ: name = "Sở Ngoại vụ"',
+            )
+        )
         return None
     where = f"{where} “{name.strip()}”"
 
@@ -780,8 +850,13 @@ def _unit_from_table(
     def texts(key: str) -> tuple[str, ...]:
         value = entry.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            problems.append(Problem(f"{key} phải là danh sách chuỗi", key=f"{where} {key}",
-                                    hint=f'Ví dụ: {key} = ["Văn phòng UBND tỉnh"]'))
+            problems.append(
+                Problem(
+                    f"{key} phải là danh sách chuỗi",
+                    key=f"{where} {key}",
+                    hint=f'Ví dụ: {key} = ["Văn phòng UBND tỉnh"]',
+                )
+            )
             return ()
         return tuple(value)
 
@@ -796,8 +871,13 @@ def _unit_from_table(
                 return date.fromisoformat(value.strip())
             except ValueError:
                 pass
-        problems.append(Problem(f"{key} = {value!r} không phải ngày", key=f"{where} {key}",
-                                hint=f"Ví dụ: {key} = 2025-06-30"))
+        problems.append(
+            Problem(
+                f"{key} = {value!r} không phải ngày",
+                key=f"{where} {key}",
+                hint=f"Ví dụ: {key} = 2025-06-30",
+            )
+        )
         return None
 
     coordinator = entry.get("coordinator", False)

@@ -121,7 +121,9 @@ def test_report_owners_sentence_of_the_seed_splits_into_groups() -> None:
         ("các đơn vị có liên quan", LIEN_QUAN),
     ],
 )
-def test_get_ignores_case_form_tone_placement_and_abbreviations(written: str, canonical: str) -> None:
+def test_get_ignores_case_form_tone_placement_and_abbreviations(
+    written: str, canonical: str
+) -> None:
     unit = DIRECTORY.get(written)
     assert unit is not None and unit.name == canonical
 
@@ -160,7 +162,9 @@ def test_unknown_names_get_the_closest_known_one(typed: str, closest: str) -> No
 def test_nothing_close_gives_no_suggestion() -> None:
     assert DIRECTORY.closest("Công ty TNHH Xây dựng Bình Minh") is None
     result = DIRECTORY.split("Công ty TNHH Xây dựng Bình Minh")
-    assert result.warnings == ["Không tìm thấy đơn vị “Công ty TNHH Xây dựng Bình Minh” trong danh mục."]
+    assert result.warnings == [
+        "Không tìm thấy đơn vị “Công ty TNHH Xây dựng Bình Minh” trong danh mục."
+    ]
 
 
 def test_unknown_pieces_keep_names_with_va_whole_and_split_at_new_units() -> None:
@@ -198,7 +202,7 @@ _TONE_ON_SECOND = re.compile(rf"([oOuU])([aAeEyY])([{_TONE}])(?![\w\u0300-\u036f
 
 
 def other_tone_placement(text: str) -> str:
-    """"hóa" ↔ "hoá", "thủy" ↔ "thuỷ": move the tone mark of a final oa/oe/uy."""
+    """ "hóa" ↔ "hoá", "thủy" ↔ "thuỷ": move the tone mark of a final oa/oe/uy."""
     nfd = unicodedata.normalize("NFD", text)
     if _TONE_ON_FIRST.search(nfd):
         nfd = _TONE_ON_FIRST.sub(r"\1\3\2", nfd)
@@ -253,12 +257,18 @@ def test_sngv_receives_until_30_6_2025_then_van_phong_ubnd_tinh() -> None:
     assert [u.name for u in before.units] == [SNGV] and before.warnings == ()
     after = DIRECTORY.route(SNGV, on=AFTER)
     assert [u.name for u in after.units] == ["Văn phòng UBND tỉnh"]
-    assert after.warnings == ("Sở Ngoại vụ hết hiệu lực từ 01/07/2025; thư gửi Văn phòng UBND tỉnh.",)
+    assert after.warnings == (
+        "Sở Ngoại vụ hết hiệu lực từ 01/07/2025; thư gửi Văn phòng UBND tỉnh.",
+    )
 
 
 def test_districts_and_merged_departments_resolve_to_successors() -> None:
-    assert [u.name for u in DIRECTORY.recipients("UBND huyện Buôn Đôn", AFTER)] == ["UBND xã Buôn Đôn"]
-    assert [u.name for u in DIRECTORY.recipients("UBND huyện Buôn Đôn", BEFORE)] == ["UBND huyện Buôn Đôn"]
+    assert [u.name for u in DIRECTORY.recipients("UBND huyện Buôn Đôn", AFTER)] == [
+        "UBND xã Buôn Đôn"
+    ]
+    assert [u.name for u in DIRECTORY.recipients("UBND huyện Buôn Đôn", BEFORE)] == [
+        "UBND huyện Buôn Đôn"
+    ]
     assert [u.name for u in DIRECTORY.recipients("Sở Thông tin và Truyền thông", AFTER)] == [
         "Sở Khoa học và Công nghệ"
     ]
@@ -271,7 +281,9 @@ def test_districts_and_merged_departments_resolve_to_successors() -> None:
 def test_split_on_a_date_warns_about_superseded_units() -> None:
     result = DIRECTORY.split(seed_line(174), on=AFTER)
     assert result.names == [HOI_LAO, "UBND huyện Buôn Đôn", LIEN_QUAN]
-    assert result.warnings == ["UBND huyện Buôn Đôn hết hiệu lực từ 01/07/2025; thư gửi UBND xã Buôn Đôn."]
+    assert result.warnings == [
+        "UBND huyện Buôn Đôn hết hiệu lực từ 01/07/2025; thư gửi UBND xã Buôn Đôn."
+    ]
     assert DIRECTORY.split(seed_line(174), on=BEFORE).warnings == []
 
 
@@ -350,7 +362,13 @@ def test_shipped_slugs_are_unique_ascii_and_coordinators_set() -> None:
 
 def test_names_that_collide_once_folded_are_rejected_listing_both() -> None:
     with pytest.raises(ConfigError) as caught:
-        Directory([Unit("Sở Văn hóa", aliases=("SVH",)), Unit("Sở văn hoá"), Unit("Ban X", aliases=("svh",))])
+        Directory(
+            [
+                Unit("Sở Văn hóa", aliases=("SVH",)),
+                Unit("Sở văn hoá"),
+                Unit("Ban X", aliases=("svh",)),
+            ]
+        )
     text = "\n".join(str(p) for p in caught.value.problems)
     assert "“Sở văn hoá” (đơn vị “Sở văn hoá”) trùng với “Sở Văn hóa” (đơn vị “Sở Văn hóa”)" in text
     assert "“svh” (đơn vị “Ban X”) trùng với “SVH” (đơn vị “Sở Văn hóa”)" in text
@@ -438,7 +456,9 @@ def test_resolve_plan_fills_names_and_warns_once_per_superseded_unit() -> None:
     plan.activities.append(
         Activity("IV.9", "", plan.activities[0].timing, lead_text="Sở Ngoai vu", line=300)
     )
-    plan.reports = [ReportDuty("half-year", "half-year", "Báo cáo 6 tháng", to="", to_text="Sở Ngoại vụ")]
+    plan.reports = [
+        ReportDuty("half-year", "half-year", "Báo cáo 6 tháng", to="", to_text="Sở Ngoại vụ")
+    ]
     resolve_plan(plan, DIRECTORY, on=AFTER)
     assert plan.activities[0].lead == [SNGV]
     assert plan.activities[0].coordinating == [LIEN_QUAN]
@@ -478,7 +498,9 @@ def test_resolve_plan_checks_stored_names_when_the_cell_is_gone() -> None:
 
 
 def test_units_command_lists_the_directory_as_json() -> None:
-    result = CliRunner().invoke(app, ["units", "--json", "--config", str(CONFIG), "--on", "2025-07-01"])
+    result = CliRunner().invoke(
+        app, ["units", "--json", "--config", str(CONFIG), "--on", "2025-07-01"]
+    )
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
     assert [r["name"] for r in rows] == [u.name for u in DIRECTORY]
