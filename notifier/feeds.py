@@ -175,8 +175,9 @@ _CONTROLS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 def safe_text(text: str, *, single_line: bool = False) -> str:
     """NFC text a calendar property can carry: no control characters; no line breaks if asked."""
     text = _CONTROLS.sub("", _BREAKS.sub("\n", nfc(text)))
-    text = clean(text)
-    return " ".join(text.split()) if single_line else text
+    if single_line:
+        return " ".join(text.split())
+    return "\n".join(" ".join(line.split()) for line in text.split("\n")).strip()
 
 
 def _no_break_before(char: str) -> bool:
