@@ -28,11 +28,12 @@ Pure: no I/O, no clock. Not here: reading config.toml with line numbers
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from notifier.errors import ConfigError, Problem
 from notifier.plan import Plan
@@ -132,7 +133,7 @@ def format_day(day: date) -> str:
 
 
 def validity_text(unit: Unit) -> str:
-    """ "từ 01/07/2025", "đến 30/06/2025", "01/07/2025 – 31/12/2030" or "" (always valid)."""
+    """Validity for people: "từ 01/07/2025", "đến 30/06/2025", "a – b" or "" (always)."""
     start, end = unit.valid_from, unit.valid_until
     if start and end:
         return f"{format_day(start)} – {format_day(end)}"
@@ -224,8 +225,7 @@ _HEAD_WORDS = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class _Word:
+class _Word(NamedTuple):  # a NamedTuple: built thousands of times per plan
     key: str  # fold() of the word ("&" becomes "và")
     ascii: str  # fold_ascii() of the word
     start: int  # span of the source token in the cleaned text
@@ -233,6 +233,14 @@ class _Word:
     head: bool  # first word of a source token (not inside an abbreviation's expansion)
     sep: str  # separator characters in the gap before this word ("" if none)
     bare: bool  # the source token was typed without diacritics
+
+
+@functools.lru_cache(maxsize=8192)
+def _folds(token: str) -> tuple[str, str]:
+    """(fold, fold_ascii) of one token; cached because plans repeat the same few words."""
+    if token == "&":
+        token = _CONJUNCTION
+    return fold(token), fold_ascii(token)
 
 
 def _words(text: str) -> list[_Word]:
@@ -246,27 +254,26 @@ def _words(text: str) -> list[_Word]:
             continue
         raw.append((tok, m.start(), m.end(), pending))
         pending = ""
+    plain = ["&" if t[0] == "&" else _folds(t[0])[1] for t in raw]
     out: list[_Word] = []
     i = 0
     while i < len(raw):
-        for size in range(min(_ABBREV_MAX, len(raw) - i), 0, -1):
-            chunk = raw[i : i + size]
-            expansion = _ABBREVIATIONS.get(tuple(fold_ascii(t[0]) for t in chunk))
+        size, expansion = 1, None
+        for width in range(min(_ABBREV_MAX, len(raw) - i), 0, -1):
+            expansion = _ABBREVIATIONS.get(tuple(plain[i : i + width]))
             if expansion is not None:
+                size = width
                 break
-        else:
-            size, expansion = 1, None
         tok, start, _, sep = raw[i]
         end = raw[i + size - 1][2]
         if expansion is None:
-            parts = [_CONJUNCTION if tok == "&" else tok]
-            bare = fold(tok) == fold_ascii(tok)
+            key, ascii_key = _folds(tok)
+            bare = key == ascii_key or tok == "&"
+            out.append(_Word(key, ascii_key, start, end, True, sep, bare))
         else:
-            parts, bare = expansion.split(), True
-        for n, part in enumerate(parts):
-            out.append(
-                _Word(fold(part), fold_ascii(part), start, end, n == 0, sep if n == 0 else "", bare)
-            )
+            for n, part in enumerate(expansion.split()):
+                key, ascii_key = _folds(part)
+                out.append(_Word(key, ascii_key, start, end, n == 0, sep if n == 0 else "", True))
         i += size
     return out
 
@@ -303,6 +310,7 @@ class Directory:
         self._ascii: dict[tuple[str, ...], set[str]] = {}
         self._labels: list[tuple[str, str, str]] = []  # (folded label, ascii label, canonical)
         self._max_len = 1
+        self._splits: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {}
         problems: list[Problem] = []
         explicit: dict[tuple[str, ...], tuple[str, str]] = {}  # key → (written form, unit)
         owner: dict[tuple[str, ...], int] = {}  # key → index of the unit that wrote it
@@ -387,7 +395,7 @@ class Directory:
     def _add_province_variants(
         self, explicit: Mapping[tuple[str, ...], tuple[str, str]], province: str
     ) -> None:
-        """ "… tỉnh" also matches "… tỉnh Đắk Lắk", and "…" matches "… tỉnh Đắk Lắk".
+        """Province variants: "X tỉnh" also matches "X tỉnh Đắk Lắk", "X" matches "X tỉnh Đắk Lắk".
 
         Generated variants never override a written name; two units generating the
         same variant make it ambiguous, so neither gets it.
@@ -491,6 +499,20 @@ class Directory:
         with a "có phải là …?" warning. With `on`, units no longer valid on that day
         add a warning naming who receives their mail.
         """
+        cached = self._splits.get(cell)
+        if cached is None:
+            cached = self._split(cell)
+            if len(self._splits) >= 4096:  # bounded: a daemon lives long
+                self._splits.clear()
+            self._splits[cell] = cached
+        names, unknown, warnings = cached
+        result = Split(list(names), list(unknown), list(warnings))
+        if on is not None:
+            for name in result.names:
+                result.warnings += self.changes(name, on=on)
+        return result
+
+    def _split(self, cell: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
         result = Split()
         text = _PARENTHESES.sub(lambda m: _drop_note(m, result), clean(cell))
         words = _words(text)
@@ -514,13 +536,10 @@ class Directory:
             result.unknown.append(piece)
             result.warnings.append(self.unknown_message(piece))
             i = end
-        if on is not None:
-            for name in result.names:
-                result.warnings += self.changes(name, on=on)
-        return result
+        return tuple(result.names), tuple(result.unknown), tuple(result.warnings)
 
     def unknown_message(self, piece: str) -> str:
-        """ "Không tìm thấy đơn vị “X”; có phải là “Y”?" (Vietnamese, for users)."""
+        """The user message for an unknown piece, with the closest known name if any."""
         guess = self.closest(piece)
         if guess is None:
             return f"Không tìm thấy đơn vị “{piece}” trong danh mục."
@@ -744,17 +763,23 @@ def resolve_plan(plan: Plan, directory: Directory, *, on: date) -> None:
         )
     for name, places in uses.items():
         for warning in directory.changes(name, on=on):
-            refs = ", ".join(dict.fromkeys(ref for ref, _ in places))
+            refs = _short_list(list(dict.fromkeys(ref for ref, _ in places)))
             line = next((ln for _, ln in places if ln is not None), None)
             _add_problem(
                 plan,
                 Problem(
-                    f"{warning} (dùng ở {len(places)} chỗ: {refs})",
+                    f"{warning} (dùng ở: {refs})",
                     line=line,
-                    key=name,
                     severity="warning",
                 ),
             )
+
+
+def _short_list(items: list[str], limit: int = 8) -> str:
+    """Refs like "I.2, II.2 và 5 chỗ khác": long plans must not produce page-long warnings."""
+    if len(items) <= limit:
+        return ", ".join(items)
+    return f"{', '.join(items[:limit])} và {len(items) - limit} chỗ khác"
 
 
 _HINT = "Sửa tên trong lịch, hoặc thêm tên này vào aliases của đơn vị trong config.toml."
