@@ -1,0 +1,796 @@
+"""The outbox: every reminder intent by its key, inserted once, claimed, sent, recorded.
+
+Owns the database: the SQLAlchemy Core tables (`outbox`, `delivery_log`,
+`feed_versions`, `meta`; Alembic in alembic/ creates and upgrades them) and the
+one-step operations a sender uses, each one short transaction:
+
+    open_store(url) -> Store            database_url(config, env) -> str
+    Store.enqueue(reminders, *, now) -> int       insert once by key (ON CONFLICT DO NOTHING)
+    Store.claim_due(owner, *, now, limit, lease) -> list[OutboxRow]
+    Store.record(outcomes, *, owner)   mark_sent / mark_failed / release (one-row forms)
+    Store.skip_stale(*, now, grace) -> int        Store.counts(*, now) -> Counts
+    Store.rows(...), Store.problems_since(since)  for `notifier status` and digests
+    Store.bump_feed_versions(feed, hashes, *, now), Store.feed_versions(feed)
+    Store.get_meta / set_meta, Store.check_migrated(), upgrade(url)
+
+Facts relied on: PostgreSQL's `SELECT … FOR UPDATE SKIP LOCKED` lets several daemons
+claim disjoint rows without waiting on each other; SQLite serialises writers, so
+`BEGIN IMMEDIATE` plus one conditional UPDATE is a sound claim for the daemons of one
+host (WAL mode lets readers run beside the writer). A claim is a lease: when its
+owner dies, the rows become claimable again once `lease_until` passes. Instants are
+stored in UTC (SQLite has no time zones) and come back aware.
+Not here: what to send (reminders.py), rendering (emails.py), SMTP and maildir
+(mailer.py), the send loop and retry policy (delivery.py).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from notifier.errors import UserError
+
+__all__ = [
+    "STATUSES",
+    "SCHEMA_REVISION",
+    "DEFAULT_DATABASE",
+    "ALEMBIC_DIR",
+    "metadata",
+    "outbox",
+    "delivery_log",
+    "feed_versions",
+    "meta",
+    "OutboxRow",
+    "Outcome",
+    "Counts",
+    "FeedVersion",
+    "Store",
+    "open_store",
+    "database_url",
+    "normalize_url",
+    "upgrade",
+]
+
+STATUSES = ("pending", "claimed", "sent", "failed", "skipped")
+SCHEMA_REVISION = "0001"  # the Alembic head this code expects; tests keep them equal
+DEFAULT_DATABASE = "sqlite:///var/notifier.sqlite3"
+ALEMBIC_DIR = Path(__file__).resolve().parent.parent / "alembic"
+NOT_MIGRATED = "Cơ sở dữ liệu chưa được nâng cấp; chạy: notifier db upgrade"
+
+
+class UtcDateTime(sa.types.TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out; naive UTC on SQLite, timestamptz elsewhere."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"thời điểm không có múi giờ: {value!r}")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+_Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite rowid needs INTEGER
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.Text, nullable=False, unique=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("template", sa.String(64), nullable=False),
+    sa.Column("plan", sa.Text, nullable=False),
+    sa.Column("refs", sa.JSON, nullable=False),
+    sa.Column("units", sa.JSON, nullable=False),
+    sa.Column("recipients", sa.JSON, nullable=False),  # [[display name, address], ...]
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),  # the template context
+    sa.Column("due_at", UtcDateTime, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UtcDateTime, nullable=False),
+    sa.Column("lease_owner", sa.String(200)),
+    sa.Column("lease_until", UtcDateTime),
+    sa.Column("sent_at", UtcDateTime),
+    sa.Column("message_id", sa.String(255)),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.CheckConstraint(
+        "status IN ('pending', 'claimed', 'sent', 'failed', 'skipped')", name="status"
+    ),
+    sa.Index(None, "status", "next_attempt_at"),
+    sa.Index(None, "due_at"),
+)
+
+delivery_log = sa.Table(
+    "delivery_log",
+    metadata,
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.Text, nullable=False, index=True),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("owner", sa.String(200)),
+    sa.Column("outcome", sa.String(16), nullable=False),  # sent|retry|failed|skipped|released|expired
+    sa.Column("smtp_code", sa.Integer),
+    sa.Column("message", sa.Text, nullable=False),
+)
+
+feed_versions = sa.Table(
+    "feed_versions",
+    metadata,
+    sa.Column("feed", sa.Text, primary_key=True),
+    sa.Column("uid", sa.Text, primary_key=True),
+    sa.Column("sequence", sa.Integer, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("last_modified", UtcDateTime, nullable=False),
+)
+
+meta = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+
+class ReminderLike(Protocol):
+    """The fields of `notifier.reminders.Reminder` the outbox stores."""
+
+    key: str
+    kind: str
+    due_at: datetime
+    to: tuple[str, ...]
+    to_names: tuple[str, ...]
+    units: tuple[str, ...]
+    plan: str
+    refs: tuple[str, ...]
+    subject: str
+    context: Mapping[str, Any]
+    template: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """One reminder intent as stored, with its delivery state."""
+
+    id: int
+    key: str
+    kind: str
+    template: str
+    plan: str
+    refs: tuple[str, ...]
+    units: tuple[str, ...]
+    recipients: tuple[tuple[str, str], ...]  # (display name, address)
+    subject: str
+    payload: Mapping[str, Any]
+    due_at: datetime
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    lease_owner: str | None
+    lease_until: datetime | None
+    sent_at: datetime | None
+    message_id: str | None
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_db(cls, row: sa.Row[Any]) -> OutboxRow:
+        m = row._mapping
+        return cls(
+            id=m["id"],
+            key=m["key"],
+            kind=m["kind"],
+            template=m["template"],
+            plan=m["plan"],
+            refs=tuple(m["refs"]),
+            units=tuple(m["units"]),
+            recipients=tuple((str(n), str(a)) for n, a in m["recipients"]),
+            subject=m["subject"],
+            payload=m["payload"],
+            due_at=m["due_at"],
+            status=m["status"],
+            attempts=m["attempts"],
+            next_attempt_at=m["next_attempt_at"],
+            lease_owner=m["lease_owner"],
+            lease_until=m["lease_until"],
+            sent_at=m["sent_at"],
+            message_id=m["message_id"],
+            last_error=m["last_error"],
+            created_at=m["created_at"],
+            updated_at=m["updated_at"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one claimed row.
+
+    status: "sent"; "retry" (temporary failure, claimable again at `retry_at`);
+    "failed" (permanent, or retries exhausted); "released" (not attempted, given back).
+    """
+
+    id: int
+    key: str
+    status: Literal["sent", "retry", "failed", "released"]
+    at: datetime
+    message_id: str | None = None
+    smtp_code: int | None = None
+    message: str = ""
+    retry_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    pending: int = 0
+    due: int = 0  # pending and claimable now
+    retrying: int = 0  # pending after at least one failed attempt
+    claimed: int = 0
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    next_due: datetime | None = None
+
+    @property
+    def total(self) -> int:
+        return self.pending + self.claimed + self.sent + self.failed + self.skipped
+
+
+@dataclass(frozen=True, slots=True)
+class FeedVersion:
+    """An event's SEQUENCE and LAST-MODIFIED in one feed, bumped when its content hash changes."""
+
+    uid: str
+    sequence: int
+    hash: str
+    last_modified: datetime
+
+
+# --- URLs and engines ---
+
+
+def normalize_url(url: str) -> str:
+    """Pick psycopg 3 for bare PostgreSQL URLs ("postgres://", "postgresql://")."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def database_url(config: object | None = None, env: Mapping[str, str] | None = None) -> str:
+    """NOTIFIER_DATABASE, else the config's [database] url, else SQLite in var/."""
+    env = os.environ if env is None else env
+    if env.get("NOTIFIER_DATABASE"):
+        return normalize_url(env["NOTIFIER_DATABASE"])
+    section = getattr(config, "database", None)
+    url = getattr(section, "url", None)
+    if url:
+        return normalize_url(str(url))
+    var_dir = getattr(getattr(config, "notifier", None), "var_dir", None)
+    if var_dir:
+        return f"sqlite:///{Path(str(var_dir)) / 'notifier.sqlite3'}"
+    return DEFAULT_DATABASE
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    """Let SQLAlchemy, not the driver, open transactions, so a claim can BEGIN IMMEDIATE."""
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")  # readers never block the sender
+        cur.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; WAL keeps it consistent
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _engine(url: str) -> Engine:
+    url = normalize_url(url)
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}
+        )
+        _sqlite_setup(engine)
+        return engine
+    # pre_ping: a restarted PostgreSQL leaves dead pooled connections behind.
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=4)
+
+
+def open_store(url: str | None = None) -> Store:
+    """A Store on `url` (default: SQLite in var/). Does not create or check the schema."""
+    return Store(_engine(url or database_url()))
+
+
+def _alembic_config(connection: Connection | None = None, url: str = "") -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(ALEMBIC_DIR))
+    if url:
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def upgrade(url: str, revision: str = "head") -> str:
+    """Apply the Alembic migrations to `url`; returns the revision now in the database."""
+    store = open_store(url)
+    try:
+        store.upgrade(revision)
+        return store.revision() or ""
+    finally:
+        store.close()
+
+
+# --- the store ---
+
+
+def _json_list(values: Iterable[str]) -> list[str]:
+    return [str(v) for v in values]
+
+
+class Store:
+    """The outbox and its companions on one database. Thread-safe; each call is one transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # transactions
+
+    @contextmanager
+    def _tx(self, *, write: bool = True) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            if self.dialect == "sqlite" and write:
+                conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn.begin():
+                yield conn
+
+    # schema
+
+    def upgrade(self, revision: str = "head") -> None:
+        from alembic import command
+
+        with self.engine.begin() as conn:
+            command.upgrade(_alembic_config(conn), revision)
+
+    def revision(self) -> str | None:
+        """The Alembic revision stored in the database, or None when it has none."""
+        with self._tx(write=False) as conn:
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+    def check_migrated(self) -> None:
+        """Raise a Vietnamese UserError unless the schema is at the revision this code expects."""
+        try:
+            found = self.revision()
+        except sa.exc.OperationalError as exc:
+            raise UserError(
+                f"Không mở được cơ sở dữ liệu {self.engine.url.render_as_string()}: {exc.orig}"
+            ) from exc
+        if found != SCHEMA_REVISION:
+            detail = f" (phiên bản {found or 'trống'}, cần {SCHEMA_REVISION})"
+            raise UserError(NOT_MIGRATED + detail)
+
+    # enqueue
+
+    def enqueue(self, reminders: Iterable[ReminderLike], *, now: datetime) -> int:
+        """Insert each reminder once by key; keys already present are left as they are.
+
+        Returns how many were new.
+        """
+        rows = [self._row_for(r, now) for r in reminders]
+        if not rows:
+            return 0
+        insert = self._insert(outbox).on_conflict_do_nothing(index_elements=["key"])
+        new = 0
+        with self._tx() as conn:
+            for start in range(0, len(rows), 1000):
+                result = conn.execute(insert.returning(outbox.c.id), rows[start : start + 1000])
+                new += len(result.all())
+        return new
+
+    def _insert(self, table: sa.Table) -> Any:
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        return insert(table)
+
+    @staticmethod
+    def _row_for(r: ReminderLike, now: datetime) -> dict[str, Any]:
+        if r.due_at.tzinfo is None:
+            raise ValueError(f"{r.key}: due_at không có múi giờ")
+        names = list(r.to_names) + [""] * (len(r.to) - len(r.to_names))
+        return {
+            "key": r.key,
+            "kind": r.kind,
+            "template": r.template,
+            "plan": r.plan,
+            "refs": _json_list(r.refs),
+            "units": _json_list(r.units),
+            "recipients": [[str(n), str(a)] for n, a in zip(names, r.to)],
+            "subject": r.subject,
+            "payload": dict(r.context),
+            "due_at": r.due_at,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": r.due_at,
+            "created_at": now,
+            "updated_at": now,
+        }
+
+    # claim
+
+    def claim_due(
+        self,
+        owner: str,
+        *,
+        now: datetime,
+        limit: int = 50,
+        lease: timedelta = timedelta(minutes=10),
+    ) -> list[OutboxRow]:
+        """Lease up to `limit` due rows to `owner`, oldest due first.
+
+        Rows whose lease expired (their owner died) are first put back, with a log entry.
+        """
+        with self._tx() as conn:
+            self._expire_leases(conn, now)
+            pick = (
+                sa.select(outbox.c.id)
+                .where(outbox.c.status == "pending", outbox.c.next_attempt_at <= now)
+                .order_by(outbox.c.due_at, outbox.c.id)
+                .limit(limit)
+            )
+            if self.dialect == "postgresql":
+                # A materialised CTE runs once; as an IN-subquery PostgreSQL may rescan it
+                # and claim more than `limit` rows.
+                picked = pick.with_for_update(skip_locked=True).cte("picked")
+                chosen = outbox.c.id == picked.prefix_with("MATERIALIZED").c.id
+            else:
+                chosen = outbox.c.id.in_(pick.scalar_subquery())
+            claim = (
+                sa.update(outbox)
+                .where(chosen, outbox.c.status == "pending")
+                .values(
+                    status="claimed", lease_owner=owner, lease_until=now + lease, updated_at=now
+                )
+                .returning(*outbox.c)
+            )
+            rows = [OutboxRow.from_db(r) for r in conn.execute(claim)]
+        rows.sort(key=lambda r: (r.due_at, r.id))
+        return rows
+
+    def _expire_leases(self, conn: Connection, now: datetime) -> None:
+        expired = conn.execute(
+            sa.update(outbox)
+            .where(outbox.c.status == "claimed", outbox.c.lease_until <= now)
+            .values(status="pending", lease_until=None, updated_at=now)
+            .returning(outbox.c.key, outbox.c.lease_owner)
+        ).all()
+        if expired:
+            conn.execute(
+                delivery_log.insert(),
+                [
+                    {
+                        "key": key,
+                        "at": now,
+                        "owner": holder,
+                        "outcome": "expired",
+                        "message": f"hết hạn giữ chỗ của {holder}; trả lại hàng đợi",
+                    }
+                    for key, holder in expired
+                ],
+            )
+            conn.execute(
+                sa.update(outbox)
+                .where(outbox.c.key.in_([k for k, _ in expired]), outbox.c.status == "pending")
+                .values(lease_owner=None)
+            )
+
+    # outcomes
+
+    def record(self, outcomes: Sequence[Outcome], *, owner: str) -> int:
+        """Store what happened to claimed rows and log each attempt; returns rows changed.
+
+        "sent" is recorded whoever holds the lease now (the mail did go out); the other
+        outcomes only change a row this owner still holds, so a late sender whose lease
+        was taken over cannot undo the new owner's work.
+        """
+        if not outcomes:
+            return 0
+        changed = 0
+        with self._tx() as conn:
+            for status, group in _group(outcomes).items():
+                changed += self._apply(conn, status, group, owner)
+            conn.execute(
+                delivery_log.insert(),
+                [
+                    {
+                        "key": o.key,
+                        "at": o.at,
+                        "owner": owner,
+                        "outcome": o.status,
+                        "smtp_code": o.smtp_code,
+                        "message": o.message[:2000],
+                    }
+                    for o in outcomes
+                ],
+            )
+        return changed
+
+    def _apply(self, conn: Connection, status: str, group: list[Outcome], owner: str) -> int:
+        b = sa.bindparam
+        mine = sa.and_(
+            outbox.c.id == b("o_id"), outbox.c.status == "claimed", outbox.c.lease_owner == owner
+        )
+        released = {"status": "pending", "lease_owner": None, "lease_until": None}
+        if status == "sent":
+            stmt = (
+                sa.update(outbox)
+                .where(outbox.c.id == b("o_id"), outbox.c.status != "sent")
+                .values(
+                    status="sent",
+                    sent_at=b("o_at"),
+                    message_id=b("o_mid"),
+                    attempts=outbox.c.attempts + 1,
+                    last_error=None,
+                    lease_owner=None,
+                    lease_until=None,
+                    updated_at=b("o_at"),
+                )
+            )
+        elif status == "retry":
+            stmt = (
+                sa.update(outbox)
+                .where(mine)
+                .values(
+                    **released,
+                    attempts=outbox.c.attempts + 1,
+                    next_attempt_at=b("o_retry"),
+                    last_error=b("o_msg"),
+                    updated_at=b("o_at"),
+                )
+            )
+        elif status == "failed":
+            stmt = (
+                sa.update(outbox)
+                .where(mine)
+                .values(
+                    status="failed",
+                    lease_owner=None,
+                    lease_until=None,
+                    attempts=outbox.c.attempts + 1,
+                    last_error=b("o_msg"),
+                    updated_at=b("o_at"),
+                )
+            )
+        else:  # released: never attempted, give it back as it was
+            stmt = sa.update(outbox).where(mine).values(**released, updated_at=b("o_at"))
+        params = [
+            {
+                "o_id": o.id,
+                "o_at": o.at,
+                "o_mid": o.message_id,
+                "o_msg": o.message[:2000],
+                "o_retry": o.retry_at or o.at,
+            }
+            for o in group
+        ]
+        result = conn.execute(stmt, params)
+        return max(result.rowcount, 0)
+
+    def mark_sent(self, row: OutboxRow, *, owner: str, now: datetime, message_id: str) -> bool:
+        out = Outcome(row.id, row.key, "sent", now, message_id=message_id, message="250 OK")
+        return self.record([out], owner=owner) == 1
+
+    def mark_failed(
+        self,
+        row: OutboxRow,
+        *,
+        owner: str,
+        now: datetime,
+        error: str,
+        permanent: bool,
+        retry_at: datetime | None = None,
+        smtp_code: int | None = None,
+    ) -> bool:
+        """Permanent: status failed (shown in the next digest). Else pending again at `retry_at`."""
+        if not permanent and retry_at is None:
+            raise ValueError("a temporary failure needs retry_at")
+        status: Literal["failed", "retry"] = "failed" if permanent else "retry"
+        out = Outcome(
+            row.id, row.key, status, now, smtp_code=smtp_code, message=error, retry_at=retry_at
+        )
+        return self.record([out], owner=owner) == 1
+
+    def release(self, rows: Iterable[OutboxRow], *, owner: str, now: datetime) -> int:
+        """Give claimed rows back untouched (shutdown, or the lease is running out)."""
+        outs = [Outcome(r.id, r.key, "released", now, message="trả lại") for r in rows]
+        return self.record(outs, owner=owner)
+
+    def skip_stale(self, *, now: datetime, grace: timedelta) -> int:
+        """Never-attempted rows due before `now - grace` become skipped (no stale floods)."""
+        limit = now - grace
+        message = "quá hạn gửi khi khởi động lại; bỏ qua"
+        with self._tx() as conn:
+            keys = conn.execute(
+                sa.update(outbox)
+                .where(
+                    outbox.c.status == "pending", outbox.c.attempts == 0, outbox.c.due_at < limit
+                )
+                .values(status="skipped", last_error=message, updated_at=now)
+                .returning(outbox.c.key)
+            ).scalars().all()
+            if keys:
+                conn.execute(
+                    delivery_log.insert(),
+                    [{"key": k, "at": now, "outcome": "skipped", "message": message} for k in keys],
+                )
+        return len(keys)
+
+    # reading
+
+    def counts(self, *, now: datetime) -> Counts:
+        c = outbox.c
+        with self._tx(write=False) as conn:
+            by_status = dict(
+                conn.execute(sa.select(c.status, sa.func.count()).group_by(c.status)).all()
+            )
+            due, retrying, next_due = conn.execute(
+                sa.select(
+                    sa.func.count().filter(c.next_attempt_at <= now),
+                    sa.func.count().filter(c.attempts > 0),
+                    sa.func.min(c.next_attempt_at),
+                ).where(c.status == "pending")
+            ).one()
+        return Counts(
+            pending=by_status.get("pending", 0),
+            due=due or 0,
+            retrying=retrying or 0,
+            claimed=by_status.get("claimed", 0),
+            sent=by_status.get("sent", 0),
+            failed=by_status.get("failed", 0),
+            skipped=by_status.get("skipped", 0),
+            next_due=next_due,
+        )
+
+    def rows(
+        self,
+        *,
+        statuses: Sequence[str] = STATUSES,
+        limit: int = 50,
+        newest_first: bool = False,
+    ) -> list[OutboxRow]:
+        order = outbox.c.updated_at.desc() if newest_first else outbox.c.next_attempt_at
+        stmt = (
+            sa.select(outbox)
+            .where(outbox.c.status.in_(list(statuses)))
+            .order_by(order, outbox.c.id)
+            .limit(limit)
+        )
+        with self._tx(write=False) as conn:
+            return [OutboxRow.from_db(r) for r in conn.execute(stmt)]
+
+    def get(self, key: str) -> OutboxRow | None:
+        with self._tx(write=False) as conn:
+            row = conn.execute(sa.select(outbox).where(outbox.c.key == key)).first()
+        return OutboxRow.from_db(row) if row else None
+
+    def problems_since(self, since: datetime) -> list[OutboxRow]:
+        """Rows that failed or were skipped since `since`: what the next digest reports."""
+        stmt = (
+            sa.select(outbox)
+            .where(outbox.c.status.in_(["failed", "skipped"]), outbox.c.updated_at >= since)
+            .order_by(outbox.c.due_at, outbox.c.id)
+        )
+        with self._tx(write=False) as conn:
+            return [OutboxRow.from_db(r) for r in conn.execute(stmt)]
+
+    def log(self, key: str | None = None) -> list[dict[str, Any]]:
+        """The delivery log (every attempt), oldest first; for one key when given."""
+        stmt = sa.select(delivery_log).order_by(delivery_log.c.id)
+        if key is not None:
+            stmt = stmt.where(delivery_log.c.key == key)
+        with self._tx(write=False) as conn:
+            return [dict(r._mapping) for r in conn.execute(stmt)]
+
+    # feed versions (for feeds.py: SEQUENCE and LAST-MODIFIED that survive restarts)
+
+    def bump_feed_versions(
+        self, feed: str, hashes: Mapping[str, str], *, now: datetime
+    ) -> dict[str, FeedVersion]:
+        """Record each event's content hash; a changed hash bumps SEQUENCE and LAST-MODIFIED.
+
+        One atomic upsert per event, so daemons rebuilding the same feed bump it once.
+        Returns the versions of the given uids.
+        """
+        if hashes:
+            stmt = self._insert(feed_versions)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["feed", "uid"],
+                set_={
+                    "sequence": feed_versions.c.sequence + 1,
+                    "hash": stmt.excluded.hash,
+                    "last_modified": stmt.excluded.last_modified,
+                },
+                where=feed_versions.c.hash != stmt.excluded.hash,
+            )
+            rows = [
+                {"feed": feed, "uid": uid, "sequence": 0, "hash": h, "last_modified": now}
+                for uid, h in hashes.items()
+            ]
+            with self._tx() as conn:
+                conn.execute(stmt, rows)
+        versions = self.feed_versions(feed)
+        return {uid: versions[uid] for uid in hashes if uid in versions}
+
+    def feed_versions(self, feed: str) -> dict[str, FeedVersion]:
+        stmt = sa.select(feed_versions).where(feed_versions.c.feed == feed)
+        with self._tx(write=False) as conn:
+            return {
+                r.uid: FeedVersion(r.uid, r.sequence, r.hash, r.last_modified)
+                for r in conn.execute(stmt)
+            }
+
+    # meta
+
+    def get_meta(self, name: str) -> str | None:
+        with self._tx(write=False) as conn:
+            return conn.execute(sa.select(meta.c.value).where(meta.c.name == name)).scalar()
+
+    def set_meta(self, name: str, value: str) -> None:
+        stmt = self._insert(meta)
+        stmt = stmt.on_conflict_do_update(index_elements=["name"], set_={"value": stmt.excluded.value})
+        with self._tx() as conn:
+            conn.execute(stmt, {"name": name, "value": value})
+
+
+def _group(outcomes: Sequence[Outcome]) -> dict[str, list[Outcome]]:
+    groups: dict[str, list[Outcome]] = {}
+    for o in outcomes:
+        groups.setdefault(o.status, []).append(o)
+    return groups
