@@ -1,10 +1,11 @@
 """The unit directory: canonical unit names, aliases, emails, validity and successors.
 
-Owns: `Unit` (one office or a generic group), `Directory` (lookup, closest name,
-splitting a lead/coordinating cell into units, who receives mail on a date),
-`Split`, `Route`, `resolve_plan()` (fills Activity.lead/.coordinating and
-ReportDuty.to/.owners) and `directory_from_toml()` (the [[units]]/[[groups]]
-tables of an already-parsed config document).
+Owns: `Unit` (one office or a generic group), `Directory` (`get`, `closest`,
+`split` a lead/coordinating cell into units, `route`/`recipients`/`changes`: who
+receives mail on a date and why, `by_slug`, `describe`), `Split`, `Route`,
+`resolve_plan()` (fills Activity.lead/.coordinating and ReportDuty.to/.owners),
+`directory_from_toml()` (the [[units]]/[[groups]] tables of an already-parsed
+config document), `format_day()` and `validity_text()` for messages.
 
 Facts relied on (shared/DOMAIN.md §7):
 - Official unit names may contain commas and "và" ("Sở Văn hóa, Thể thao và Du
