@@ -253,7 +253,6 @@ class _Planner:
     _working: dict[date, bool] = field(default_factory=dict)
     _recipients: dict[tuple[str, date], tuple[Any, ...]] = field(default_factory=dict)
     _offsets: dict[tuple[str, str], _Offsets] = field(default_factory=dict)
-    _no_email: set[str] = field(default_factory=set)
 
     # working days
     def working(self, d: date) -> bool:
@@ -296,22 +295,29 @@ class _Planner:
             hit = self._recipients[(name, on)] = tuple(found or ())
         return hit
 
+    def canonical(self, name: str) -> str:
+        """The directory's name for `name` (aliases, case, tone placement), else `name`."""
+        unit = self.directory.get(name)
+        return unit.name if unit is not None else name
+
     def offsets(self, plan: Plan, unit: str) -> _Offsets:
         key = (plan.slug, unit)
         hit = self._offsets.get(key)
         if hit is None:
-            hit = self._offsets[key] = _resolve_offsets(self.rules, plan, unit)
+            hit = self._offsets[key] = _resolve_offsets(self.rules, plan, unit, self.canonical)
         return hit
 
 
-def _resolve_offsets(rules: ReminderRules, plan: Plan, unit: str) -> _Offsets:
+def _resolve_offsets(
+    rules: ReminderRules, plan: Plan, unit: str, canonical: Callable[[str], str]
+) -> _Offsets:
     plan_keys = {fold(plan.slug), fold(plan.number)} - {""}
-    unit_key = fold(unit)
+    unit_key = fold(canonical(unit))
 
     def matches(o: RuleOverride) -> int:
         """0 = no match; else specificity (3 = plan+unit, 2 = unit, 1 = plan)."""
         p = fold(o.plan) if o.plan.strip() else None
-        u = fold(o.unit) if o.unit.strip() else None
+        u = fold(canonical(o.unit)) if o.unit.strip() else None
         if (p is not None and p not in plan_keys) or (u is not None and u != unit_key):
             return 0
         return (2 if u is not None else 0) + (1 if p is not None else 0)
@@ -457,10 +463,11 @@ def _overlaps(activity: Activity, lo: date, hi: date) -> bool:
 def _report_units(plan: Plan, duty: ReportDuty, deadline: ReportDeadline) -> tuple[str, ...]:
     """Who owes the report: its owners plus every unit leading an activity in the period."""
     lo, hi = deadline.cutoff
-    names = list(duty.owners)
+    names: list[str] = []
     for activity in plan.activities:
         if _overlaps(activity, lo, hi):
             names.extend(_lead_names(activity))
+    names.extend(duty.owners)  # after the leads: a lead's own name reads best in the letter
     return tuple(dict.fromkeys(n for n in names if n))
 
 
@@ -579,6 +586,21 @@ def _reminder(
     )
 
 
+@dataclass(slots=True)
+class _Letter:
+    """One activity reminder being gathered: a unit may be reached through several leads
+    (itself and a group it belongs to) and must still get one email per key."""
+
+    kind: str
+    due_at: datetime
+    unit: Any
+    plan: Plan
+    day: date
+    n: int
+    leads: list[str] = field(default_factory=list)
+    activities: list[Activity] = field(default_factory=list)
+
+
 def _activity_reminders(
     p: _Planner, events: Sequence[_Event], start: datetime, end: datetime
 ) -> Iterator[Reminder]:
@@ -591,39 +613,58 @@ def _activity_reminders(
         plans[e.plan.slug] = e.plan
         for unit in e.units:
             groups.setdefault((e.plan.slug, e.kind, unit, e.day), []).append(e.activity)
-    for (slug, kind, unit_name, day), activities in groups.items():
+    letters: dict[str, _Letter] = {}
+    for (slug, kind, lead, day), activities in groups.items():
         plan = plans[slug]
-        rules = p.offsets(plan, unit_name)
+        rules = p.offsets(plan, lead)
         if not rules.enabled:
             continue
         offsets = rules.before_start if kind == "activity-start" else rules.before_end
-        opens = min((a.timing.start or day) for a in activities)
+        # An "activity-end" reminder never precedes the window's opening (deadlines have none).
+        opens = min((o for a in activities if (o := _window(a, plan)[0]) is not None), default=None)
         rule_word = "start" if kind == "activity-start" else "end"
         for n, send in _send_days(p, day, offsets):
             due_at = _at(send, rules.send_time)
             if not start <= due_at < end or (plan.date and send < plan.date):
                 continue
-            if kind == "activity-end" and send < opens:
+            if kind == "activity-end" and opens is not None and send < opens:
                 continue
-            for unit in _reachable(p, unit_name, send):
+            for unit in _reachable(p, lead, send):
                 key = f"{slug}/activities/{unit.slug}/{rule_word}-{n}/{day.isoformat()}"
-                refs = tuple(a.ref for a in activities)
-                ctx: dict[str, Any] = {
-                    "recipient": _unit_ctx(unit),
-                    "lead_as_written": unit_name,
-                    "plan": _plan_ctx(plan),
-                    "links": _links(p.public_url, unit.slug),
-                    "boundary": day.isoformat(),
-                    "days_before": n,
-                    "count": p.rules.count,
-                    "activities": [_activity_ctx(a, plan) for a in activities],
-                    "ics_name": f"nhac-viec-{slugify(plan.number or slug, max_length=40)}",
-                    "events": [
-                        _ics_event(f"{slug}/{a.ref}/{unit.slug}", a, plan, p.public_url, unit.slug)
-                        for a in activities if a.timing.end is not None
-                    ],
-                }
-                yield _reminder(kind, key, due_at, unit, plan, refs, ctx)
+                letter = letters.setdefault(key, _Letter(kind, due_at, unit, plan, day, n))
+                letter.leads.append(lead)
+                letter.activities.extend(a for a in activities if a not in letter.activities)
+    for key, letter in letters.items():
+        yield _activity_reminder(p, key, letter)
+
+
+def _activity_reminder(p: _Planner, key: str, letter: _Letter) -> Reminder:
+    plan, unit = letter.plan, letter.unit
+    activities = sorted(letter.activities, key=lambda a: _ref_order(a.ref))
+    # The unit's own name if the plan used it, else the lead (group, predecessor) as written.
+    lead = unit.name if unit.name in letter.leads else letter.leads[0]
+    ctx: dict[str, Any] = {
+        "recipient": _unit_ctx(unit),
+        "lead_as_written": lead,
+        "plan": _plan_ctx(plan),
+        "links": _links(p.public_url, unit.slug),
+        "boundary": letter.day.isoformat(),
+        "days_before": letter.n,
+        "count": p.rules.count,
+        "activities": [_activity_ctx(a, plan) for a in activities],
+        "ics_name": f"nhac-viec-{slugify(plan.number or plan.slug, max_length=40)}",
+        "events": [
+            _ics_event(f"{plan.slug}/{a.ref}/{unit.slug}", a, plan, p.public_url, unit.slug)
+            for a in activities if a.timing.end is not None
+        ],
+    }
+    refs = tuple(a.ref for a in activities)
+    return _reminder(letter.kind, key, letter.due_at, unit, plan, refs, ctx)
+
+
+def _ref_order(ref: str) -> tuple[tuple[int, int | str], ...]:
+    """"II.7" < "II.10": numbers compare as numbers, Roman sections as text after them."""
+    return tuple((0, int(x)) if x.isdigit() else (1, x) for x in ref.split("."))
 
 
 def _ics_event(uid: str, activity: Activity, plan: Plan, public_url: str, slug: str
@@ -649,15 +690,24 @@ def _send_days(p: _Planner, anchor: date, offsets: Iterable[int]) -> list[tuple[
 
 
 def _reachable(p: _Planner, name: str, on: date) -> Iterator[Any]:
-    """The units that receive `name`'s mail on `on`, with an address; note the others."""
+    """The units that receive `name`'s mail on `on` and have an address."""
     for unit in p.recipients(name, on):
-        if getattr(unit, "is_group", False):
-            continue
-        if unit.email:
+        if unit.email and not getattr(unit, "is_group", False):
             yield unit
-        elif unit.name not in p._no_email:
-            p._no_email.add(unit.name)
-            p.warnings.append(f"{unit.name} chưa có địa chỉ email trong config.toml ([[units]]).")
+
+
+def _unreachable(directory: _Directory, events: Sequence[_Event]) -> list[str]:
+    """Notes for coordinators: units the plans name that have no address.
+
+    Computed from all events, not the planned range, so a digest reads the same whatever
+    range the caller plans (the daemon plans in slices)."""
+    notes: list[str] = []
+    for name in dict.fromkeys(n for e in events for n in e.units):
+        unit = directory.get(name)
+        if unit is not None and not unit.email and not getattr(unit, "is_group", False):
+            notes.append(f"{unit.name} chưa có địa chỉ email trong config.toml ([[units]]); "
+                         "chưa gửi được nhắc việc cho đơn vị này.")
+    return notes
 
 
 def _report_reminders(
@@ -697,7 +747,9 @@ def _report_reminder(
     plan, duty, deadline = e.plan, e.duty, e.deadline
     assert duty is not None and deadline is not None
     lo, hi = deadline.cutoff
-    mine = [a for a in plan.activities if unit_name in a.lead and _overlaps(a, lo, hi)]
+    day = due_at.date()
+    mine = [a for a in plan.activities if _overlaps(a, lo, hi)
+            and any(unit.slug == u.slug for n in a.lead for u in p.recipients(n, day))]
     to_units = p.recipients(duty.to, due_at.date()) if duty.to else ()
     to_name = to_units[0].name if to_units else (duty.to or "")
     report = _report_ctx(duty, deadline, to_name)
@@ -856,8 +908,9 @@ def plan_reminders(
     p = _Planner(directory, rules, digest or DigestRules(enabled=False), calendar, public_url,
                  deliveries, list(warnings))
     events = _events(plans, _Deadlines(deadlines, calendar, on_day_off, directory), p.warnings)
+    p.warnings.extend(_unreachable(directory, events))
     out = [*_activity_reminders(p, events, start, end), *_report_reminders(p, events, start, end)]
-    out += _digest_reminders(p, events, start, end)  # last: it lists the notes gathered above
+    out += _digest_reminders(p, events, start, end)
     out.sort(key=lambda r: (r.due_at, r.key))
     return out
 
