@@ -1,0 +1,368 @@
+"""Publishing feeds: the in-memory feed cache, its saved state, and exporting to files.
+
+Owns: `Catalog` (what a build needs: plans, directory, settings, deadlines, tokens, the
+files to watch), `Entry` (one published file: bytes, gzip bytes, strong ETags, Last-
+Modified, ready-made HTTP headers), `Snapshot` (every entry of one build, swapped in
+whole so nobody is ever served a half-built set), `FeedCache` (builds from a loader,
+rebuilds when watched files change, never moves Last-Modified backwards), `StateFile`
+(versions of events and feeds as JSON under var/, locked while a build reads and
+writes it, so several workers publish identical bytes) and `export()`.
+
+Facts relied on: a strong ETag must change with every byte (RFC 9110 §8.8.3), so it is
+a hash of the exact bytes of each representation (identity and gzip). gzip output is
+made deterministic with mtime=0. os.replace within one directory is atomic on POSIX,
+so a reader of an exported file sees the old or the new file, never half of one.
+Not here: building ICS (feeds.py), HTTP (web.py), reading config (catalog.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import gzip
+import hashlib
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import format_datetime
+from pathlib import Path
+
+from notifier.errors import NotifierError, Problem
+from notifier.events import DutyDeadline, plan_events
+from notifier.feeds import Feed, FeedSettings, FeedState, build_feeds, index_entries, index_json
+from notifier.plan import Plan
+
+__all__ = ["Catalog", "Entry", "Snapshot", "FeedCache", "StateFile", "build_snapshot", "export"]
+
+log = logging.getLogger("notifier.publish")
+
+ICS_TYPE = "text/calendar; charset=utf-8"
+JSON_TYPE = "application/json; charset=utf-8"
+INDEX_PATH = "index.json"
+FOLDERS = ("plans", "units", "coordinators")
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """Everything one build of the feeds reads, already loaded and resolved."""
+
+    plans: tuple[Plan, ...]
+    directory: object  # units.Directory (feeds.DirectoryLike)
+    settings: FeedSettings = FeedSettings()
+    deadlines: Mapping[str, Mapping[str, Sequence[DutyDeadline]]] = field(default_factory=dict)
+    tokens: Mapping[str, str] = field(default_factory=dict)  # unit slug → secret
+    watch: tuple[Path, ...] = ()  # files and folders whose change means "rebuild"
+    state_path: Path | None = None
+    problems: tuple[Problem, ...] = ()
+
+
+def _etag(data: bytes) -> str:
+    return '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
+
+
+def _http_date(moment: datetime) -> str:
+    return format_datetime(moment.astimezone(timezone.utc).replace(microsecond=0), usegmt=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One published file with both representations and their HTTP headers precomputed."""
+
+    path: str
+    body: bytes
+    gzip: bytes
+    etag: str
+    etag_gzip: str
+    modified: datetime  # whole seconds, UTC
+    content_type: str
+    token: str | None = None  # set: only served at the secret URL
+    headers: tuple[tuple[bytes, bytes], ...] = ()  # identity 200
+    headers_gzip: tuple[tuple[bytes, bytes], ...] = ()  # gzip 200
+    headers_304: tuple[tuple[bytes, bytes], ...] = ()
+    headers_304_gzip: tuple[tuple[bytes, bytes], ...] = ()
+
+    @classmethod
+    def make(cls, path: str, body: bytes, modified: datetime, content_type: str, token: str | None = None) -> Entry:
+        packed = gzip.compress(body, compresslevel=6, mtime=0)
+        modified = modified.astimezone(timezone.utc).replace(microsecond=0)
+        etag, etag_gz = _etag(body), _etag(packed)
+        cache = b"private, no-cache" if token else b"public, no-cache"
+        common = [
+            (b"last-modified", _http_date(modified).encode()),
+            (b"cache-control", cache),
+            (b"vary", b"Accept-Encoding"),
+        ]
+        name = path.rsplit("/", 1)[-1].encode()
+        body_headers = [
+            (b"content-type", content_type.encode()),
+            (b"content-disposition", b'inline; filename="' + name + b'"'),
+            (b"x-content-type-options", b"nosniff"),
+        ]
+        return cls(
+            path=path,
+            body=body,
+            gzip=packed,
+            etag=etag,
+            etag_gzip=etag_gz,
+            modified=modified,
+            content_type=content_type,
+            token=token,
+            headers=tuple(
+                [(b"etag", etag.encode()), *common, *body_headers, (b"content-length", str(len(body)).encode())]
+            ),
+            headers_gzip=tuple(
+                [(b"etag", etag_gz.encode()), *common, *body_headers, (b"content-encoding", b"gzip"),
+                 (b"content-length", str(len(packed)).encode())]
+            ),  # fmt: skip
+            headers_304=tuple([(b"etag", etag.encode()), *common]),
+            headers_304_gzip=tuple([(b"etag", etag_gz.encode()), *common]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One complete build: every entry by path, the feeds, the public index."""
+
+    entries: Mapping[str, Entry]
+    feeds: tuple[Feed, ...]
+    index: tuple[dict[str, object], ...]
+    built_at: datetime
+    problems: tuple[Problem, ...] = ()
+
+    def lookup(self, path: str) -> Entry | None:
+        """The entry served at `path` (relative to /feeds/): public, or `<folder>/<slug>/<token>.ics`."""
+        import hmac
+
+        entry = self.entries.get(path)
+        if entry is not None:
+            return None if entry.token else entry
+        folder, _, rest = path.partition("/")
+        slug, _, token_file = rest.partition("/")
+        if folder not in ("units", "coordinators") or not token_file.endswith(".ics") or "/" in token_file:
+            return None
+        entry = self.entries.get(f"{folder}/{slug}.ics")
+        if entry is None or entry.token is None:
+            return None
+        given = token_file.removesuffix(".ics").encode()
+        return entry if hmac.compare_digest(given, entry.token.encode()) else None
+
+
+def build_snapshot(
+    catalog: Catalog, previous: FeedState, *, now: datetime
+) -> tuple[Snapshot, FeedState]:
+    """Pure: a catalog and the previous state → a snapshot and the next state."""
+    settings = catalog.settings
+    plans = [
+        plan_events(
+            p,
+            deadlines=catalog.deadlines.get(p.slug, {}),
+            base_url=settings.public_url,
+            uid_domain=settings.uid_domain,
+        )
+        for p in catalog.plans
+    ]
+    feeds, state = build_feeds(plans, catalog.directory, settings=settings, previous=previous, now=now)  # type: ignore[arg-type]
+    tokens = {slug: t for slug, t in catalog.tokens.items() if t}
+    entries: dict[str, Entry] = {}
+    for f in feeds:
+        token = tokens.get(f.slug) if f.kind in ("unit", "coordinator") else None
+        entries[f.path] = Entry.make(f.path, f.body, f.modified, ICS_TYPE, token)
+    listed = index_entries(feeds, hidden=lambda f: f.kind != "plan" and f.slug in tokens)
+    body = index_json(listed)
+    old = previous.feeds.get(INDEX_PATH)
+    version = _next_version(old, body, now)
+    state.feeds[INDEX_PATH] = version
+    entries[INDEX_PATH] = Entry.make(INDEX_PATH, body, version.modified, JSON_TYPE)
+    snap = Snapshot(entries, tuple(feeds), tuple(listed), now, tuple(catalog.problems))
+    return snap, state
+
+
+def _next_version(old, body: bytes, now: datetime):  # noqa: ANN001, ANN202 - FeedVersion
+    from notifier.feeds import FeedVersion
+
+    fp = hashlib.sha256(body).hexdigest()
+    if old is not None and old.fingerprint == fp:
+        return old
+    return FeedVersion(fp, max(old.modified, now) if old else now)
+
+
+class StateFile:
+    """Feed state as JSON (var/feeds-state.json), read and written under an exclusive lock.
+
+    The store engineer moves this to the database later; the interface stays
+    load/save inside `locked()`.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def load(self) -> FeedState:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            return FeedState.from_json(data)
+        except FileNotFoundError:
+            return FeedState()
+        except (ValueError, KeyError, TypeError, AssertionError) as exc:
+            # A damaged state only costs stamps: keep it aside and start afresh.
+            aside = self.path.with_suffix(".damaged.json")
+            log.warning("Tệp trạng thái lịch %s hỏng (%s); đã chuyển sang %s.", self.path, exc, aside)
+            os.replace(self.path, aside)
+            return FeedState()
+
+    def save(self, state: FeedState) -> None:
+        text = json.dumps(state.as_json(), ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+        _write_atomic(self.path, text.encode("utf-8"))
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _signature(paths: Sequence[Path]) -> tuple[tuple[str, int, int, int], ...]:
+    """What changes when an admin edits, adds or removes a watched file."""
+    out: list[tuple[str, int, int, int]] = []
+    for root in paths:
+        items = [root]
+        if root.is_dir():
+            items += sorted(p for p in root.iterdir() if not p.name.startswith("."))
+        for p in items:
+            try:
+                st = p.stat()
+            except OSError:
+                out.append((str(p), -1, -1, -1))
+                continue
+            out.append((str(p), st.st_mtime_ns, st.st_size, st.st_ino))
+    return tuple(out)
+
+
+class FeedCache:
+    """Feeds as bytes in memory, rebuilt when watched files change.
+
+    `loader(now)` returns a Catalog (it reads config and schedules). Builds run under the
+    state file's lock; the new Snapshot replaces the old one in a single assignment.
+    A failed rebuild keeps serving the previous snapshot and is logged.
+    """
+
+    def __init__(self, loader: Callable[[datetime], Catalog], *, clock: Callable[[], datetime]) -> None:
+        self._loader = loader
+        self._clock = clock
+        self._snapshot: Snapshot | None = None
+        self._signature: tuple[tuple[str, int, int, int], ...] | None = None
+        self._watch: tuple[Path, ...] = ()
+        self._floor: dict[str, datetime] = {}  # Last-Modified already served, per path
+        self._lock = threading.Lock()
+        self.last_error: str = ""
+
+    @property
+    def snapshot(self) -> Snapshot:
+        snap = self._snapshot
+        if snap is None:
+            with self._lock:
+                if self._snapshot is None:
+                    self._build()
+            snap = self._snapshot
+            assert snap is not None
+        return snap
+
+    def lookup(self, path: str) -> Entry | None:
+        return self.snapshot.lookup(path)
+
+    def refresh(self) -> bool:
+        """Rebuild if any watched file changed since the last build; True if rebuilt."""
+        with self._lock:
+            if self._snapshot is not None and _signature(self._watch) == self._signature:
+                return False
+            try:
+                self._build()
+            except (NotifierError, OSError, ValueError) as exc:
+                self.last_error = str(exc)
+                self._signature = _signature(self._watch)  # wait for the next edit
+                if isinstance(exc, NotifierError) and getattr(exc, "problems", None):
+                    detail = "; ".join(str(p) for p in exc.problems)  # type: ignore[attr-defined]
+                    self.last_error = f"{exc} {detail}"
+                log.error("Không dựng lại được lịch, vẫn phục vụ bản trước: %s", self.last_error)
+                if self._snapshot is None:
+                    raise
+                return False
+            return True
+
+    def _build(self) -> None:
+        now = self._clock()
+        catalog = self._loader(now)
+        self._watch = catalog.watch
+        signature = _signature(catalog.watch)
+        if catalog.state_path is not None:
+            store = StateFile(catalog.state_path)
+            with store.locked():
+                previous = store.load()
+                snap, state = build_snapshot(catalog, previous, now=now)
+                if state.as_json() != previous.as_json():
+                    store.save(state)
+        else:
+            previous = getattr(self, "_state", FeedState())
+            snap, state = build_snapshot(catalog, previous, now=now)
+            self._state = state
+        self._snapshot = self._floored(snap)
+        self._signature = signature
+        self.last_error = ""
+
+    def _floored(self, snap: Snapshot) -> Snapshot:
+        """Never let Last-Modified of a path go backwards, whatever the state says."""
+        entries = {}
+        for path, entry in snap.entries.items():
+            floor = self._floor.get(path)
+            if floor is not None and entry.modified < floor:
+                entry = Entry.make(path, entry.body, floor, entry.content_type, entry.token)
+            self._floor[path] = entry.modified
+            entries[path] = entry
+        return Snapshot(entries, snap.feeds, snap.index, snap.built_at, snap.problems)
+
+
+def export(snapshot: Snapshot, target: Path) -> list[Path]:
+    """Write every feed and index.json under `target`, each file atomically.
+
+    Public feeds go to their paths (plans/<slug>.ics, units/<slug>.ics,
+    coordinators/<slug>.ics); a unit's feeds with a secret token go to
+    units/<slug>/<token>.ics (coordinators/… alike) and stay out of index.json. .ics files left over from
+    feeds that no longer exist are removed.
+    """
+    written: list[Path] = []
+    for path, entry in sorted(snapshot.entries.items()):
+        if path == INDEX_PATH:
+            continue
+        rel = path if entry.token is None else f"{path.removesuffix('.ics')}/{entry.token}.ics"
+        out = target / rel
+        _write_atomic(out, entry.body)
+        written.append(out)
+    index = target / INDEX_PATH
+    _write_atomic(index, snapshot.entries[INDEX_PATH].body)
+    written.append(index)
+    keep = {p.resolve() for p in written}
+    for folder in FOLDERS:
+        for stale in (target / folder).rglob("*.ics") if (target / folder).is_dir() else ():
+            if stale.resolve() not in keep:
+                stale.unlink()
+    return written

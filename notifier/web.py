@@ -1,0 +1,232 @@
+"""The HTTP face of notifier: feeds, their index, a page listing them, health.
+
+Owns: `create_app(cache, ...)` (a Starlette app), `routes()` (one table; later issues add
+pages by adding rows), `FeedEndpoint` (raw ASGI: the hot path), `serve()`.
+
+HTTP facts relied on (RFC 9110, RFC 9111; docs/feeds.md):
+- a feed is `text/calendar; charset=utf-8`, inline, whatever Accept says (Google sends
+  none); each representation (identity, gzip) has its own strong ETag, a hash of its
+  exact bytes, and `Vary: Accept-Encoding`;
+- If-None-Match wins over If-Modified-Since; its comparison is weak (W/ ignored), "*"
+  matches; a 304 repeats ETag and Last-Modified; HEAD sends GET's headers, no body;
+- an unknown feed and a wrong token both get the same plain 404; tokens are compared
+  with hmac.compare_digest (publish.Snapshot.lookup).
+The cache is swapped whole (publish.FeedCache), so a request sees one build or the
+next, never a mix. A background task polls the watched files and rebuilds in a thread.
+Not here: building feeds (feeds.py), the cache and tokens (publish.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import AsyncIterator, Callable
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from notifier.publish import Entry, FeedCache
+
+__all__ = ["create_app", "routes", "FeedEndpoint", "wants_gzip", "etag_matches", "serve"]
+
+log = logging.getLogger("notifier.web")
+
+TEMPLATES = Path(__file__).parent / "templates" / "web"
+_NOT_FOUND_BODY = "Không tìm thấy.\n".encode()
+_NOT_FOUND_HEADERS = [
+    (b"content-type", b"text/plain; charset=utf-8"),
+    (b"content-length", str(len(_NOT_FOUND_BODY)).encode()),
+    (b"cache-control", b"no-store"),
+]
+_ETAG = re.compile(r'\s*(?:W/)?("[^"]*")\s*(?:,|$)')
+
+
+def _header(scope: dict[str, Any], wanted: tuple[bytes, ...]) -> dict[bytes, bytes]:
+    """The few request headers the hot path needs, without building a Request."""
+    found: dict[bytes, bytes] = {}
+    for name, value in scope["headers"]:
+        if name in wanted:
+            found[name] = value
+    return found
+
+
+def wants_gzip(accept_encoding: str) -> bool:
+    """True if gzip is acceptable (listed with q > 0); `*` alone is not trusted."""
+    for part in accept_encoding.split(","):
+        coding, _, params = part.partition(";")
+        if coding.strip().lower() not in ("gzip", "x-gzip"):
+            continue
+        q = 1.0
+        for param in params.split(";"):
+            key, _, val = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(val)
+                except ValueError:
+                    q = 0.0
+        return q > 0
+    return False
+
+
+def etag_matches(if_none_match: str, *tags: str) -> bool:
+    """Weak comparison (RFC 9110 §13.1.2) of an If-None-Match list against our tags."""
+    if if_none_match.strip() == "*":
+        return True
+    given = {m.group(1) for m in _ETAG.finditer(if_none_match)}
+    return any(tag in given for tag in tags)
+
+
+def _not_modified(entry: Entry, headers: dict[bytes, bytes]) -> bool:
+    inm = headers.get(b"if-none-match")
+    if inm is not None:  # wins over If-Modified-Since, whatever it says
+        return etag_matches(inm.decode("latin-1"), entry.etag, entry.etag_gzip)
+    ims = headers.get(b"if-modified-since")
+    if ims is None:
+        return False
+    try:
+        since = parsedate_to_datetime(ims.decode("latin-1"))
+    except (TypeError, ValueError, IndexError):
+        return False
+    if since.tzinfo is None:
+        return False
+    return entry.modified <= since
+
+
+class FeedEndpoint:
+    """GET/HEAD /feeds/{path}: bytes from the cache with ETag, Last-Modified, gzip, 304."""
+
+    _WANTED = (b"accept-encoding", b"if-none-match", b"if-modified-since")
+
+    def __init__(self, cache: FeedCache) -> None:
+        self.cache = cache
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Callable[..., Any]) -> None:
+        entry = self.cache.lookup(scope["path_params"]["path"])
+        if entry is None:
+            await send({"type": "http.response.start", "status": 404, "headers": _NOT_FOUND_HEADERS})
+            await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else _NOT_FOUND_BODY})
+            return
+        headers = _header(scope, self._WANTED)
+        gz = wants_gzip(headers.get(b"accept-encoding", b"").decode("latin-1"))
+        if _not_modified(entry, headers):
+            raw = entry.headers_304_gzip if gz else entry.headers_304
+            await send({"type": "http.response.start", "status": 304, "headers": raw})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        raw, body = (entry.headers_gzip, entry.gzip) if gz else (entry.headers, entry.body)
+        await send({"type": "http.response.start", "status": 200, "headers": raw})
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+
+
+def _templates() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html", "j2"], default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _feed_base(request: Request, public_url: str) -> str:
+    base = public_url.rstrip("/") or str(request.base_url).rstrip("/")
+    return f"{base}/feeds/"
+
+
+async def home(request: Request) -> Response:
+    """The page that lists every public feed with copyable https and webcal links."""
+    cache: FeedCache = request.app.state.cache
+    snap = cache.snapshot
+    public_url = request.app.state.public_url
+    base = _feed_base(request, public_url)
+    webcal = re.sub(r"^https?://", "webcal://", base)
+    groups: dict[str, list[dict[str, object]]] = {"plan": [], "coordinator": [], "unit": []}
+    for item in snap.index:
+        path = str(item["path"])
+        groups.setdefault(str(item["kind"]), []).append(
+            {**item, "url": base + path, "webcal": webcal + path}
+        )
+    html = request.app.state.templates.get_template("index.html.j2").render(
+        groups=groups,
+        https=base.startswith("https://"),
+        index_url=base + "index.json",
+        hidden=sum(1 for e in snap.entries.values() if e.token),
+        error=cache.last_error,
+    )
+    return HTMLResponse(html)
+
+
+async def healthz(request: Request) -> Response:
+    cache: FeedCache = request.app.state.cache
+    snap = cache.snapshot
+    body = {"status": "ok", "feeds": len(snap.feeds), "built_at": snap.built_at.isoformat()}
+    if cache.last_error:
+        body["status"] = "stale"  # still serving the previous build
+    return JSONResponse(body)
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    return PlainTextResponse("Không tìm thấy.\n", status_code=404)
+
+
+def routes(cache: FeedCache) -> list[Route]:
+    """The one table of routes. Later issues add their pages as rows here."""
+    return [
+        Route("/", home, methods=["GET"], name="home"),
+        Route("/healthz", healthz, methods=["GET"], name="healthz"),
+        Route("/feeds/{path:path}", FeedEndpoint(cache), methods=["GET"], name="feeds"),
+    ]
+
+
+async def _poll(cache: FeedCache, interval: float) -> None:
+    """Rebuild in a worker thread when watched files change; never dies."""
+    import anyio
+
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await anyio.to_thread.run_sync(cache.refresh)
+        except Exception:  # noqa: BLE001 - a rebuild error must not stop serving
+            log.exception("Lỗi khi kiểm tra thay đổi lịch")
+
+
+def create_app(cache: FeedCache, *, public_url: str = "", poll_interval: float | None = 2.0) -> Starlette:
+    """The Starlette app. `poll_interval` seconds between checks for changed files (None: off)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        import anyio
+
+        await anyio.to_thread.run_sync(lambda: cache.snapshot)  # build before the first request
+        task = asyncio.create_task(_poll(cache, poll_interval)) if poll_interval else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    app = Starlette(routes=routes(cache), lifespan=lifespan, exception_handlers={404: not_found})
+    app.state.cache = cache
+    app.state.public_url = public_url
+    app.state.templates = _templates()
+    return app
+
+
+def serve(app: Starlette | str, *, host: str, port: int, workers: int = 1, access_log: bool = False) -> None:
+    """Run under uvicorn. With workers > 1, `app` must be an import string of a factory."""
+    import uvicorn
+
+    if workers > 1:
+        uvicorn.run(app, host=host, port=port, workers=workers, factory=True, access_log=access_log,
+                    log_level="warning")  # fmt: skip
+    else:
+        uvicorn.run(app, host=host, port=port, access_log=access_log, log_level="info")
