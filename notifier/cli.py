@@ -184,6 +184,97 @@ def units(
             out.print(f"• {note}", markup=False)
 
 
+def _preview_day(value: str | None, option: str) -> date | None:  # noqa: F821 - lazy import
+    """A --from/--to day: YYYY-MM-DD or DD/MM/YYYY."""
+    from datetime import date
+
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        if "/" in text:
+            return datetime.strptime(text, "%d/%m/%Y").date()
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{option} {value!r} không phải ngày. Ví dụ: {option} 2024-06-01 hoặc 01/06/2024"
+        ) from None
+
+
+_KIND_LABELS = {
+    "activity-start": "bắt đầu",
+    "activity-end": "kết thúc",
+    "report-due": "hạn báo cáo",
+    "report-overdue": "đôn đốc",
+    "digest": "tổng hợp",
+}
+
+
+@app.command()
+def preview(
+    start: Annotated[
+        str | None, typer.Option("--from", help="Từ ngày (YYYY-MM-DD); mặc định hôm nay.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--to", help="Đến hết ngày (YYYY-MM-DD); mặc định 30 ngày sau.")
+    ] = None,
+    as_json: JsonOpt = False,
+    config: ConfigOpt = Path("config.toml"),
+    now: NowOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Xem trước mọi thư nhắc việc và thư tổng hợp sẽ gửi trong khoảng ngày, không gửi thư nào."""
+    from datetime import timedelta
+
+    moment = parse_now(now)
+    first = _preview_day(start, "--from") or moment.date()
+    last = _preview_day(until, "--to") or first + timedelta(days=30)
+    if last < first:
+        raise typer.BadParameter(f"--to {last:%d/%m/%Y} đứng trước --from {first:%d/%m/%Y}.")
+
+    def body():  # noqa: ANN202 - the reminder type is imported lazily
+        from notifier.config import load_config
+        from notifier.reminders import TZ, reminders_from_config
+        from notifier.schedules import load_schedules
+        from notifier.units import resolve_plan
+
+        cfg = load_config(config)
+        plans, problems = load_schedules(cfg.schedules_path())
+        for plan in plans:  # schedules written by `import` are resolved already
+            if any(a.lead_text and not a.lead for a in plan.activities):
+                resolve_plan(plan, cfg.directory(), on=moment.date())
+        err = _console(stderr=True)
+        for problem in problems:
+            err.print(str(problem), markup=False)
+        window = (datetime.combine(first, datetime.min.time(), tzinfo=TZ),
+                  datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=TZ))
+        return reminders_from_config(cfg, plans, start=window[0], end=window[1],
+                                     warnings=[str(p) for p in problems])
+
+    found = _run(body, debug=debug)
+    if as_json:
+        from notifier.reminders import reminder_json
+
+        for item in found:
+            sys.stdout.write(json.dumps(reminder_json(item), ensure_ascii=False) + "\n")
+        return
+    from rich.table import Table
+
+    table = Table(title=f"Thư sẽ gửi từ {first:%d/%m/%Y} đến hết {last:%d/%m/%Y}: {len(found)}",
+                  show_lines=True)
+    for column in ("Thời điểm", "Loại", "Gửi đến", "Tiêu đề", "Mục"):
+        table.add_column(column, overflow="fold")
+    for item in found:
+        table.add_row(
+            f"{item.due_at:%H:%M %d/%m/%Y}",
+            _KIND_LABELS.get(item.kind, item.kind),
+            "\n".join(f"{n} <{a}>" for n, a in zip(item.to_names, item.to, strict=False)),
+            item.subject,
+            ", ".join(item.refs),
+        )
+    _console().print(table)
+
+
 # --- end of commands ---
 
 

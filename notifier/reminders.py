@@ -1,8 +1,8 @@
 """Reminder intents: (plans, unit directory, rules, working-day calendar, clock) → `Reminder`s.
 
 Owns:
-- the `[reminders]` and `[digest]` config sections as plain dataclasses (`ReminderRules`,
-  `RuleOverride`, `DigestRules`; pydantic validates them inside config.py's model);
+- the `[reminders]` and `[digest]` config sections (`ReminderRules`, `RuleOverride`,
+  `DigestRules`: pydantic models in config.py's style, which `Config` holds as fields);
 - `Reminder` and the planners `plan_reminders(...)` (every reminder due in [start, end)) and
   `due_reminders(...)` (those due now, within the catch-up grace window).
 Kinds: "activity-start", "activity-end" (nhắc việc to each lead unit), "report-due" (a
@@ -38,8 +38,10 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol
 from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from notifier.plan import Activity, Plan, ReportDuty
 from notifier.reporting import DeadlineRule, Period, ReportDeadline, report_deadline
@@ -55,7 +57,7 @@ __all__ = [
     "Reminder",
     "plan_reminders",
     "due_reminders",
-    "rules_from_config",
+    "reminders_from_config",
     "reminder_json",
 ]
 
@@ -84,92 +86,97 @@ _WINDOW_KINDS = {TimingKind.RANGE, TimingKind.CONTINUOUS, TimingKind.RECURRING}
 # --- configuration: [reminders] and [digest] -------------------------------------------
 
 
-def _offsets(name: str, values: tuple[int, ...] | None) -> None:
-    if values is None:
-        return
-    bad = [v for v in values if not isinstance(v, int) or not 0 <= v <= 366]
-    if bad:
-        raise ValueError(f"{name}: số ngày phải là số nguyên từ 0 đến 366 (gặp {bad[0]!r}). "
-                         f"Ví dụ: {name} = [5, 1]")
+# Offsets are working days (or calendar days with count = "calendar"), at most a year.
+Offsets = Annotated[tuple[Annotated[int, Field(ge=0, le=366)], ...], Field(max_length=10)]
+AfterOffsets = Annotated[tuple[Annotated[int, Field(ge=1, le=366)], ...], Field(max_length=10)]
 
 
-@dataclass(frozen=True, slots=True)
-class RuleOverride:
-    """`[[reminders.overrides]]`: other offsets for one plan, one unit, or both.
+class _Section(BaseModel):
+    """Like config.py's sections: unknown keys are errors; values are immutable."""
 
-    `plan`: plan slug or number ("34/KH-UBND"); `unit`: unit name or alias. A field left out
-    keeps the general value. The most specific override wins (plan+unit, unit, plan).
-    """
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    __pydantic_config__ = {"extra": "forbid"}
 
-    plan: str = ""
-    unit: str = ""
-    enabled: bool | None = None
-    before_start: tuple[int, ...] | None = None
-    before_end: tuple[int, ...] | None = None
-    before_deadline: tuple[int, ...] | None = None
-    after_deadline: tuple[int, ...] | None = None
-    send_time: time | None = None
+class RuleOverride(_Section):
+    """[[reminders.overrides]] Nhắc khác cho một kế hoạch, một đơn vị, hoặc cả hai.
 
-    def __post_init__(self) -> None:
+    Khóa nào không ghi thì giữ giá trị chung. Mục cụ thể hơn thắng (kế hoạch + đơn vị,
+    rồi đơn vị, rồi kế hoạch)."""
+
+    plan: str = Field("", description="Tên tệp lịch (slug) hoặc số kế hoạch.",
+                      examples=["34/KH-UBND"])
+    unit: str = Field("", description="Tên hoặc tên viết tắt của đơn vị.",
+                      examples=["Sở Văn hóa, Thể thao và Du lịch"])
+    enabled: bool | None = Field(None, description="false để không nhắc.", examples=[False])
+    before_start: Offsets | None = Field(None, description="Số ngày trước khi bắt đầu.",
+                                         examples=[[10, 3]])
+    before_end: Offsets | None = Field(None, description="Số ngày trước khi kết thúc.",
+                                       examples=[[5]])
+    before_deadline: Offsets | None = Field(None, description="Số ngày trước hạn báo cáo.",
+                                            examples=[[7, 1]])
+    after_deadline: AfterOffsets | None = Field(None, description="Số ngày sau hạn báo cáo.",
+                                                examples=[[1, 5]])
+    send_time: time | None = Field(None, description="Giờ gửi.", examples=["08:00"])
+
+    @model_validator(mode="after")
+    def _names_something(self) -> RuleOverride:
         if not (self.plan.strip() or self.unit.strip()):
-            raise ValueError('cần "plan" hoặc "unit". Ví dụ: unit = "Sở Ngoại vụ"')
-        for name in ("before_start", "before_end", "before_deadline", "after_deadline"):
-            _offsets(name, getattr(self, name))
-        for name in ("after_deadline",):
-            if getattr(self, name) is not None and 0 in getattr(self, name):
-                raise ValueError(f"{name}: phải ≥ 1 (ngày làm việc sau hạn). Ví dụ: {name} = [1]")
+            raise ValueError('cần ghi "plan" hoặc "unit". Ví dụ: unit = "Sở Ngoại vụ"')
+        return self
 
 
-@dataclass(frozen=True, slots=True)
-class ReminderRules:
-    """`[reminders]`: when lead units hear about their activities and reports."""
+class ReminderRules(_Section):
+    """[reminders] Nhắc việc cho đơn vị chủ trì: trước khi bắt đầu, trước khi kết thúc,
+    trước và sau hạn báo cáo."""
 
-    __pydantic_config__ = {"extra": "forbid"}
-
-    enabled: bool = True
-    send_time: time = time(8, 0)
-    count: Literal["working", "calendar"] = "working"
-    before_start: tuple[int, ...] = (5, 1)  # before an activity window opens
-    before_end: tuple[int, ...] = (5,)  # before it closes
-    before_deadline: tuple[int, ...] = (7, 1)  # warnings before a report deadline
-    after_deadline: tuple[int, ...] = (1,)  # đôn đốc: working days after the last day
-    grace_hours: float = 24.0  # catch-up: a missed reminder is still sent this long after
-    overrides: tuple[RuleOverride, ...] = ()
-
-    def __post_init__(self) -> None:
-        for name in ("before_start", "before_end", "before_deadline", "after_deadline"):
-            _offsets(name, getattr(self, name))
-        if 0 in self.after_deadline:
-            raise ValueError("after_deadline: phải ≥ 1 (ngày làm việc sau hạn). "
-                             "Ví dụ: after_deadline = [1, 5]")
-        if not 0 <= self.grace_hours <= 24 * 31:
-            raise ValueError("grace_hours: từ 0 đến 744 giờ. Ví dụ: grace_hours = 24")
+    enabled: bool = Field(True, description="false để tắt mọi thư nhắc việc.", examples=[True])
+    send_time: time = Field(time(8, 0), description="Giờ gửi trong ngày (giờ Việt Nam).",
+                            examples=["08:00"])
+    count: Literal["working", "calendar"] = Field(
+        "working", description='"working": đếm ngày làm việc; "calendar": đếm ngày lịch, '
+        "rơi vào ngày nghỉ thì lùi về ngày làm việc liền trước.", examples=["working"])
+    before_start: Offsets = Field((5, 1), description="Nhắc trước khi thời gian thực hiện bắt "
+                                  "đầu bao nhiêu ngày.", examples=[[5, 1]])
+    before_end: Offsets = Field((5,), description="Nhắc trước khi thời gian thực hiện kết "
+                                "thúc bao nhiêu ngày.", examples=[[5]])
+    before_deadline: Offsets = Field((7, 1), description="Nhắc trước hạn gửi báo cáo bao nhiêu "
+                                     "ngày.", examples=[[7, 1]])
+    after_deadline: AfterOffsets = Field((1,), description="Đôn đốc sau hạn gửi báo cáo bao "
+                                         "nhiêu ngày làm việc (≥ 1).", examples=[[1, 5]])
+    grace_hours: float = Field(24.0, ge=0, le=744, description="Thư đến hạn lúc chương trình "
+                               "không chạy vẫn được gửi nếu chưa trễ quá số giờ này; trễ hơn "
+                               "thì ghi là bỏ qua.", examples=[24])
+    overrides: tuple[RuleOverride, ...] = Field((), description="Nhắc khác cho từng kế hoạch "
+                                                "hoặc đơn vị.")
 
     @property
     def grace(self) -> timedelta:
         return timedelta(hours=self.grace_hours)
 
 
-@dataclass(frozen=True, slots=True)
-class DigestRules:
-    """`[digest]`: the coordinators' summary."""
+class DigestRules(_Section):
+    """[digest] Thư tổng hợp cho đơn vị đầu mối (coordinator = true)."""
 
-    __pydantic_config__ = {"extra": "forbid"}
+    enabled: bool = Field(True, description="false để tắt thư tổng hợp.", examples=[True])
+    frequency: Literal["daily", "weekly"] = Field(
+        "weekly", description='"daily": mỗi ngày làm việc; "weekly": mỗi tuần.',
+        examples=["weekly"])
+    weekday: str = Field("thứ Hai", description="Ngày gửi thư tổng hợp hằng tuần; rơi vào ngày "
+                         "nghỉ thì gửi ngày làm việc liền trước.", examples=["thứ Hai"])
+    send_time: time = Field(time(7, 30), description="Giờ gửi (giờ Việt Nam).",
+                            examples=["07:30"])
+    horizon_days: int = Field(14, ge=1, le=366, description="Liệt kê những gì bắt đầu, kết "
+                              "thúc, đến hạn trong bao nhiêu ngày tới (và quá hạn trong bấy "
+                              "nhiêu ngày qua).", examples=[14])
+    send_empty: bool = Field(False, description="true để gửi cả khi không có gì mới.",
+                             examples=[False])
 
-    enabled: bool = True
-    frequency: Literal["daily", "weekly"] = "weekly"
-    weekday: str = "thứ Hai"  # weekly digests: "thứ Hai" … "Chủ nhật" (or "monday")
-    send_time: time = time(7, 30)
-    horizon_days: int = 14  # what opens, closes or is due in the next N days
-    send_empty: bool = False
-
-    def __post_init__(self) -> None:
-        if fold_ascii(self.weekday) not in _WEEKDAY_NAMES:
-            raise ValueError(f'weekday: không hiểu {self.weekday!r}. Ví dụ: weekday = "thứ Hai"')
-        if not 1 <= self.horizon_days <= 366:
-            raise ValueError("horizon_days: từ 1 đến 366. Ví dụ: horizon_days = 14")
+    @field_validator("weekday")
+    @classmethod
+    def _known_weekday(cls, value: str) -> str:
+        if fold_ascii(value) not in _WEEKDAY_NAMES:
+            raise ValueError(f"không hiểu ngày {value!r}; ghi từ “thứ Hai” đến “Chủ nhật”")
+        return value
 
     @property
     def weekday_index(self) -> int:
@@ -945,10 +952,29 @@ def reminder_json(r: Reminder) -> dict[str, Any]:
     }
 
 
-# --- adapters from the config model (duck-typed so the core does not import config.py) ----
+# --- the adapter from the loaded config (duck-typed: the core does not import config.py) ----
 
 
-def rules_from_config(config: Any) -> tuple[ReminderRules, DigestRules]:
-    """`[reminders]` and `[digest]` from the loaded config, defaults when absent."""
-    return (getattr(config, "reminders", None) or ReminderRules(),
-            getattr(config, "digest", None) or DigestRules())
+def reminders_from_config(
+    config: Any,
+    plans: Iterable[Plan],
+    *,
+    start: datetime,
+    end: datetime,
+    deliveries: Sequence[Mapping[str, Any]] = (),
+    warnings: Sequence[str] = (),
+) -> list[Reminder]:
+    """`plan_reminders` with every input taken from a `config.Config`.
+
+    Uses `config.directory()`, `.work_calendar()`, `.deadline_rules()`, `.calendar.
+    deadline_on_day_off`, `.notifier.public_url` and the `[reminders]`/`[digest]` sections
+    (defaults when the model has none). Plans must already be resolved (units.resolve_plan).
+    """
+    rules = getattr(config, "reminders", None) or ReminderRules()
+    digest = getattr(config, "digest", None) or DigestRules()
+    return plan_reminders(
+        plans, config.directory(), rules, config.work_calendar(), config.deadline_rules(),
+        start=start, end=end, on_day_off=str(config.calendar.deadline_on_day_off),
+        digest=digest, public_url=config.notifier.public_url,
+        deliveries=deliveries, warnings=warnings,
+    )
