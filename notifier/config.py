@@ -1,7 +1,8 @@
 """config.toml: the model of every section, its validation, defaults and environment overrides.
 
 Public: `Config` (sections `notifier`, `calendar`, `reports`, `units`, `groups`,
-`observances`, `anniversaries`, `smtp`, `database`, `web`; helpers `.directory()`,
+`observances`, `anniversaries`, `reminders` and `digest` (models from reminders.py),
+`feeds`, `smtp`, `database`, `web`; helpers `.directory()`,
 `.observances()`, `.work_calendar()`, `.deadline_rules()`,
 `.schedules_path()`, `.var_path()`, `.line()`), `load_config(path)`, `read_config(path)`,
 `default_config()`, `apply_environment(config, environ)`, `smtp_password(config, environ)`,
@@ -43,6 +44,8 @@ from pydantic import (
 )
 
 from notifier.errors import ConfigError, Problem
+from notifier.reminders import DigestRules, ReminderRules  # sections owned by reminders.py
+from notifier.reminders import DigestRules, ReminderRules
 from notifier.reporting import Period, Wording
 from notifier.text import fold, nfc
 from notifier.tomlfile import (
@@ -288,6 +291,32 @@ class SmtpSection(_Section):
         return self
 
 
+_DURATION = re.compile(r"-?P(?:\d+W|(?=\d|T\d)(?:\d+D)?(?:T(?=\d)(?:\d+H)?(?:\d+M)?(?:\d+S)?)?)")
+
+
+def _duration(value: str) -> str:
+    value = value.strip()
+    if not _DURATION.fullmatch(value):
+        raise ValueError(f"“{value}” không phải khoảng thời gian RFC 5545 (PT1H = 1 giờ, P1D = 1 ngày)")
+    return value
+
+
+Duration = Annotated[str, AfterValidator(_duration)]
+
+
+class FeedsSection(_Section):
+    """[feeds] Lịch ICS: tần suất làm mới, nhắc trong lịch, tệp mã bí mật của lịch riêng."""
+
+    refresh_interval: Duration | None = Field(None, description="Ứng dụng lịch tải lại sau khoảng này.",
+                                              examples=["PT1H"])
+    published_ttl: Duration | None = Field(None, description="Thời gian sống của lịch đã xuất bản.",
+                                           examples=["PT1H"])
+    alarms: list[Duration] = Field(default_factory=list, description="Nhắc trong lịch, so với lúc bắt đầu.",
+                                   examples=[["-PT15H"]])
+    tokens_file: Text | None = Field(None, description="Tệp mã bí mật của lịch, nằm NGOÀI thư mục dự án.",
+                                     examples=["/etc/notifier/feed-tokens.toml"])
+
+
 class DatabaseSection(_Section):
     """[database] Cơ sở dữ liệu. Không có url: SQLite trong thư mục var/."""
 
@@ -318,9 +347,14 @@ class Config(_Section):
     observance_entries: list[ObservanceEntry] = Field(
         default_factory=list, alias="observances", description="Ngày kỷ niệm hằng năm.")
     anniversaries: list[AnniversaryEntry] = Field(default_factory=list, description="Ngày kỷ niệm có năm gốc.")
+    reminders: ReminderRules = Field(default_factory=ReminderRules)
+    digest: DigestRules = Field(default_factory=DigestRules)
+    feeds: FeedsSection = Field(default_factory=FeedsSection)
     smtp: SmtpSection = Field(default_factory=SmtpSection)
     database: DatabaseSection = Field(default_factory=DatabaseSection)
     web: WebSection = Field(default_factory=WebSection)
+    reminders: ReminderRules = Field(default_factory=ReminderRules)
+    digest: DigestRules = Field(default_factory=DigestRules)
 
     _file: str = PrivateAttr("")
     _base: Path | None = PrivateAttr(None)
@@ -462,12 +496,16 @@ def read_config(path: Path, *, environ: Mapping[str, str] | None = None,
     try:
         config = Config.model_validate(parsed.data)
     except ValidationError as exc:
-        return None, problems + validation_problems(exc, model=Config, file=file, lines=lines)
+        return None, _by_line(problems + validation_problems(exc, model=Config, file=file, lines=lines))
     config._file, config._base, config._lines = file, path.parent, lines
-    problems += _semantic_problems(config)
+    problems = _by_line(problems + _semantic_problems(config))
     if any(p.severity == "error" for p in problems):
         return None, problems
     return _with_environment(config, environ, problems)
+
+
+def _by_line(problems: list[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda p: p.line or 0)
 
 
 def _with_environment(config: Config, environ: Mapping[str, str] | None,
