@@ -45,7 +45,6 @@ from pydantic import (
 
 from notifier.errors import ConfigError, Problem
 from notifier.reminders import DigestRules, ReminderRules  # sections owned by reminders.py
-from notifier.reminders import DigestRules, ReminderRules
 from notifier.reporting import Period, Wording
 from notifier.text import fold, nfc
 from notifier.tomlfile import (
@@ -353,8 +352,6 @@ class Config(_Section):
     smtp: SmtpSection = Field(default_factory=SmtpSection)
     database: DatabaseSection = Field(default_factory=DatabaseSection)
     web: WebSection = Field(default_factory=WebSection)
-    reminders: ReminderRules = Field(default_factory=ReminderRules)
-    digest: DigestRules = Field(default_factory=DigestRules)
 
     _file: str = PrivateAttr("")
     _base: Path | None = PrivateAttr(None)
