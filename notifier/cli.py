@@ -275,6 +275,65 @@ def preview(
     _console().print(table)
 
 
+@app.command("check")
+def check_command(
+    schedules: Annotated[
+        Path | None,
+        typer.Option("--schedules", help="Thư mục lịch (mặc định: schedules_dir trong config.toml)."),
+    ] = None,
+    as_json: JsonOpt = False,
+    config: ConfigOpt = Path("config.toml"),
+    now: NowOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Kiểm tra config.toml và các tệp lịch: mỗi lỗi kèm tệp, dòng, khóa và cách sửa."""
+    import os
+
+    today = parse_now(now).date()
+
+    def body():  # noqa: ANN202 - Problem is imported lazily
+        from notifier.check import check
+
+        return check(config, schedules, today=today, environ=dict(os.environ))
+
+    problems = _run(body, debug=debug)
+    from notifier.check import summary
+
+    errors = sum(1 for p in problems if p.severity == "error")
+    if as_json:
+        rows = [{"file": p.file, "line": p.line, "key": p.key, "severity": p.severity,
+                 "message": p.message, "hint": p.hint, "text": str(p)} for p in problems]
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+    else:
+        out = _console()
+        styles = {"error": "red", "warning": "yellow", "info": "cyan"}
+        for problem in problems:
+            out.print(str(problem), style=styles.get(problem.severity, ""), markup=False,
+                      soft_wrap=True)
+        out.print(summary(problems), style="bold red" if errors else "bold green", markup=False)
+    if errors:
+        raise typer.Exit(1)
+
+
+@app.command("schema")
+def schema_command(
+    directory: Annotated[
+        Path, typer.Argument(help="Thư mục ghi JSON Schema (mặc định docs/schema).")
+    ] = Path("docs/schema"),
+    debug: DebugOpt = False,
+) -> None:
+    """Ghi JSON Schema của config.toml và tệp lịch, để Taplo / VS Code gợi ý và kiểm tra khóa."""
+
+    def body() -> list[Path]:
+        from notifier.check import write_schemas
+
+        return write_schemas(directory)
+
+    out = _console()
+    for path in _run(body, debug=debug):
+        out.print(f"Đã ghi {path}", markup=False)
+
+
 # --- end of commands ---
 
 
