@@ -275,6 +275,73 @@ def preview(
     _console().print(table)
 
 
+feeds_app = typer.Typer(help="Lịch ICS: xuất ra tệp.", no_args_is_help=True)
+app.add_typer(feeds_app, name="feeds")
+
+
+def _feed_cache(config: Path, now: str | None):  # noqa: ANN202 - publish is imported lazily
+    """A FeedCache over config.toml and schedules/, with --now as its clock."""
+    from notifier.catalog import load_catalog
+    from notifier.clock import ShiftedClock, SystemClock
+    from notifier.publish import FeedCache
+
+    clock = ShiftedClock(parse_now(now)) if now else SystemClock()
+    return FeedCache(lambda moment: load_catalog(config, now=moment), clock=clock.now)
+
+
+@feeds_app.command("export")
+def feeds_export(
+    target: Annotated[Path, typer.Argument(help="Thư mục đích (tạo nếu chưa có).")],
+    config: ConfigOpt = Path("config.toml"),
+    now: NowOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Ghi DIR/plans/<mã>.ics, DIR/units/<mã>.ics, DIR/coordinators/<mã>.ics và DIR/index.json."""
+    from notifier.publish import export
+
+    def body() -> int:
+        snap = _feed_cache(config, now).snapshot
+        err = _console(stderr=True)
+        for problem in snap.problems:
+            err.print(str(problem), markup=False)
+        return len(export(snap, target)) - 1
+
+    count = _run(body, debug=debug)
+    _console().print(f"Đã ghi {count} lịch và index.json vào {target}.", markup=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option("--host", help="Địa chỉ lắng nghe; mặc định [web] host.")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Cổng; mặc định [web] port.")] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Số tiến trình phục vụ.")] = 1,
+    access_log: Annotated[bool, typer.Option("--access-log", help="Ghi nhật ký từng yêu cầu.")] = False,
+    config: ConfigOpt = Path("config.toml"),
+    now: NowOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Phục vụ lịch ICS qua HTTP (/feeds/…, trang /), tự dựng lại khi lịch hoặc cấu hình đổi."""
+    import os
+
+    from notifier.web import create_app, serve as run_server
+
+    def settings() -> tuple[str, int]:
+        from notifier.config import load_config
+
+        web = load_config(config).web
+        return host or web.host, web.port if port is None else port
+
+    bind_host, bind_port = _run(settings, debug=debug)
+    if workers > 1:  # each worker imports the factory; the state file keeps their bytes equal
+        os.environ["NOTIFIER_CONFIG"] = str(config.resolve())
+        run_server("notifier.web:app_from_env", host=bind_host, port=bind_port, workers=workers,
+                   access_log=access_log)  # fmt: skip
+        return
+    cache = _feed_cache(config, now)
+    _run(lambda: cache.snapshot, debug=debug)  # fail fast, in Vietnamese, on a bad config
+    run_server(create_app(cache), host=bind_host, port=bind_port, access_log=access_log)
+
+
 @app.command("check")
 def check_command(
     schedules: Annotated[

@@ -132,6 +132,7 @@ class Snapshot:
     index: tuple[dict[str, object], ...]
     built_at: datetime
     problems: tuple[Problem, ...] = ()
+    public_url: str = ""  # base of the links the page shows
 
     def lookup(self, path: str) -> Entry | None:
         """The entry served at `path` (relative to /feeds/): public, or `<folder>/<slug>/<token>.ics`."""
@@ -177,7 +178,7 @@ def build_snapshot(
     version = _next_version(old, body, now)
     state.feeds[INDEX_PATH] = version
     entries[INDEX_PATH] = Entry.make(INDEX_PATH, body, version.modified, JSON_TYPE)
-    snap = Snapshot(entries, tuple(feeds), tuple(listed), now, tuple(catalog.problems))
+    snap = Snapshot(entries, tuple(feeds), tuple(listed), now, tuple(catalog.problems), settings.public_url)
     return snap, state
 
 
@@ -338,7 +339,7 @@ class FeedCache:
                 entry = Entry.make(path, entry.body, floor, entry.content_type, entry.token)
             self._floor[path] = entry.modified
             entries[path] = entry
-        return Snapshot(entries, snap.feeds, snap.index, snap.built_at, snap.problems)
+        return Snapshot(entries, snap.feeds, snap.index, snap.built_at, snap.problems, snap.public_url)
 
 
 def export(snapshot: Snapshot, target: Path) -> list[Path]:

@@ -35,7 +35,7 @@ from starlette.routing import Route
 
 from notifier.publish import Entry, FeedCache
 
-__all__ = ["create_app", "routes", "FeedEndpoint", "wants_gzip", "etag_matches", "serve"]
+__all__ = ["create_app", "app_from_env", "routes", "FeedEndpoint", "wants_gzip", "etag_matches", "serve"]
 
 log = logging.getLogger("notifier.web")
 
@@ -144,7 +144,7 @@ async def home(request: Request) -> Response:
     """The page that lists every public feed with copyable https and webcal links."""
     cache: FeedCache = request.app.state.cache
     snap = cache.snapshot
-    public_url = request.app.state.public_url
+    public_url = request.app.state.public_url or snap.public_url
     base = _feed_base(request, public_url)
     webcal = re.sub(r"^https?://", "webcal://", base)
     groups: dict[str, list[dict[str, object]]] = {"plan": [], "coordinator": [], "unit": []}
@@ -221,8 +221,26 @@ def create_app(cache: FeedCache, *, public_url: str = "", poll_interval: float |
     return app
 
 
+def app_from_env() -> Starlette:
+    """uvicorn factory (`notifier serve --workers N`): config from NOTIFIER_CONFIG.
+
+    Every worker builds its own cache; the shared state file makes their bytes identical.
+    """
+    import os
+
+    from notifier.catalog import load_catalog
+    from notifier.clock import SystemClock
+
+    path = Path(os.environ.get("NOTIFIER_CONFIG", "config.toml"))
+    cache = FeedCache(lambda now: load_catalog(path, now=now), clock=SystemClock().now)
+    return create_app(cache)
+
+
 def serve(app: Starlette | str, *, host: str, port: int, workers: int = 1, access_log: bool = False) -> None:
     """Run under uvicorn. With workers > 1, `app` must be an import string of a factory."""
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     import uvicorn
 
     if workers > 1:
