@@ -3,15 +3,30 @@
 Reads the timing column of Vietnamese plans: "Quý II/2024", "Tháng 10/2024",
 "Thường xuyên trong năm 2024", "trước ngày 15/6/2024", "mùng 10 tháng 3 âm lịch".
 Public: `TimingKind`, `Timing`, `parse_timing()`. Never raises, never guesses:
-text it cannot date gets kind `undatable` (or `conditional`) and a reason.
+text it cannot date gets kind `undatable` (or `conditional`) and a Vietnamese reason.
+
+How (docs/timing.md has the conventions and why):
+1. normalise once: `text.clean` (NFC, dashes, spaces) for what is stored, and an ASCII
+   key equal to `text.fold_ascii` (case, NFD/NFC, tone placement and missing
+   diacritics all fold alike), computed by one `str.translate` when it can;
+2. an ordered list of small steps takes the wrappers off the key: recurrence
+   ("hằng quý"), conditions ("sau khi …", "(nếu có)", "theo chỉ đạo"), "thường xuyên",
+   named lunar days and "âm lịch", then deadline words ("trước", "chậm nhất");
+3. what is left is dated by `timing_grammar.parse_core` with the conventions of
+   `timing_spans`; the steps' findings decide the kind.
 Not here: working days and lunar arithmetic (workdays.py), reminders (reminders.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+import re
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from enum import StrEnum
+
+from notifier.text import clean, fold_ascii
+from notifier.timing_grammar import Core, parse_core
+from notifier.timing_spans import SpanError, check_year, year_span
 
 __all__ = ["TimingKind", "Timing", "parse_timing"]
 
@@ -54,10 +69,377 @@ class Timing:
         }
 
 
+# A timing cell is a phrase; longer text is a paragraph pasted into the wrong column.
+MAX_LENGTH = 400
+INTERNAL_ERROR = "lỗi nội bộ khi đọc thời gian"
+UNRECOGNISED = (
+    "không nhận ra cách ghi thời gian; hãy ghi ví dụ “Quý II/2024”, “Tháng 10/2024”,"
+    " “15/6/2024” hoặc “trước ngày 15/6/2024”"
+)
+MISSING_YEAR = "thiếu năm: không ghi năm và không biết năm của kế hoạch (ghi rõ, ví dụ “năm 2024”)"
+_ONE_DAY = timedelta(days=1)
+
+
 def parse_timing(text: str, *, year: int | None = None, deadline: bool = False) -> Timing:
     """Parse one timing expression.
 
     `year` fills in a missing year (the plan's year). With `deadline=True` (the
     column is "Thời hạn hoàn thành") a window means "done by its last day".
     """
-    raise NotImplementedError  # filled in by the timing parser work
+    try:
+        cleaned = clean(text if isinstance(text, str) else str(text))
+    except Exception as exc:  # noqa: BLE001 - e.g. lone surrogates: still answer
+        return Timing(repr(text), TimingKind.UNDATABLE, reason=f"{INTERNAL_ERROR} ({type(exc).__name__})")
+    try:
+        return _parse(cleaned, year, deadline)
+    except Exception as exc:  # noqa: BLE001 - the contract is "never raises"; tests watch this
+        return Timing(cleaned, TimingKind.UNDATABLE, reason=f"{INTERNAL_ERROR} ({type(exc).__name__})")
+
+
+# --- normalisation -------------------------------------------------------------------
+
+
+def _ascii_table() -> dict[int, str]:
+    """Every Latin letter whose `fold_ascii` is one ASCII character, for `str.translate`."""
+    table: dict[int, str] = {ord("\n"): " "}
+    for block in (range(0x41, 0x5B), range(0xC0, 0x250), range(0x1E00, 0x1F00)):
+        for cp in block:
+            folded = fold_ascii(chr(cp))
+            if len(folded) == 1 and folded.isascii():
+                table[cp] = folded
+    return table
+
+
+_ASCII = _ascii_table()
+
+
+def _key(cleaned: str) -> str:
+    """`fold_ascii(cleaned)` by translation (same length, so spans map back), else itself."""
+    key = cleaned.translate(_ASCII)
+    return key if key.isascii() else fold_ascii(cleaned)
+
+
+# --- the wrappers around the core ----------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Found:
+    """What the steps took off the key, in the order they ran."""
+
+    cleaned: str
+    key: str  # blanked in place (same length) until conditions are out, so slices map back
+    freqs: set[str] = field(default_factory=set)
+    conditions: list[tuple[str, bool]] = field(default_factory=list)  # (as written, on demand)
+    continuous: bool = False
+    lunar: bool = False
+    bound: str | None = None  # before | by | within
+
+    def blank(self, start: int, end: int) -> None:
+        self.key = self.key[:start] + " " * (end - start) + self.key[end:]
+
+    def written(self, start: int, end: int) -> str:
+        source = self.cleaned if len(self.cleaned) == len(self.key) else self.key
+        return source[start:end].strip(" ,;:.()-")
+
+
+_FREQ_UNITS = {"nam": "year", "quy": "quarter", "thang": "month", "tuan": "week", "ngay": "day"}
+_RECUR = re.compile(
+    r"\b(?:dinh ky\s+)?(?:(?:hang|moi|theo)\s+|dinh ky\s+)(nam|quy|thang|tuan|ngay)\b(?!\s+dinh)"
+    r"|\b(?:dinh ky\s+)?(6|sau|3|ba)\s+thang\s*(?:(?:mot|1)\s+lan|/\s*lan)\b"
+    r"|\bdinh ky\s+(6|sau|3|ba)\s+thang\b"
+)
+# Report periods listed beside a recurrence: "6 tháng, hằng năm" = half-yearly and yearly.
+_RECUR_MATE = re.compile(r"\b(6|sau|3|ba|9|chin)\s+thang\b(?!\s*(?:dau|cuoi|nam|/|\d))")
+_PERIOD_FREQ = {"6": "half", "sau": "half", "3": "quarter", "ba": "quarter", "9": "nine", "chin": "nine"}
+
+
+def _take_recurrence(found: _Found) -> None:
+    if "hang" not in found.key and "moi" not in found.key and "theo" not in found.key and (
+        "dinh ky" not in found.key and "lan" not in found.key
+    ):
+        return
+    for m in _RECUR.finditer(found.key):
+        unit, period = m.group(1), m.group(2) or m.group(3)
+        found.freqs.add(_FREQ_UNITS[unit] if unit else _PERIOD_FREQ[period])
+        found.blank(*m.span())
+    if found.freqs:
+        for m in _RECUR_MATE.finditer(found.key):
+            found.freqs.add(_PERIOD_FREQ[m.group(1)])
+            found.blank(*m.span())
+
+
+_COND = re.compile(
+    r"\(([^()]*)\)"
+    r"|(?:\bngay\s+)?\b(?:sau khi|khi|neu|tuy|theo|phu thuoc|can cu|dot xuat|phat sinh"
+    r"|chua xac dinh|chua co|khong xac dinh)\b[^,;()]*"
+)
+_COND_START = re.compile(
+    r"\s*(?:ngay\s+)?(?:sau khi|khi|neu|tuy|theo|phu thuoc|can cu|dot xuat|phat sinh"
+    r"|chua xac dinh|chua co|khong xac dinh)\b"
+)
+# Conditions that name no event, only someone's later decision: alone they are undatable.
+_ON_DEMAND = re.compile(
+    r"\s*(?:theo|tuy|can cu|dot xuat|phat sinh|chua|khong xac dinh|khi co yeu cau"
+    r"|khi can|khi phat sinh|khi co chi dao)\b"
+)
+
+
+def _take_conditions(found: _Found) -> None:
+    for m in _COND.finditer(found.key):
+        inner = m.group(1)
+        if inner is not None and not _COND_START.match(inner):
+            continue  # "(dự kiến)", "(âm lịch)", "(02/12/2024)": left to later steps
+        start, end = m.span(1) if inner is not None else m.span()
+        phrase = found.key[start:end]
+        found.conditions.append((found.written(start, end), bool(_ON_DEMAND.match(phrase))))
+        found.blank(*m.span())
+
+
+_CONTINUOUS = re.compile(r"\b(?:nhiem vu\s+)?(?:thuong xuyen|lien tuc|quanh nam)\b")
+
+
+def _take_continuous(found: _Found) -> None:
+    m = _CONTINUOUS.search(found.key)
+    if m:
+        found.continuous = True
+        found.blank(*m.span())
+
+
+# Named days; lunar ones set the lunar flag. "Tết" alone is the Tết item of the grammar.
+_NAMED = (
+    (re.compile(r"\btet\s+duong lich\b"), " ngay 1/1 ", False),
+    (re.compile(r"\b(?:dip|nhan dip)\s+tet(?:\s+(?:nguyen dan|am lich|co truyen))?\b"), " diptet ", False),
+    (re.compile(r"\btet\s+(?:nguyen dan|am lich|co truyen)\b"), " tet ", False),
+    (re.compile(r"\b(?:ngay\s+)?(?:mung|mong)\s+(\d{1,2})\s+tet\b"), r" ngay \1/1 ", True),
+    (re.compile(r"\b(?:tet\s+)?trung thu\b"), " ngay 15/8 ", True),
+    (re.compile(r"\b(?:tet\s+)?nguyen tieu\b|\bram\s+thang\s+gieng\b"), " ngay 15/1 ", True),
+    (re.compile(r"\btet\s+doan ngo\b"), " ngay 5/5 ", True),
+    (re.compile(r"\b(?:ngay\s+)?gio to(?:\s+hung vuong)?\b"), " ngay 10/3 ", True),
+    (re.compile(r"\bram\s+thang\b"), " ngay 15 thang ", True),
+)
+_LUNAR = re.compile(r"\(?\s*\b(?:theo\s+)?(?:am lich|al)\b\s*\)?")
+_SOLAR = re.compile(r"\(?\s*\b(?:theo\s+)?(?:duong lich|dl)\b\s*\)?")
+
+
+def _take_calendar(found: _Found) -> None:
+    key = found.key
+    if "tet" in key or "thu" in key or "gio to" in key or "ram" in key or "tieu" in key:
+        for pattern, replacement, lunar in _NAMED:
+            key, count = pattern.subn(replacement, key)
+            found.lunar = found.lunar or (lunar and count > 0)
+    if "l" in key:
+        key, count = _LUNAR.subn(" ", key)
+        found.lunar = found.lunar or count > 0
+        key = _SOLAR.sub(" ", key)
+    found.key = key
+
+
+_EDGES = " .,;:-/*\"'“”()[]…!?+&"
+_LEAD = re.compile(r"^(?:(?:du kien|thoi gian(?: thuc hien)?|thuc hien|trien khai|to chuc)\b\s*:?\s*)+")
+_BY = re.compile(
+    r"^(?:(?:hoan thanh|xong|gui|nop|bao cao)\s+)?(?:cham nhat|muon nhat|han chot|han cuoi"
+    r"|thoi han(?:\s+hoan thanh)?|khong qua|khong muon hon|truoc hoac trong|truoc hoac vao"
+    r"|den het|den|toi|han)\b\s*(?:la\b\s*)?:?\s*"
+)
+_BEFORE = re.compile(r"^(?:(?:hoan thanh|xong|ket thuc|gui|nop|bao cao)\s+)?truoc\b\s*")
+_WITHIN = re.compile(r"^(?:hoan thanh|xong)\b\s*")
+
+
+def _take_bound(found: _Found) -> str:
+    """Collapse the key to the core and take a leading deadline word off it."""
+    rest = _LEAD.sub("", " ".join(found.key.split()).strip(_EDGES)).strip(_EDGES)
+    for bound, pattern in (("by", _BY), ("before", _BEFORE), ("within", _WITHIN)):
+        m = pattern.match(rest)
+        if m:
+            found.bound = bound
+            return rest[m.end() :].strip(_EDGES)
+    return rest
+
+
+_STEPS = (_take_recurrence, _take_conditions, _take_continuous, _take_calendar)
+
+
+# --- putting it together -------------------------------------------------------------
+
+
+def _parse(cleaned: str, year: int | None, deadline: bool) -> Timing:
+    if not cleaned or not cleaned.strip(_EDGES + "x_–—"):
+        shown = f"chỉ ghi “{cleaned}”" if cleaned else "ô thời gian trống"
+        return Timing(cleaned, TimingKind.UNDATABLE, reason=f"không có thời gian ({shown})")
+    if len(cleaned) > MAX_LENGTH:
+        reason = f"ô thời gian quá dài ({len(cleaned)} ký tự), không phải một biểu thức thời gian"
+        return Timing(cleaned, TimingKind.UNDATABLE, reason=reason)
+    found = _Found(cleaned, _key(cleaned))
+    for step in _STEPS:
+        step(found)
+    rest = _take_bound(found)
+    if found.freqs:
+        return _recurring(found, rest, year)
+    try:
+        core = parse_core(rest, lunar=found.lunar, year=year) if rest else None
+    except SpanError as exc:
+        return Timing(cleaned, TimingKind.UNDATABLE, reason=str(exc))
+    if found.continuous:
+        return _continuous(found, core, rest, year)
+    if core is None:
+        return _without_span(found, rest)
+    return _dated(found, core, deadline)
+
+
+def _without_span(found: _Found, rest: str) -> Timing:
+    """Nothing datable: a condition, something on demand, or text we do not read."""
+    cleaned, conditions = found.cleaned, found.conditions
+    if not conditions:
+        return Timing(cleaned, TimingKind.UNDATABLE, reason=UNRECOGNISED)
+    if all(on_demand for _, on_demand in conditions):
+        listed = "; ".join(text for text, _ in conditions)
+        return Timing(cleaned, TimingKind.UNDATABLE, reason=f"không có ngày cụ thể ({listed})")
+    # "chậm nhất 30 ngày sau khi …": the condition is the whole sentence.
+    reason = cleaned if rest else "; ".join(text for text, _ in conditions)
+    return Timing(cleaned, TimingKind.CONDITIONAL, reason=reason)
+
+
+def _dated(found: _Found, core: Core, deadline: bool) -> Timing:
+    start: date | None = core.start
+    end: date | None = core.end
+    kind = TimingKind.DATE if core.start == core.end else TimingKind.RANGE
+    bound: str | None = None
+    reason = core.note
+    if found.bound == "before":
+        kind, start, end, bound = TimingKind.DEADLINE, None, core.start - _ONE_DAY, "before"
+    elif found.bound == "by":
+        kind, start, bound = TimingKind.DEADLINE, None, "by"
+    elif found.bound == "within" or deadline:
+        kind, bound = TimingKind.DEADLINE, "by"
+    elif core.open_start:
+        kind, end, reason = TimingKind.CONTINUOUS, None, "không ghi thời điểm kết thúc"
+    if found.conditions:
+        kind = TimingKind.CONDITIONAL
+        reason = "; ".join([text for text, _ in found.conditions] + ([reason] if reason else []))
+    return Timing(found.cleaned, kind, start, end, reason=reason, bound=bound)
+
+
+def _plan_year_span(rest: str, found: _Found, year: int | None) -> tuple[Core | None, str | None]:
+    """The span a continuous or recurring timing runs over: as written, else the plan's year."""
+    try:
+        core = parse_core(rest, lunar=found.lunar, year=year) if rest else None
+        if core is None and not rest and year is not None:
+            span = year_span(check_year(year))
+            core = Core(span.start, span.end, None, False)
+    except SpanError as exc:
+        return None, str(exc)
+    if core is None:
+        return None, MISSING_YEAR if not rest else UNRECOGNISED
+    return core, None
+
+
+def _continuous(found: _Found, core: Core | None, rest: str, year: int | None) -> Timing:
+    if core is None:
+        core, problem = _plan_year_span(rest, found, year)
+        if core is None:
+            return Timing(found.cleaned, TimingKind.UNDATABLE, reason=problem)
+    kind = TimingKind.CONDITIONAL if found.conditions else TimingKind.CONTINUOUS
+    reasons = [text for text, _ in found.conditions] + ([core.note] if core.note else [])
+    end = None if core.open_start else core.end
+    if end is None:
+        reasons.append("không ghi thời điểm kết thúc")
+    return Timing(found.cleaned, kind, core.start, end, reason="; ".join(reasons) or None)
+
+
+# --- recurrence ----------------------------------------------------------------------
+
+_MONTHS = {
+    "year": (12,),
+    "half": (6, 12),
+    "quarter": (3, 6, 9, 12),
+    "nine": (9,),
+    "month": tuple(range(1, 13)),
+}
+_WEEKDAYS = {
+    "thu hai": "MO", "thu ba": "TU", "thu tu": "WE", "thu nam": "TH",
+    "thu sau": "FR", "thu bay": "SA", "chu nhat": "SU",
+}  # fmt: skip
+_ANCHOR_LEAD = r"^(?:(?:vao|trong)\s+)?"
+_ANCHOR_DM = re.compile(_ANCHOR_LEAD + r"(?:ngay\s+)?(\d{1,2})\s*/\s*(\d{1,2})\b(?!\s*/)")
+_ANCHOR_D = re.compile(_ANCHOR_LEAD + r"(?:ngay|mung|mong)\s+(\d{1,2})\b(?!\s*/)")
+_ANCHOR_M = re.compile(_ANCHOR_LEAD + r"thang\s+(\d{1,2})\b(?!\s*/)")
+_ANCHOR_Q = re.compile(_ANCHOR_LEAD + r"quy\s+(iv|i{1,3}|\d)\b(?!\s*/)")
+_ANCHOR_W = re.compile(_ANCHOR_LEAD + r"(thu (?:hai|ba|tu|nam|sau|bay)|chu nhat)\b")
+_QUARTERS = {"i": 1, "ii": 2, "iii": 3, "iv": 4}
+
+
+def _rule(freqs: set[str], anchor: re.Match[str] | None, which: str, before: bool) -> str:
+    """RRULE for the frequencies: one occurrence on the last day of each period, or on the
+    anchor day. SpanError when the anchor does not fit the frequency."""
+    if "day" in freqs:
+        if anchor is not None:
+            raise SpanError("“hằng ngày” không đi với một ngày cụ thể")
+        return "FREQ=DAILY"
+    if "week" in freqs:
+        if anchor is None:
+            return "FREQ=WEEKLY;BYDAY=SU"
+        if which != "weekday" or len(freqs) > 1:
+            raise SpanError("“hằng tuần” chỉ đi với một thứ trong tuần, ví dụ “thứ Hai hằng tuần”")
+        return f"FREQ=WEEKLY;BYDAY={_WEEKDAYS[anchor.group(1)]}"
+    months = sorted({m for f in freqs for m in _MONTHS[f]})
+    if anchor is None:
+        by_month = "" if len(months) == 12 else "BYMONTH=" + ",".join(map(str, months)) + ";"
+        return ("FREQ=MONTHLY;" if len(months) == 12 else "FREQ=YEARLY;") + by_month + "BYMONTHDAY=-1"
+    if which == "day" and len(months) == 12:
+        day = int(anchor.group(1))
+        _check_day_month(day, 1)
+        return "FREQ=MONTHLY;BYMONTHDAY=" + ("-1" if before and day == 1 else str(day - before))
+    if months != [12]:
+        raise SpanError("không rõ mốc lặp lại: mỗi kỳ ứng với ngày nào (ghi ví dụ “ngày 25 hằng tháng”)")
+    if which == "day_month":
+        day, month = int(anchor.group(1)), int(anchor.group(2))
+        _check_day_month(day, month)
+        if before and day == 1:
+            return f"FREQ=YEARLY;BYMONTH={(month - 2) % 12 + 1};BYMONTHDAY=-1"
+        return f"FREQ=YEARLY;BYMONTH={month};BYMONTHDAY={day - before}"
+    if which == "month":
+        month = int(anchor.group(1))
+        _check_day_month(1, month)
+        return f"FREQ=YEARLY;BYMONTH={month};BYMONTHDAY=-1"
+    if which == "quarter":
+        token = anchor.group(1)
+        quarter = _QUARTERS.get(token) or int(token)
+        if not 1 <= quarter <= 4:
+            raise SpanError(f"không có quý {token.upper()} (chỉ có quý I–IV)")
+        return f"FREQ=YEARLY;BYMONTH={3 * quarter};BYMONTHDAY=-1"
+    raise SpanError("không rõ mốc lặp lại: mỗi năm vào ngày nào (ghi ví dụ “ngày 2/9 hằng năm”)")
+
+
+def _check_day_month(day: int, month: int) -> None:
+    if not 1 <= month <= 12:
+        raise SpanError(f"không có tháng {month} (chỉ có tháng 1–12)")
+    if not 1 <= day <= (29 if month == 2 else 30 if month in (4, 6, 9, 11) else 31):
+        raise SpanError(f"không có ngày {day}/{month}")
+
+
+def _recurring(found: _Found, rest: str, year: int | None) -> Timing:
+    anchor, which = None, ""
+    for name, pattern in (
+        ("day_month", _ANCHOR_DM), ("day", _ANCHOR_D), ("month", _ANCHOR_M),
+        ("quarter", _ANCHOR_Q), ("weekday", _ANCHOR_W),
+    ):  # fmt: skip
+        anchor = pattern.match(rest)
+        if anchor:
+            which, rest = name, rest[anchor.end() :].strip(_EDGES)
+            break
+    try:
+        rule = _rule(found.freqs, anchor, which, found.bound == "before")
+    except SpanError as exc:
+        return Timing(found.cleaned, TimingKind.UNDATABLE, reason=str(exc))
+    core, problem = _plan_year_span(rest, found, year)
+    conditions = [text for text, _ in found.conditions]
+    kind = TimingKind.CONDITIONAL if conditions else TimingKind.RECURRING
+    bound = found.bound if found.bound in ("before", "by") else None
+    if core is None:
+        if problem != MISSING_YEAR:
+            return Timing(found.cleaned, TimingKind.UNDATABLE, reason=problem)
+        reason = "; ".join([*conditions, problem])
+        return Timing(found.cleaned, kind, rule=rule, reason=reason, bound=bound)
+    reason = "; ".join(conditions + ([core.note] if core.note else [])) or None
+    end = None if core.open_start else core.end
+    return Timing(found.cleaned, kind, core.start, end, rule=rule, reason=reason, bound=bound)

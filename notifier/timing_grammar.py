@@ -1,0 +1,473 @@
+"""The core of a timing expression: periods joined by ranges and lists → one span.
+
+Reads what is left once timing.py has taken off the wrappers (conditions, deadline
+words, recurrence, "thường xuyên", "âm lịch"): a folded ASCII string such as
+"quy i, ii/2024", "tu thang 3 den thang 5/2024", "ngay 10-15/4/2024", "nam 2024 - 2025",
+"tuan cuoi thang 6/2024", "6 thang dau nam 2024". Tokens, then an ordered list of small
+item recognisers (khal's parse_datetime style), then resolution:
+- a missing year or month is shared from the right ("tháng 3, 4/2024"), then the left,
+  then the plan's year; none at all is the error "thiếu năm";
+- "-", "đến", "tới" make a range (its first start to its last end); ",", "và", "&"
+  make a list, dated as the span that covers it, with a note when it has gaps;
+- a bare number after a connector continues the previous unit ("Quý I, II", "10-15/4").
+Public: `Core`, `parse_core(text, *, lunar, year)`: a `Core`, None when the text is not
+a timing, or `SpanError` (timing_spans) with the Vietnamese reason.
+Not here: the calendar conventions (timing_spans.py), kinds and wrappers (timing.py).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import NamedTuple
+
+from notifier.timing_spans import (
+    Span,
+    SpanError,
+    check_year,
+    day_span,
+    first_months,
+    last_months,
+    lunar_day,
+    lunar_month,
+    lunar_year,
+    month_name,
+    month_span,
+    quarter_span,
+    tet,
+    tet_season,
+    third_of,
+    week_of,
+    year_span,
+)
+
+__all__ = ["Core", "parse_core"]
+
+_TOKEN = re.compile(r"\d+|[a-z]+|[^\sa-z\d]")
+# "2-12-2024", "02.12.2024" → "2/12/2024"; "12.2024" → "12/2024". A lone "10-15" stays a range.
+_DMY = re.compile(r"\b(\d{1,2}) ?([.-]) ?(\d{1,2}) ?\2 ?(\d{4})\b")
+_MY_DOT = re.compile(r"\b(\d{1,2})\.(\d{4})\b")
+
+_RANGE = frozenset({"-", "den", "toi"})
+_LIST = frozenset({",", "va", "&", "+", ";", "hoac"})
+# Words that carry no date: "trong năm", "vào tháng", "giai đoạn", "dự kiến", "đến hết".
+_FILLER = frozenset(
+    "trong vao khoang cac cua het giai doan tu du kien thoi gian thuc hien cho luc "
+    "nhung suot dip nhan ca : . ( ) \" '".split()
+)
+_ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8, "ix": 9, "x": 10}
+_WORD_NUMBERS = {"nhat": 1, "mot": 1, "hai": 2, "ba": 3, "tu": 4, "nam": 5, "sau": 6, "chin": 9}
+_LUNAR_MONTHS = {"gieng": 1, "chap": 12}
+_THIRD_WORDS = {"dau": 0, "giua": 1, "cuoi": 2, "thuong": 0, "trung": 1, "ha": 2}
+
+
+@dataclass(slots=True)
+class _Item:
+    """One period as written; missing fields are filled in by `_resolve`."""
+
+    unit: str  # day | month | quarter | year | first | last | third | week | tet | tet_season
+    year: int | None = None
+    month: int | None = None
+    day: int | None = None
+    value: int = 0  # quarter, number of months, third (0–2) or week (1–5, -1 = last)
+    quarter: int = 0  # the quarter a third belongs to ("cuối quý II")
+    of: str = ""  # what a third or a week is part of: month | quarter | year
+    lunar: bool = False
+    leap: bool = False
+    written: str = ""  # the quarter as written, for messages ("V")
+
+
+class Core(NamedTuple):
+    start: date
+    end: date
+    note: str | None  # a list with gaps or a choice ("hoặc"): how the span was taken
+    open_start: bool  # "từ X" with no end: only `start` is meant
+
+
+# --- token helpers ---------------------------------------------------------------------
+
+
+class _Tokens:
+    __slots__ = ("t", "n")
+
+    def __init__(self, tokens: list[str]) -> None:
+        self.t = tokens
+        self.n = len(tokens)
+
+    def at(self, i: int) -> str:
+        return self.t[i] if i < self.n else ""
+
+    def number(self, i: int, digits: int = 2) -> int | None:
+        tok = self.at(i)
+        return int(tok) if tok.isdigit() and len(tok) <= digits else None
+
+    def year(self, i: int) -> int | None:
+        tok = self.at(i)
+        return int(tok) if tok.isdigit() and len(tok) == 4 else None
+
+    def year_suffix(self, i: int) -> tuple[int | None, int]:
+        """"/2024", ".2024", "năm 2024", " 2024", or "- 2024" at the very end."""
+        sep = self.at(i)
+        if sep in ("/", ".", "nam") and self.year(i + 1) is not None:
+            return self.year(i + 1), i + 2
+        if self.year(i) is not None:
+            return self.year(i), i + 1
+        if sep == "-" and self.year(i + 1) is not None and i + 2 == self.n:
+            return self.year(i + 1), i + 2
+        return None, i
+
+    def month_value(self, i: int) -> tuple[int, bool, bool, int] | None:
+        """Month number, lunar by name ("Giêng", "Chạp"), leap ("nhuận"), next index."""
+        tok = self.at(i)
+        if tok in _LUNAR_MONTHS:
+            month, lunar = _LUNAR_MONTHS[tok], True
+        elif tok.isdigit() and len(tok) <= 2:
+            month, lunar = int(tok), False
+        else:
+            return None
+        leap = self.at(i + 1) == "nhuan"
+        return month, lunar, leap, i + 1 + leap
+
+
+def _quarter_value(tok: str) -> int | None:
+    if tok in _ROMAN:
+        return _ROMAN[tok]
+    return int(tok) if tok.isdigit() and len(tok) <= 2 else None
+
+
+_Parsed = tuple[_Item, int] | None
+
+
+# --- item recognisers, tried in order ----------------------------------------------------
+
+
+def _months_of_year(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
+    """"6 tháng đầu năm", "6 tháng cuối năm 2024", "nửa đầu năm", "9 tháng năm 2024"."""
+    tok = t.at(i)
+    if tok == "nua" and t.at(i + 1) in ("dau", "cuoi", "sau") and t.at(i + 2) == "nam":
+        unit = "first" if t.at(i + 1) == "dau" else "last"
+        year, j = t.year_suffix(i + 3)
+        return _Item(unit, year=year, value=6), j
+    count = t.number(i) if tok.isdigit() else _WORD_NUMBERS.get(tok)
+    if count is None or t.at(i + 1) != "thang":
+        return None
+    if t.at(i + 2) in ("dau", "cuoi") and t.at(i + 3) == "nam":
+        year, j = t.year_suffix(i + 4)
+        return _Item("first" if t.at(i + 2) == "dau" else "last", year=year, value=count), j
+    if t.at(i + 2) == "nam" and t.year(i + 3) is not None:  # "6 tháng năm 2024": reporting usage
+        return _Item("first", year=t.year(i + 3), value=count), i + 4
+    return None
+
+
+def _period_of(t: _Tokens, i: int, unit: str, value: int) -> _Parsed:
+    """After "đầu/giữa/cuối" or "tuần …": "tháng 5[/2024]", "quý II[/2024]", "năm [2024]"."""
+    tok = t.at(i)
+    if tok == "thang":
+        found = t.month_value(i + 1)
+        if found is None:
+            raise SpanError("thiếu tháng: ghi rõ tháng nào, ví dụ “cuối tháng 6/2024”")
+        month, lunar, leap, j = found
+        year, j = t.year_suffix(j)
+        return _Item(unit, year=year, month=month, value=value, of="month", lunar=lunar, leap=leap), j
+    if unit == "third" and tok == "quy":
+        quarter = _quarter_value(t.at(i + 1))
+        if quarter is None:
+            raise SpanError("thiếu quý: ghi rõ quý nào, ví dụ “đầu quý III/2024”")
+        year, j = t.year_suffix(i + 2)
+        return _Item(unit, year=year, quarter=quarter, value=value, of="quarter", written=t.at(i + 1)), j
+    if unit == "third" and tok == "nam":
+        year, j = t.year_suffix(i + 1)
+        return _Item(unit, year=year, value=value, of="year"), j
+    if unit == "third" and t.year(i) is not None:
+        return _Item(unit, year=t.year(i), value=value, of="year"), i + 1
+    return None
+
+
+def _third(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
+    """"đầu/giữa/cuối tháng 5", "cuối quý II/2024", "cuối năm", "thượng tuần tháng 3"."""
+    tok = t.at(i)
+    if tok not in _THIRD_WORDS:
+        return None
+    j = i + 1
+    if tok in ("thuong", "trung", "ha"):
+        if t.at(j) != "tuan":
+            return None
+        j += 1
+        if t.at(j) != "thang":  # "hạ tuần tháng 5"; also "hạ tuần 5" is not Vietnamese
+            return None
+    return _period_of(t, j, "third", _THIRD_WORDS[tok])
+
+
+def _week(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
+    """"tuần đầu tháng 5", "tuần cuối (của) tháng 6/2024", "tuần thứ 2 tháng 5"."""
+    if t.at(i) != "tuan":
+        return None
+    tok, j = t.at(i + 1), i + 2
+    if tok == "dau":
+        week, j = 1, j + (t.at(j) == "tien")
+    elif tok == "cuoi":
+        week, j = -1, j + (t.at(j) == "cung")
+    elif tok == "thu":
+        word = t.at(j)
+        number = t.number(j) if word.isdigit() else _WORD_NUMBERS.get(word)
+        if number is None:
+            return None
+        week, j = number, j + 1
+    elif tok.isdigit() and len(tok) <= 2:
+        week = int(tok)
+    else:
+        return None
+    j += t.at(j) == "cua"
+    found = _period_of(t, j, "week", week)
+    if found is None:
+        raise SpanError("thiếu tháng: ghi rõ tuần của tháng nào, ví dụ “tuần đầu tháng 5/2024”")
+    return found
+
+
+def _tet(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
+    """"Tết Nguyên đán 2025" (mùng 1), "dịp Tết 2025" (the season); timing.py rewrites."""
+    tok = t.at(i)
+    if tok not in ("tet", "diptet"):
+        return None
+    year, j = t.year_suffix(i + 1)
+    return _Item("tet" if tok == "tet" else "tet_season", year=year, lunar=True), j
+
+
+def _quarter(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
+    """"quý II/2024", "quý 2 năm 2024", "Q2/2024"."""
+    tok = t.at(i)
+    if tok in ("quy", "q"):
+        written, j = t.at(i + 1), i + 2
+    elif len(tok) > 1 and tok[0] == "q" and tok[1:] in _ROMAN:  # "QII/2024"
+        written, j = tok[1:], i + 1
+    else:
+        return None
+    quarter = _quarter_value(written)
+    if quarter is None:
+        raise SpanError("thiếu quý: ghi rõ quý nào, ví dụ “Quý II/2024”")
+    year, j = t.year_suffix(j)
+    return _Item("quarter", year=year, value=quarter, written=written), j
+
+
+def _month(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
+    """"tháng 10/2024", "tháng 3 năm 2024", "tháng Giêng", "10/2024"."""
+    if t.at(i) == "thang":
+        found = t.month_value(i + 1)
+        if found is None:
+            raise SpanError("thiếu tháng: ghi rõ tháng nào, ví dụ “Tháng 10/2024”")
+        month, lunar, leap, j = found
+        year, j = t.year_suffix(j)
+        return _Item("month", year=year, month=month, lunar=lunar, leap=leap), j
+    month = t.number(i)
+    if month is not None and t.at(i + 1) in ("/", ".") and t.year(i + 2) is not None:
+        return _Item("month", year=t.year(i + 2), month=month), i + 3
+    return None
+
+
+def _day_rest(t: _Tokens, day: int, j: int) -> _Parsed:
+    """After a day number: "/12[/2024]", " tháng 12 [năm 2024]" or nothing."""
+    month, lunar, leap = None, False, False
+    if t.at(j) == "/" and t.number(j + 1) is not None:
+        month, j = t.number(j + 1), j + 2
+        leap, j = t.at(j) == "nhuan", j + (t.at(j) == "nhuan")
+    elif t.at(j) == "thang" and t.month_value(j + 1) is not None:
+        month, lunar, leap, j = t.month_value(j + 1)  # type: ignore[misc]
+    year = None
+    if month is not None:
+        year, j = t.year_suffix(j)
+    return _Item("day", year=year, month=month, day=day, lunar=lunar, leap=leap), j
+
+
+def _day(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
+    """"02/12/2024", "ngày 02 tháng 12 năm 2024", "ngày 10", "2/12"."""
+    if t.at(i) == "ngay":
+        day = t.number(i + 1)
+        return None if day is None else _day_rest(t, day, i + 2)
+    day = t.number(i)
+    if day is not None and t.at(i + 1) == "/" and t.number(i + 2) is not None:
+        return _day_rest(t, day, i + 1)
+    return None
+
+
+def _year(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
+    """"năm 2024", "2024", and "năm" alone (the plan's year: "trong năm")."""
+    if t.at(i) == "nam":
+        year = t.year(i + 1)
+        return _Item("year", year=year), i + 1 + (year is not None)
+    year = t.year(i)
+    return (_Item("year", year=year), i + 1) if year is not None else None
+
+
+def _continued(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
+    """A bare number after a connector keeps the previous unit: "Quý I, II", "tháng 3-5"."""
+    if prev is None or (t.at(i + 1) == "/" and t.number(i + 2) is not None):
+        return None  # "tháng 5 - 15/6/2024": a new day, not a continued month
+    tok = t.at(i)
+    if prev.unit == "quarter" and _quarter_value(tok) is not None:
+        year, j = t.year_suffix(i + 1)
+        return _Item("quarter", year=year, value=_quarter_value(tok), written=tok), j  # type: ignore[arg-type]
+    if prev.unit == "month":
+        found = t.month_value(i)
+        if found is not None:
+            month, lunar, leap, j = found
+            year, j = t.year_suffix(j)
+            return _Item("month", year=year, month=month, lunar=lunar or prev.lunar, leap=leap), j
+    if prev.unit == "day" and t.number(i) is not None:
+        return _day_rest(t, t.number(i), i + 1)  # type: ignore[arg-type]
+    return None
+
+
+_RECOGNISERS = (_continued, _months_of_year, _third, _week, _tet, _quarter, _month, _day, _year)
+
+
+# --- parsing and resolution --------------------------------------------------------------
+
+
+_ALIASES = {"mung": "ngay", "mong": "ngay"}  # "mùng 10", "mồng 2": a day
+
+
+def _tokens(text: str) -> list[str]:
+    text = _MY_DOT.sub(r"\1/\2", _DMY.sub(r"\1/\3/\4", text)).replace("thu tu", "thu 4")
+    tokens: list[str] = []
+    for tok in _TOKEN.findall(text):
+        tok = _ALIASES.get(tok, tok)
+        if tok not in _FILLER and not (tok == "ngay" and tokens and tokens[-1] == "ngay"):
+            tokens.append(tok)
+    return tokens
+
+
+def parse_core(text: str, *, lunar: bool, year: int | None) -> Core | None:
+    """Date the core expression; None if it is empty or not a timing; SpanError if wrong."""
+    raw = _TOKEN.findall(text)
+    open_start = bool(raw) and raw[0] == "tu"
+    t = _Tokens(_tokens(text))
+    items: list[_Item] = []
+    links: list[str] = []
+    i, prev = 0, None
+    while i < t.n:
+        if items:  # a connector must separate two periods
+            tok = t.at(i)
+            if tok not in _RANGE and tok not in _LIST:
+                return None
+            links.append(tok)
+            i += 1
+        for recognise in _RECOGNISERS:
+            found = recognise(t, i, prev)
+            if found is not None:
+                break
+        else:
+            return None
+        prev, i = found
+        items.append(prev)
+    if not items:
+        return None
+    spans = [_span(item, lunar) for item in _resolve(items, year)]
+    return _combine(spans, links, open_start)
+
+
+def _resolve(items: list[_Item], default_year: int | None) -> list[_Item]:
+    """Share missing months (days only) and years: right first, then left, then the plan's."""
+    for k, item in enumerate(items):
+        if item.unit == "day" and item.month is None:
+            donor = _nearest(items, k, lambda o: o.unit == "day" and o.month is not None)
+            if donor is None:
+                raise SpanError(f"thiếu tháng: ngày {item.day} của tháng nào?")
+            item.month, item.leap, item.lunar = donor.month, donor.leap, item.lunar or donor.lunar
+            if item.year is None:
+                item.year = donor.year
+    for k, item in enumerate(items):
+        if item.year is None:
+            donor = _nearest(items, k, lambda o: o.year is not None)
+            item.year = donor.year if donor is not None else default_year
+            if item.year is None:
+                raise SpanError(
+                    "thiếu năm: biểu thức không ghi năm và không biết năm của kế hoạch"
+                    " (ghi rõ, ví dụ “Quý II/2024”)"
+                )
+        check_year(item.year)
+    return items
+
+
+def _nearest(items: list[_Item], k: int, ok) -> _Item | None:  # noqa: ANN001 - a predicate
+    for other in items[k + 1 :]:
+        if ok(other):
+            return other
+    for other in reversed(items[:k]):
+        if ok(other):
+            return other
+    return None
+
+
+def _span(item: _Item, lunar_all: bool) -> Span:
+    lunar = lunar_all or item.lunar
+    year = item.year
+    assert year is not None  # _resolve filled it or raised
+    unit = item.unit
+    if unit == "day":
+        assert item.day is not None and item.month is not None
+        if lunar:
+            return lunar_day(item.day, item.month, year, leap=item.leap)
+        return day_span(item.day, item.month, year)
+    if unit == "tet":
+        return tet(year)
+    if unit == "tet_season":
+        return tet_season(year)
+    if unit in ("month", "week") or (unit == "third" and item.of == "month"):
+        assert item.month is not None
+        base = lunar_month(item.month, year, leap=item.leap) if lunar else month_span(item.month, year)
+        if unit == "month":
+            return base
+        if unit == "week":
+            return week_of(base, item.value, label=f"{month_name(item.month, lunar=lunar)}/{year}")
+        return third_of(base, item.value, by_month=False)
+    if unit == "year":
+        return lunar_year(year) if lunar else year_span(year)
+    if lunar:
+        raise SpanError("quý, nửa năm và phần của năm chỉ tính theo dương lịch; bỏ chữ “âm lịch”")
+    if unit == "quarter":
+        return quarter_span(item.value, year, written=item.written)
+    if unit == "first":
+        return first_months(item.value, year)
+    if unit == "last":
+        return last_months(item.value, year)
+    # unit == "third" of a quarter or of a year
+    if item.of == "quarter":
+        base = quarter_span(item.quarter, year, written=item.written)
+    else:
+        base = year_span(year)
+    return third_of(base, item.value, by_month=True)
+
+
+def _dmy(d: date) -> str:
+    return f"{d.day}/{d.month}/{d.year}"
+
+
+def _combine(spans: list[Span], links: list[str], open_start: bool) -> Core:
+    """Ranges join their first start to their last end; lists take the covering span."""
+    runs: list[Span] = []
+    run_start = spans[0]
+    for k, link in enumerate(links):
+        if link in _LIST:
+            runs.append(_run(run_start, spans[k]))
+            run_start = spans[k + 1]
+    runs.append(_run(run_start, spans[-1]))
+    start, end = min(r.start for r in runs), max(r.end for r in runs)
+    note = None
+    gaps, covered = False, None
+    for run in sorted(runs):  # a gap: a run starting after everything before it has ended
+        gaps = gaps or (covered is not None and (run.start - covered).days > 1)
+        covered = run.end if covered is None else max(covered, run.end)
+    if "hoac" in links:
+        note = f"có lựa chọn (“hoặc”); lấy khoảng bao trùm {_dmy(start)}–{_dmy(end)}"
+    elif gaps:
+        note = f"các khoảng không liền nhau; lấy khoảng bao trùm {_dmy(start)}–{_dmy(end)}"
+    return Core(start, end, note, open_start and not any(link in _RANGE for link in links))
+
+
+def _run(first: Span, last: Span) -> Span:
+    if first.start > last.end:
+        raise SpanError(
+            f"khoảng thời gian ngược: bắt đầu {_dmy(first.start)} sau khi kết thúc {_dmy(last.end)}"
+        )
+    return Span(first.start, max(first.end, last.end))
