@@ -1,0 +1,242 @@
+"""What a line of a plan is: a timing, a funding note, a unit list, a number or a section mark.
+
+Owns the recognisers every text-like importer shares (flattened tables now, PDF text
+later): `Line` (a cleaned source line with its 1-based number), `split_lines()`,
+`Kind` and `kind_of()` (TIMING, FUNDING, UNIT, OTHER), `is_timing_like()`,
+`is_funding_like()`, `is_unit_like()`, `continues()` (does a line look like the
+wrapped rest of the previous one), `roman_value()` and the marker regexes.
+
+Facts relied on: cells of Vietnamese plan tables open with a small vocabulary —
+timings with "Thường xuyên", "Trong năm", "Quý", "Tháng", "hằng năm", dates;
+funding with "Không phát sinh", "Nguồn ngân sách…", "Kinh phí…", "Xã hội hoá";
+units with a head noun ("Sở", "UBND", "Hội …", "Liên hiệp", "Ban", "Các cơ quan…").
+A wrapped cell continues with a lower-case word or after a joining word/punctuation.
+Matching uses notifier.text.fold_ascii, so NFD, upper case, old tone placement and
+text typed without diacritics are recognised alike.
+Not here: dating a timing (timing.py), splitting a unit cell into units (units.py),
+deciding which column a line belongs to (flat.py).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from enum import Enum
+from functools import lru_cache
+
+from notifier.text import clean, fold_ascii
+
+__all__ = [
+    "Kind",
+    "Line",
+    "ROMAN",
+    "flat_ascii",
+    "continues",
+    "ends_with_joiner",
+    "is_funding_like",
+    "is_timing_like",
+    "is_unit_like",
+    "key",
+    "kind_of",
+    "roman_value",
+    "split_lines",
+    "starts_lower",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One non-empty source line, cleaned (NFC, tidy spaces and dashes)."""
+
+    no: int  # 1-based line number in the source
+    text: str
+
+
+def split_lines(text: str) -> list[Line]:
+    """Clean every line of `text`; keep the non-empty ones with their original numbers."""
+    out: list[Line] = []
+    for no, raw in enumerate(text.splitlines(), 1):
+        cleaned = clean(raw)
+        if cleaned:
+            out.append(Line(no, cleaned))
+    return out
+
+
+class Kind(Enum):
+    TIMING = "timing"
+    FUNDING = "funding"
+    UNIT = "unit"
+    OTHER = "other"
+
+
+@lru_cache(maxsize=8192)
+def key(text: str) -> str:
+    """Matching key of a line's opening: lower case, no diacritics (cached: cells repeat)."""
+    return fold_ascii(text[:80])
+
+
+# Timing cells: what opens them. Anchored at the start; the whole cell stays short.
+_CHAR_CACHE: dict[str, str] = {}
+
+
+def _ascii_char(ch: str) -> str:
+    out = _CHAR_CACHE.get(ch)
+    if out is None:
+        base = unicodedata.normalize("NFD", ch)[:1].lower() or ch
+        out = "d" if base in "đ" else base
+        _CHAR_CACHE[ch] = out if len(out) == 1 else ch
+    return out
+
+
+def flat_ascii(text: str) -> str:
+    """Lower case without diacritics, one character per character of `text` (NFC input).
+
+    Unlike text.fold_ascii it keeps offsets, so a match found here slices the original.
+    """
+    return "".join(_ascii_char(c) for c in text)
+
+
+_TIMING = re.compile(
+    r"""^(?:
+      thuong\ xuyen | lien\ tuc | dinh\ ky | ca\ nam | nhiem\ vu\ thuong
+    | hang\ (?:nam|quy|thang|tuan|ngay)
+    | trong\ (?:nam|quy|thang|tuan|dot|giai\ doan|\d)
+    | nam\ (?:hoc\ )?\d{4} | \d{4}(?:\s*[-/]\s*\d{4})?\b
+    | quy\ (?:[ivx]+\b|\d) | thang\ (?:\d|gieng|chap|gieng|[a-z]+\ am\ lich)
+    | tuan\ (?:dau|cuoi|\d|thu|[ivx]+\b)
+    | ngay\ \d | mung\ \d | \d{1,2}\s*[/.-]\s*\d{1,2}(?:\s*[/.-]\s*\d{2,4})?(?![\d.,])
+    | tu\ (?:ngay|thang|quy|nam|tuan|\d)
+    | truoc\ (?:ngay|thang|quy|nam|\d|dip|tet|le)
+    | cham\ nhat | hoan\ thanh\ (?:trong|truoc|cham|vao|nam|quy|thang|ngay)
+    | (?:dau|giua|cuoi)\ (?:nam|quy|thang|tuan)
+    | (?:6|06|9|09|sau|chin)\ thang\ (?:dau|cuoi|nam)
+    | sau\ khi | khi\ co | (?:theo|khi)\ (?:chi\ dao|yeu\ cau|ke\ hoach|tien\ do|lo\ trinh)
+    | giai\ doan\ \d | den\ (?:nam|ngay|thang|quy|het) | dip\ (?:tet|le)
+    | vao\ (?:dip|ngay|thang|quy|nam|cuoi|dau|giua)
+    )""",
+    re.X,
+)
+
+_FUNDING = re.compile(
+    r"""^(?:
+      khong\ phat\ sinh | khong\ (?:co\ )?kinh\ phi | khong\ su\ dung\ kinh\ phi
+    | nguon\ (?:ngan\ sach|von|kinh\ phi|xa\ hoi|ns|tai\ tro|hop\ phap|thu|chi|dong\ gop
+              |su\ nghiep|quy|khac|tu|van\ dong|ho\ tro)
+    | ngan\ sach | kinh\ phi | xa\ hoi\ hoa | ns(?:nn|tw|dp)\b | ns\ (?:tw|dp|tinh|huyen|xa)
+    | von\ | tai\ tro | tu\ (?:nguon|can\ doi|dam\ bao|bao\ dam|tuc|chu)
+    | (?:trong|theo|tu)\ du\ toan | du\ toan
+    | long\ ghep\ (?:trong\ (?:kinh\ phi|nguon|du\ toan)|tu\ nguon|nguon|kinh\ phi)
+    | su\ dung\ (?:nguon|kinh\ phi)
+    | [\d.,]+\s*(?:trieu|ty|nghin|ngan|dong|d\b|vnd)
+    | \d{1,3}(?:[.,]\d{3})+\s*$
+    )""",
+    re.X,
+)
+
+# Head nouns of unit names; the negative look-aheads keep out events that share a head
+# ("Hội thi", "Hội chợ", "Ban hành", "Báo cáo", "Đại hội" folds like "Đài").
+_UNIT = re.compile(
+    r"""^(?:
+      so\ | ubnd | uy\ ban | hdnd | hoi\ dong\ (?!thi\b) | mttq | mat\ tran
+    | hoi\ (?!thi\b|cho\b|nghi\b|thao\b|dien\b|trai\b|he\b|xuan\b|sach\b|khoe\b|lang\b|dua\b
+            |dam\b|tu\b|y\b|tuong\b|nhap\b|ngo\b|hoa\b|bao\b|van\b|an\b|dong\ (?:thi|tuyen))
+    | lien\ hiep | lien\ doan | lien\ minh | hiep\ hoi
+    | ban\ (?!hanh\b|do\b|tin\b|sao\b|ve\b|giao\b|dau\b)
+    | cac\ (?:co\ quan|don\ vi|so|ban|nganh|dia\ phuong|to\ chuc|hoi|doan\ the|huyen|xa|phuong
+            |truong|phong|doanh\ nghiep|tinh|dai|bao|trung\ tam|lien|cap|bo|thanh\ vien|ca\ nhan)
+    | trung\ tam | cong\ an | bo\ chi\ huy | bo\ doi | bo\ (?!sung\b|tri\b|tuc\b)
+    | dai\ (?:phat|truyen|pt) | bao\ (?!cao\b|ve\b|dam\b|ton\b|quan\b|chi\b|tri\b|hiem\b)
+    | truong\ (?!hop\b) | van\ phong | tinh\ (?:doan|uy|hoi) | thanh\ (?:doan|uy)
+    | doan\ (?:thanh\ nien|tncs|ca\ mua|nghe\ thuat|luat\ su)
+    | thanh\ tra | cuc\ | chi\ cuc | bao\ tang | nha\ hat | thu\ vien | kho\ bac | ngan\ hang
+    | benh\ vien | dai\ hoc | hoc\ vien | vien\ | thuong\ truc | co\ quan | don\ vi
+    | tong\ cong\ ty | cong\ ty | phong\ | hat\ kiem\ lam | vuon\ quoc\ gia | toa\ an
+    | canh\ sat | bien\ phong | bo\ doi\ bien\ phong | quan\ khu | lhpn | doanh\ nghiep
+    | chu\ tich | cuu\ chien\ binh | huyen\ (?:doan|uy) | ubmttq
+    )""",
+    re.X,
+)
+
+_JOIN_WORDS = frozenset(
+    "va voi cua cac cho tai trong ve de giua hoac cung nhung theo tu den o la thuoc nhan "
+    "dip nham hay nhu gom ke sau truoc khi bang qua tren duoi vao".split()
+)
+_JOIN_TAIL = re.compile(r"[,;:(/&+\-]$")
+_CONTINUE_HEAD = re.compile(r"^[(\[),;:/&+.\-]")
+
+# Markers. A Roman numeral (or a capital letter A-H) alone on a line, or followed by a
+# title; an Arabic number, possibly dotted ("1.1"), alone or glued to its content.
+ROMAN = re.compile(r"^(?P<mark>[IVXL]{1,7})\s*[.:)]?$")
+ROMAN_TITLED = re.compile(r"^(?P<mark>[IVXL]{1,7})\s*[.:)-]\s*(?P<title>\S.*)$")
+LETTER = re.compile(r"^(?P<mark>[A-H])\s*[.:)]?$")
+NUMBER = re.compile(r"^(?P<num>\d{1,3}(?:\.\d{1,3})*)\s*[.)]?$")
+NUMBER_GLUED = re.compile(r"^(?P<num>\d{1,3}(?:\.\d{1,3})*)(?:[.)]\s*|\s+)(?P<rest>\S.*)$")
+_ROMAN_VALUES = {"I": 1, "V": 5, "X": 10, "L": 50}
+
+
+def roman_value(mark: str) -> int | None:
+    """The value of a well-formed Roman numeral ("IV" → 4), else None."""
+    total, prev = 0, 0
+    for ch in reversed(mark):
+        value = _ROMAN_VALUES.get(ch)
+        if value is None:
+            return None
+        total = total - value if value < prev else total + value
+        prev = max(prev, value)
+    return total if total > 0 and _to_roman(total) == mark else None
+
+
+def _to_roman(n: int) -> str:
+    out = []
+    for value, sym in ((50, "L"), (40, "XL"), (10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I")):
+        while n >= value:
+            out.append(sym)
+            n -= value
+    return "".join(out)
+
+
+def is_timing_like(text: str) -> bool:
+    """A cell that reads as a timing: opens with timing vocabulary and stays short."""
+    return len(text) <= 90 and bool(_TIMING.match(key(text)))
+
+
+def is_funding_like(text: str) -> bool:
+    """A cell that reads as a funding note ("Không phát sinh", "Nguồn ngân sách …")."""
+    return len(text) <= 160 and bool(_FUNDING.match(key(text)))
+
+
+def is_unit_like(text: str) -> bool:
+    """A cell that opens with a unit's head noun ("Sở …", "UBND …", "Các cơ quan …")."""
+    return len(text) <= 300 and bool(_UNIT.match(key(text)))
+
+
+@lru_cache(maxsize=16384)
+def kind_of(text: str) -> Kind:
+    """What a line looks like on its own; timing and funding win over unit names."""
+    if is_timing_like(text):
+        return Kind.TIMING
+    if is_funding_like(text):
+        return Kind.FUNDING
+    if is_unit_like(text):
+        return Kind.UNIT
+    return Kind.OTHER
+
+
+def starts_lower(text: str) -> bool:
+    """Opens with a lower-case letter: the rest of a wrapped phrase."""
+    first = text[:1]
+    return first.isalpha() and first.islower()
+
+
+def ends_with_joiner(text: str) -> bool:
+    """Ends with punctuation or a word that cannot end a cell ("…, ", "… và", "… của")."""
+    if _JOIN_TAIL.search(text):
+        return True
+    last = text.rsplit(" ", 1)[-1]
+    return key(last) in _JOIN_WORDS
+
+
+def continues(prev: str, text: str) -> bool:
+    """Evidence that `text` is the wrapped rest of the cell `prev` ends."""
+    return starts_lower(text) or bool(_CONTINUE_HEAD.match(text)) or ends_with_joiner(prev)
