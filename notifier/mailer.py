@@ -1,0 +1,617 @@
+"""Mail out: RFC 5322 bytes from a rendered email, and the transports that carry them.
+
+Owns:
+- `Address`, `check_address()`, `encode_mailbox()`, `encode_text()`, `message_id()`;
+- `compose()` / `Mailer.compose()`: one message as bytes, built once: headers encoded per
+  RFC 2047 (display names cached, since the same units get mail every day),
+  multipart/alternative text + HTML, attachments such as the reminder's .ics; all parts
+  UTF-8 in base64, so the bytes are 7-bit ASCII and no server extension is needed;
+- transports: `SmtpTransport` (aiosmtplib; STARTTLS or SSL; login; a small pool of
+  connections reused across messages) and `MaildirTransport` (var/maildir, the embedded
+  default when no SMTP host is configured); `SmtpSettings` and `open_transport()` take the
+  `[smtp]` config with NOTIFIER_SMTP_HOST, NOTIFIER_SMTP_PORT and NOTIFIER_SMTP_PASSWORD
+  (or a password file outside the repository) from the environment;
+- error sorting: every failure leaves as `DeliveryError(permanent=…)` (`SmtpError` adds the
+  reply code): 5xx replies are permanent, the rest (4xx, refused or dropped connections,
+  time-outs, a full disk) temporary.
+
+Facts relied on: the standard email package needs ~2.5 ms to fold one header with a
+Vietnamese display name (issue 5), so headers are written by hand here; RFC 2047 limits an
+encoded word to 75 characters and forbids splitting a character across words; RFC 3834
+`Auto-Submitted` keeps auto-responders quiet; a Message-ID derived from the reminder key
+and the sender's full domain (some providers reject mail without one) lets a receiver see
+a re-sent reminder as the same message.
+Safety: plan text is untrusted. Header text loses every control character and line break
+before encoding; addresses and extra header names/values that could break a header are
+refused with a permanent DeliveryError, never cleaned into something else.
+Not here: templates (emails.py), what to send (reminders.py), the outbox (store.py),
+claiming and retrying (delivery.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import mailbox
+import os
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import format_datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from notifier.errors import ConfigError, DeliveryError, Problem
+
+if TYPE_CHECKING:
+    import aiosmtplib
+
+    from notifier.emails import Rendered
+
+__all__ = [
+    "Address",
+    "Envelope",
+    "SmtpError",
+    "check_address",
+    "encode_mailbox",
+    "encode_text",
+    "message_id",
+    "compose",
+    "Mailer",
+    "Transport",
+    "SmtpSettings",
+    "SmtpTransport",
+    "MaildirTransport",
+    "open_transport",
+    "sender_from",
+    "DEFAULT_SENDER",
+]
+
+# --- header text -------------------------------------------------------------------------
+
+# C0 (CR, LF, TAB, NUL ...), DEL, C1, NEL and the Unicode line/paragraph separators.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u0085\u2028\u2029]+")
+# Zero-width and bidirectional controls: invisible, and able to disguise a name.
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+_SPACES = re.compile(r"\s+")
+_ATEXT_PHRASE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*")
+_ADDRESS = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+)
+_HEADER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,60}")
+_HEADER_VALUE = re.compile(r"[\x20-\x7e]{1,900}")
+LINE = 78  # RFC 5322's recommended line length, folding whitespace included
+MAX_HEADER_CHARS = 400  # characters of subject or display name kept
+
+
+def header_text(text: str, *, limit: int = MAX_HEADER_CHARS) -> str:
+    """NFC, one line: control characters and line breaks become spaces, invisibles go."""
+    text = _INVISIBLE.sub("", unicodedata.normalize("NFC", str(text)))
+    text = _SPACES.sub(" ", _CONTROL.sub(" ", text)).strip()
+    return text[:limit].rstrip()
+
+
+def _word_bytes(room: int) -> int:
+    """UTF-8 bytes that fit one "B" word in `room` characters (and RFC 2047's 75)."""
+    return max(3, (min(room, 75) - len("=?utf-8?b??=")) // 4 * 3)
+
+
+def _encoded_words(text: str, *, first_room: int) -> list[str]:
+    """RFC 2047 "B" words, the first fitting `first_room` characters, the others a
+    continuation line; never splitting a character.
+
+    Words break after a space where they can, the space kept inside the earlier word:
+    decoders drop the folding whitespace between encoded words (RFC 2047 §6.2), and one
+    that wrongly keeps it (CPython < 3.14 in display names, gh-128110) then shows a double
+    space rather than a space inside a word.
+    """
+    chunks: list[bytes] = []
+    chunk = b""
+    limit = _word_bytes(first_room)
+    after_space = -1  # byte offset in chunk just past its last space
+    for char in text:
+        data = char.encode("utf-8")
+        if len(chunk) + len(data) > limit:
+            cut = after_space if after_space > 0 else len(chunk)
+            chunks.append(chunk[:cut])
+            chunk = chunk[cut:]
+            after_space = -1
+            limit = _word_bytes(LINE - 2)  # " " before, "," after at most
+        chunk += data
+        if char == " ":
+            after_space = len(chunk)
+    if chunk:
+        chunks.append(chunk)
+    return [f"=?utf-8?b?{base64.b64encode(c).decode('ascii')}?=" for c in chunks]
+
+
+def encode_text(text: str, *, field: str = "Subject") -> str:
+    """Header text as RFC 2047 encoded words folded onto continuation lines.
+
+    Short printable ASCII that could not be mistaken for an encoded word stays as it is.
+    """
+    text = header_text(text)
+    room = LINE - len(field) - 2
+    if text.isascii() and "=?" not in text and len(text) <= room:
+        return text
+    return "\r\n ".join(_encoded_words(text, first_room=room))
+
+
+def check_address(address: str) -> str:
+    """`address` if it is a plain ASCII mailbox; else a permanent DeliveryError."""
+    if len(address) > 254 or not _ADDRESS.fullmatch(address):
+        shown = header_text(address, limit=80)
+        raise DeliveryError(f"Địa chỉ thư không hợp lệ: {shown!r}", permanent=True)
+    return address
+
+
+_MAILBOX_ROOM = LINE - len("From: ") - 1  # the first line; "," may follow the mailbox
+
+
+@lru_cache(maxsize=4096)
+def encode_mailbox(name: str, address: str) -> str:
+    """'Name <addr>' for From/To, the name RFC 2047-encoded unless plain ASCII; cached.
+
+    Fits lines of 78 characters after "From: " or "To: " with a "," after it.
+    """
+    address = check_address(address)
+    name = header_text(name, limit=200)
+    if not name:
+        return address
+    if _ATEXT_PHRASE.fullmatch(name) and len(name) <= _MAILBOX_ROOM:
+        words = [name]
+    elif name.isascii() and "=?" not in name and len(name) <= _MAILBOX_ROOM - 2:
+        words = ['"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"']
+    else:
+        words = _encoded_words(name, first_room=_MAILBOX_ROOM)
+    angle = f"<{address}>"
+    last_room = _MAILBOX_ROOM if len(words) == 1 else LINE - 2
+    joiner = " " if len(words[-1]) + 1 + len(angle) <= last_room else "\r\n "
+    return "\r\n ".join(words) + joiner + angle
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """A display name (may be Vietnamese) and an ASCII address."""
+
+    name: str
+    address: str
+
+    @property
+    def domain(self) -> str:
+        return self.address.rpartition("@")[2].lower()
+
+    def header(self) -> str:
+        return encode_mailbox(self.name, self.address)
+
+
+DEFAULT_SENDER = Address("Hệ thống nhắc việc", "nhacviec@example.org")
+
+
+def message_id(key: str, domain: str) -> str:
+    """'<sha256(key)[:32]@domain>': the same reminder always gets the same Message-ID."""
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    return f"<{digest}@{domain}>"
+
+
+# --- composing ---------------------------------------------------------------------------
+
+
+def _b64_lines(data: bytes) -> bytes:
+    """Base64 in 76-character lines ending in CRLF."""
+    lines = [binascii.b2a_base64(data[i : i + 57], newline=False) for i in range(0, len(data), 57)]
+    return b"\r\n".join(lines) + b"\r\n"
+
+
+def _crlf(text: str) -> bytes:
+    """Text in canonical MIME form: UTF-8 with CRLF line ends."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n").encode("utf-8")
+
+
+_SAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+_CONTENT_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+")
+_ICS_METHOD = re.compile(rb"^METHOD:([A-Za-z-]+)\r?$", re.MULTILINE)
+
+
+def _attachment(filename: str, content_type: str, data: bytes) -> bytes:
+    name = _SAFE_FILENAME.sub("-", unicodedata.normalize("NFKD", filename)).strip("-.")[-60:]
+    name = name.lstrip("-.") or "tep"
+    ctype = content_type.lower().strip()
+    if not _CONTENT_TYPE.fullmatch(ctype):
+        ctype = "application/octet-stream"
+    params = ""
+    if ctype == "text/calendar":
+        params = '; charset="utf-8"'
+        method = _ICS_METHOD.search(data[:4096])
+        if method:
+            params += f";\r\n method={method.group(1).decode('ascii').upper()[:20]}"
+    head = (
+        f"Content-Type: {ctype}{params};\r\n"
+        f' name="{name}"\r\n'
+        "Content-Disposition: attachment;\r\n"
+        f' filename="{name}"\r\n'
+        "Content-Transfer-Encoding: base64\r\n\r\n"
+    )
+    return head.encode("ascii") + _b64_lines(data)
+
+
+def _text_part(subtype: str, text: str) -> bytes:
+    head = (
+        f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
+        "Content-Transfer-Encoding: base64\r\n\r\n"
+    )
+    return head.encode("ascii") + _b64_lines(_crlf(text))
+
+
+def _multipart(boundary: str, parts: Sequence[bytes]) -> bytes:
+    sep = f"--{boundary}\r\n".encode("ascii")
+    body = b"".join(sep + part for part in parts)
+    return body + f"--{boundary}--\r\n".encode("ascii")
+
+
+# Headers the composer writes itself or that would add recipients: never taken from outside.
+_RESERVED = frozenset(
+    "from to cc bcc subject date message-id mime-version sender reply-to return-path "
+    "auto-submitted received delivered-to".split()
+)
+
+
+def _extra_headers(headers: Mapping[str, str]) -> str:
+    lines = []
+    for name, value in headers.items():
+        lowered = name.lower()
+        if (
+            not _HEADER_NAME.fullmatch(name)
+            or lowered in _RESERVED
+            or lowered.startswith("content-")
+            or not _HEADER_VALUE.fullmatch(value)
+        ):
+            raise DeliveryError(
+                f"Tiêu đề thư không hợp lệ: {header_text(name, limit=60)!r}", permanent=True
+            )
+        lines.append(f"{name}: {value}\r\n")
+    return "".join(lines)
+
+
+def compose(
+    rendered: Rendered,
+    *,
+    sender: Address,
+    to: Sequence[Address],
+    key: str,
+    date: datetime,
+    headers: Mapping[str, str] | None = None,
+) -> bytes:
+    """One message as RFC 5322 bytes (7-bit). Raises a permanent DeliveryError on bad input."""
+    if not to:
+        raise DeliveryError("Thư không có người nhận.", permanent=True)
+    if date.tzinfo is None:
+        raise ValueError("date must be aware")
+    mid = message_id(key, sender.domain)
+    # Base64 output never contains "=_", so these boundaries cannot occur inside a part.
+    tag = mid[1:17]
+    alternative = _multipart(
+        f"=_alt_{tag}",
+        [_text_part("plain", rendered.text), _text_part("html", rendered.html)],
+    )
+    top = f'Content-Type: multipart/alternative; boundary="=_alt_{tag}"\r\n'
+    body = alternative
+    if rendered.attachments:
+        top = f'Content-Type: multipart/mixed; boundary="=_mix_{tag}"\r\n'
+        inner = f'Content-Type: multipart/alternative; boundary="=_alt_{tag}"\r\n\r\n'
+        parts = [inner.encode("ascii") + alternative]
+        parts += [_attachment(a.filename, a.content_type, a.data) for a in rendered.attachments]
+        body = _multipart(f"=_mix_{tag}", parts)
+    recipients = ",\r\n ".join(a.header() for a in to)
+    head = (
+        f"From: {sender.header()}\r\n"
+        f"To: {recipients}\r\n"
+        f"Subject: {encode_text(rendered.subject)}\r\n"
+        f"Date: {format_datetime(date)}\r\n"
+        f"Message-ID: {mid}\r\n"
+        "MIME-Version: 1.0\r\n"
+        "Auto-Submitted: auto-generated\r\n"
+        f"{_extra_headers(headers or {})}"
+        f"{top}\r\n"
+    )
+    return head.encode("ascii") + body
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """A composed message and where it goes."""
+
+    sender: str
+    recipients: tuple[str, ...]
+    data: bytes
+    message_id: str
+
+
+# --- transports --------------------------------------------------------------------------
+
+
+class Transport(Protocol):
+    description: str
+
+    async def send(self, sender: str, recipients: Sequence[str], data: bytes) -> str:
+        """Deliver `data`; return the server's reply. Raise DeliveryError on failure."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class SmtpError(DeliveryError):
+    """A DeliveryError carrying the SMTP reply code, when the server gave one."""
+
+    def __init__(self, message: str, *, permanent: bool, code: int | None = None) -> None:
+        super().__init__(message, permanent=permanent)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where and how to reach the SMTP server. The password never comes from config.toml."""
+
+    host: str
+    port: int = 587
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    pool_size: int = 4
+    timeout: float = 30.0
+    validate_certs: bool = True
+    ca_file: str | None = None  # a private CA's certificate, for servers it signed
+
+    @classmethod
+    def from_sources(cls, section: object | None, env: Mapping[str, str]) -> SmtpSettings | None:
+        """The `[smtp]` section (any object with these attributes) overridden by the
+        environment; None when no host is configured (mail goes to the maildir)."""
+        host = env.get("NOTIFIER_SMTP_HOST") or getattr(section, "host", None)
+        if not host:
+            return None
+        security = str(getattr(section, "security", None) or "starttls").lower()
+        if security not in ("starttls", "ssl", "none"):
+            raise ConfigError(
+                "Cấu hình [smtp] không hợp lệ.",
+                [Problem(f'security = "{security}": chỉ nhận "starttls", "ssl" hoặc "none".',
+                         key="[smtp] security", hint='Ví dụ: security = "starttls"')],
+            )
+        default_port = {"starttls": 587, "ssl": 465, "none": 25}[security]
+        port_text = env.get("NOTIFIER_SMTP_PORT") or getattr(section, "port", None)
+        try:
+            port = int(port_text) if port_text else default_port
+        except ValueError:
+            raise ConfigError(
+                "Cổng SMTP không hợp lệ.",
+                [Problem(f"NOTIFIER_SMTP_PORT = {port_text!r}: không phải số nguyên.",
+                         key="NOTIFIER_SMTP_PORT", hint="Ví dụ: NOTIFIER_SMTP_PORT=587")],
+            ) from None
+        username = getattr(section, "username", None) or None
+        password = env.get("NOTIFIER_SMTP_PASSWORD") or None
+        password_file = getattr(section, "password_file", None)
+        if password is None and password_file:
+            password = read_password_file(Path(str(password_file)))
+        return cls(
+            host=str(host),
+            port=port,
+            security=security,  # type: ignore[arg-type]
+            username=username,
+            password=password,
+            pool_size=int(getattr(section, "pool_size", None) or 4),
+            timeout=float(getattr(section, "timeout", None) or 30.0),
+            validate_certs=bool(getattr(section, "validate_certs", True)),
+            ca_file=str(getattr(section, "ca_file", None) or "") or None,
+        )
+
+
+def read_password_file(path: Path) -> str:
+    """The first line of a secrets file kept outside the repository."""
+    try:
+        return path.expanduser().read_text(encoding="utf-8").splitlines()[0].strip()
+    except (OSError, IndexError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            "Không đọc được mật khẩu SMTP.",
+            [Problem(f"password_file = {str(path)!r}: {getattr(exc, 'strerror', None) or 'tệp trống'}.",
+                     key="[smtp] password_file",
+                     hint="Đặt mật khẩu vào NOTIFIER_SMTP_PASSWORD hoặc một tệp ngoài thư mục dự án.")],
+        ) from exc
+
+
+def _smtp_error(exc: BaseException, where: str) -> SmtpError:
+    """Sort an aiosmtplib failure into temporary or permanent (STYLE.md practice 5)."""
+    import aiosmtplib
+
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        codes = [e.code for e in exc.recipients]
+        detail = "; ".join(f"{e.recipient}: {e.code} {e.message}" for e in exc.recipients)
+        return SmtpError(
+            f"Máy chủ thư {where} từ chối mọi người nhận: {detail}",
+            permanent=all(c >= 500 for c in codes),
+            code=max(codes) if codes else None,
+        )
+    if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+        # Not the message's fault: keep it queued until the password is fixed.
+        return SmtpError(
+            f"Máy chủ thư {where} từ chối đăng nhập ({exc.code} {exc.message}); "
+            "kiểm tra username và NOTIFIER_SMTP_PASSWORD.",
+            permanent=False,
+            code=exc.code,
+        )
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return SmtpError(
+            f"Máy chủ thư {where} trả lời {exc.code} {exc.message}",
+            permanent=exc.code >= 500,
+            code=exc.code,
+        )
+    if isinstance(exc, (aiosmtplib.SMTPTimeoutError, asyncio.TimeoutError, TimeoutError)):
+        return SmtpError(f"Máy chủ thư {where} không trả lời kịp.", permanent=False)
+    if isinstance(exc, aiosmtplib.SMTPNotSupported):
+        return SmtpError(f"Máy chủ thư {where} không hỗ trợ: {exc}", permanent=False)
+    return SmtpError(f"Không kết nối được máy chủ thư {where}: {exc}", permanent=False)
+
+
+class SmtpTransport:
+    """aiosmtplib over a pool of at most `pool_size` connections, kept open between messages."""
+
+    def __init__(self, settings: SmtpSettings) -> None:
+        self.settings = settings
+        self.description = f"smtp://{settings.host}:{settings.port} ({settings.security})"
+        self._where = f"{settings.host}:{settings.port}"
+        self._idle: list[aiosmtplib.SMTP] = []
+        self._slots: asyncio.Semaphore | None = None
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        import aiosmtplib
+
+        s = self.settings
+        client = aiosmtplib.SMTP(
+            hostname=s.host,
+            port=s.port,
+            use_tls=s.security == "ssl",
+            start_tls=s.security == "starttls",
+            username=s.username,
+            password=s.password,
+            timeout=s.timeout,
+            validate_certs=s.validate_certs,
+            cert_bundle=s.ca_file,
+        )
+        try:
+            await client.connect()
+        except BaseException:
+            if client.is_connected:
+                client.close()  # e.g. login refused after the session opened
+            raise
+        return client
+
+    async def send(self, sender: str, recipients: Sequence[str], data: bytes) -> str:
+        import aiosmtplib
+
+        failures = (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError)
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(max(1, self.settings.pool_size))
+        async with self._slots:
+            client = self._idle.pop() if self._idle else None
+            if client is None or not client.is_connected:
+                try:
+                    client = await self._connect()
+                except failures as exc:
+                    raise _smtp_error(exc, self._where) from exc
+            try:
+                refused, reply = await client.sendmail(sender, list(recipients), data)
+            except aiosmtplib.SMTPResponseException as exc:
+                # A reply code: aiosmtplib has reset the envelope, the session stays usable.
+                if client.is_connected:
+                    self._idle.append(client)
+                raise _smtp_error(exc, self._where) from exc
+            except failures as exc:
+                if client.is_connected:
+                    client.close()
+                raise _smtp_error(exc, self._where) from exc
+            self._idle.append(client)
+        if refused:
+            reply += " (từ chối: " + ", ".join(f"{r} {e.code}" for r, e in refused.items()) + ")"
+        return reply
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for client in idle:
+            try:
+                await asyncio.wait_for(client.quit(), timeout=5)
+            except Exception:  # noqa: BLE001 - closing anyway
+                client.close()
+
+
+class MaildirTransport:
+    """Delivers into a maildir (var/maildir): what a new user reads to see what would be sent."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.description = f"maildir:{self.path}"
+        self._box: mailbox.Maildir | None = None
+
+    def _add(self, sender: str, recipients: Sequence[str], data: bytes) -> str:
+        if self._box is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._box = mailbox.Maildir(self.path, create=True)
+        box = self._box
+        trace = f"Return-Path: <{sender}>\r\n" + "".join(
+            f"Delivered-To: {r}\r\n" for r in recipients
+        )
+        # Maildir files use the local line ending.
+        return box.add((trace.encode("ascii") + data).replace(b"\r\n", os.linesep.encode()))
+
+    async def send(self, sender: str, recipients: Sequence[str], data: bytes) -> str:
+        for address in (sender, *recipients):
+            check_address(address)
+        try:
+            name = await asyncio.to_thread(self._add, sender, recipients, data)
+        except OSError as exc:
+            raise DeliveryError(
+                f"Không ghi được thư vào {self.path}: {exc.strerror or exc}", permanent=False
+            ) from exc
+        return f"đã lưu {name}"
+
+    async def close(self) -> None:
+        return None
+
+
+def open_transport(
+    smtp: object | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    var_dir: Path = Path("var"),
+) -> Transport:
+    """SMTP when a host is configured (config or NOTIFIER_SMTP_HOST), else var/maildir."""
+    settings = SmtpSettings.from_sources(smtp, os.environ if env is None else env)
+    if settings is None:
+        return MaildirTransport(Path(var_dir) / "maildir")
+    return SmtpTransport(settings)
+
+
+def sender_from(smtp: object | None) -> Address:
+    """The From address of `[smtp]` (`sender` and `sender_name`), else DEFAULT_SENDER."""
+    address = getattr(smtp, "sender", None) or DEFAULT_SENDER.address
+    name = getattr(smtp, "sender_name", None)
+    return Address(DEFAULT_SENDER.name if name is None else str(name), check_address(str(address)))
+
+
+class Mailer:
+    """Composes messages for one sender and hands them to a transport."""
+
+    def __init__(self, transport: Transport, sender: Address = DEFAULT_SENDER) -> None:
+        check_address(sender.address)
+        self.transport = transport
+        self.sender = sender
+
+    def compose(
+        self,
+        rendered: Rendered,
+        to: Sequence[Address],
+        *,
+        key: str,
+        date: datetime,
+        headers: Mapping[str, str] | None = None,
+    ) -> Envelope:
+        data = compose(rendered, sender=self.sender, to=to, key=key, date=date, headers=headers)
+        return Envelope(
+            self.sender.address,
+            tuple(a.address for a in to),
+            data,
+            message_id(key, self.sender.domain),
+        )
+
+    async def send(self, envelope: Envelope) -> str:
+        return await self.transport.send(envelope.sender, envelope.recipients, envelope.data)
+
+    async def close(self) -> None:
+        await self.transport.close()
+
+    def __repr__(self) -> str:  # never shows the password
+        return f"Mailer({self.sender.address} via {self.transport.description})"
