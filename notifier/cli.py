@@ -94,12 +94,22 @@ def timing(
     config: ConfigOpt = Path("config.toml"),
     now: NowOpt = None,
 ) -> None:
-    """Đổi biểu thức thời gian tiếng Việt thành khoảng ngày (JSON, mỗi dòng một đối tượng)."""
+    """Đổi biểu thức thời gian tiếng Việt thành khoảng ngày (JSON, mỗi dòng một đối tượng).
+
+    Ví dụ: notifier timing --year 2024 "Quý II/2024" "tháng 3, 4". Với '-', mỗi dòng của
+    stdin là một biểu thức và cho đúng một dòng JSON (dòng trống cũng vậy), để ghép lại
+    được với cột thời gian đã đưa vào.
+    """
     from notifier.timing import parse_timing
 
-    if texts == ["-"]:
-        texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
-    for text in texts:
+    def expressions():  # noqa: ANN202 - a generator of str
+        for text in texts:
+            if text == "-":
+                yield from (line.rstrip("\r\n") for line in sys.stdin)
+            else:
+                yield text
+
+    for text in expressions():
         result = parse_timing(text, year=year, deadline=deadline)
         sys.stdout.write(json.dumps(result.as_json(), ensure_ascii=False) + "\n")
 

@@ -88,27 +88,28 @@ class Core(NamedTuple):
 # --- token helpers ---------------------------------------------------------------------
 
 
-class _Tokens:
-    __slots__ = ("t", "n")
+_PAD = 8  # more than any recogniser looks ahead, so `t[i]` needs no bounds check
+
+
+class _Tokens(list[str]):
+    """The tokens, padded with "" at the end; `n` is the real length."""
 
     def __init__(self, tokens: list[str]) -> None:
-        self.t = tokens
+        super().__init__(tokens)
         self.n = len(tokens)
+        self.extend([""] * _PAD)
 
-    def at(self, i: int) -> str:
-        return self.t[i] if i < self.n else ""
-
-    def number(self, i: int, digits: int = 2) -> int | None:
-        tok = self.at(i)
-        return int(tok) if tok.isdigit() and len(tok) <= digits else None
+    def number(self, i: int) -> int | None:
+        tok = self[i]
+        return int(tok) if len(tok) <= 2 and tok.isdigit() else None
 
     def year(self, i: int) -> int | None:
-        tok = self.at(i)
-        return int(tok) if tok.isdigit() and len(tok) == 4 else None
+        tok = self[i]
+        return int(tok) if len(tok) == 4 and tok.isdigit() else None
 
     def year_suffix(self, i: int) -> tuple[int | None, int]:
         """"/2024", ".2024", "năm 2024", " 2024", or "- 2024" at the very end."""
-        sep = self.at(i)
+        sep = self[i]
         if sep in ("/", ".", "nam") and self.year(i + 1) is not None:
             return self.year(i + 1), i + 2
         if self.year(i) is not None:
@@ -119,14 +120,14 @@ class _Tokens:
 
     def month_value(self, i: int) -> tuple[int, bool, bool, int] | None:
         """Month number, lunar by name ("Giêng", "Chạp"), leap ("nhuận"), next index."""
-        tok = self.at(i)
+        tok = self[i]
         if tok in _LUNAR_MONTHS:
             month, lunar = _LUNAR_MONTHS[tok], True
-        elif tok.isdigit() and len(tok) <= 2:
+        elif len(tok) <= 2 and tok.isdigit():
             month, lunar = int(tok), False
         else:
             return None
-        leap = self.at(i + 1) == "nhuan"
+        leap = self[i + 1] == "nhuan"
         return month, lunar, leap, i + 1 + leap
 
 
@@ -144,25 +145,25 @@ _Parsed = tuple[_Item, int] | None
 
 def _months_of_year(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
     """"6 tháng đầu năm", "6 tháng cuối năm 2024", "nửa đầu năm", "9 tháng năm 2024"."""
-    tok = t.at(i)
-    if tok == "nua" and t.at(i + 1) in ("dau", "cuoi", "sau") and t.at(i + 2) == "nam":
-        unit = "first" if t.at(i + 1) == "dau" else "last"
+    tok = t[i]
+    if tok == "nua" and t[i + 1] in ("dau", "cuoi", "sau") and t[i + 2] == "nam":
+        unit = "first" if t[i + 1] == "dau" else "last"
         year, j = t.year_suffix(i + 3)
         return _Item(unit, year=year, value=6), j
     count = t.number(i) if tok.isdigit() else _WORD_NUMBERS.get(tok)
-    if count is None or t.at(i + 1) != "thang":
+    if count is None or t[i + 1] != "thang":
         return None
-    if t.at(i + 2) in ("dau", "cuoi") and t.at(i + 3) == "nam":
+    if t[i + 2] in ("dau", "cuoi") and t[i + 3] == "nam":
         year, j = t.year_suffix(i + 4)
-        return _Item("first" if t.at(i + 2) == "dau" else "last", year=year, value=count), j
-    if t.at(i + 2) == "nam" and t.year(i + 3) is not None:  # "6 tháng năm 2024": reporting usage
+        return _Item("first" if t[i + 2] == "dau" else "last", year=year, value=count), j
+    if t[i + 2] == "nam" and t.year(i + 3) is not None:  # "6 tháng năm 2024": reporting usage
         return _Item("first", year=t.year(i + 3), value=count), i + 4
     return None
 
 
 def _period_of(t: _Tokens, i: int, unit: str, value: int) -> _Parsed:
     """After "đầu/giữa/cuối" or "tuần …": "tháng 5[/2024]", "quý II[/2024]", "năm [2024]"."""
-    tok = t.at(i)
+    tok = t[i]
     if tok == "thang":
         found = t.month_value(i + 1)
         if found is None:
@@ -171,11 +172,11 @@ def _period_of(t: _Tokens, i: int, unit: str, value: int) -> _Parsed:
         year, j = t.year_suffix(j)
         return _Item(unit, year=year, month=month, value=value, of="month", lunar=lunar, leap=leap), j
     if unit == "third" and tok == "quy":
-        quarter = _quarter_value(t.at(i + 1))
+        quarter = _quarter_value(t[i + 1])
         if quarter is None:
             raise SpanError("thiếu quý: ghi rõ quý nào, ví dụ “đầu quý III/2024”")
         year, j = t.year_suffix(i + 2)
-        return _Item(unit, year=year, quarter=quarter, value=value, of="quarter", written=t.at(i + 1)), j
+        return _Item(unit, year=year, quarter=quarter, value=value, of="quarter", written=t[i + 1]), j
     if unit == "third" and tok == "nam":
         year, j = t.year_suffix(i + 1)
         return _Item(unit, year=year, value=value, of="year"), j
@@ -186,30 +187,30 @@ def _period_of(t: _Tokens, i: int, unit: str, value: int) -> _Parsed:
 
 def _third(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
     """"đầu/giữa/cuối tháng 5", "cuối quý II/2024", "cuối năm", "thượng tuần tháng 3"."""
-    tok = t.at(i)
+    tok = t[i]
     if tok not in _THIRD_WORDS:
         return None
     j = i + 1
     if tok in ("thuong", "trung", "ha"):
-        if t.at(j) != "tuan":
+        if t[j] != "tuan":
             return None
         j += 1
-        if t.at(j) != "thang":  # "hạ tuần tháng 5"; also "hạ tuần 5" is not Vietnamese
+        if t[j] != "thang":  # "hạ tuần tháng 5"; also "hạ tuần 5" is not Vietnamese
             return None
     return _period_of(t, j, "third", _THIRD_WORDS[tok])
 
 
 def _week(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
     """"tuần đầu tháng 5", "tuần cuối (của) tháng 6/2024", "tuần thứ 2 tháng 5"."""
-    if t.at(i) != "tuan":
+    if t[i] != "tuan":
         return None
-    tok, j = t.at(i + 1), i + 2
+    tok, j = t[i + 1], i + 2
     if tok == "dau":
-        week, j = 1, j + (t.at(j) == "tien")
+        week, j = 1, j + (t[j] == "tien")
     elif tok == "cuoi":
-        week, j = -1, j + (t.at(j) == "cung")
+        week, j = -1, j + (t[j] == "cung")
     elif tok == "thu":
-        word = t.at(j)
+        word = t[j]
         number = t.number(j) if word.isdigit() else _WORD_NUMBERS.get(word)
         if number is None:
             return None
@@ -218,7 +219,7 @@ def _week(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
         week = int(tok)
     else:
         return None
-    j += t.at(j) == "cua"
+    j += t[j] == "cua"
     found = _period_of(t, j, "week", week)
     if found is None:
         raise SpanError("thiếu tháng: ghi rõ tuần của tháng nào, ví dụ “tuần đầu tháng 5/2024”")
@@ -227,7 +228,7 @@ def _week(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
 
 def _tet(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
     """"Tết Nguyên đán 2025" (mùng 1), "dịp Tết 2025" (the season); timing.py rewrites."""
-    tok = t.at(i)
+    tok = t[i]
     if tok not in ("tet", "diptet"):
         return None
     year, j = t.year_suffix(i + 1)
@@ -236,9 +237,9 @@ def _tet(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
 
 def _quarter(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
     """"quý II/2024", "quý 2 năm 2024", "Q2/2024"."""
-    tok = t.at(i)
+    tok = t[i]
     if tok in ("quy", "q"):
-        written, j = t.at(i + 1), i + 2
+        written, j = t[i + 1], i + 2
     elif len(tok) > 1 and tok[0] == "q" and tok[1:] in _ROMAN:  # "QII/2024"
         written, j = tok[1:], i + 1
     else:
@@ -252,7 +253,7 @@ def _quarter(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
 
 def _month(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
     """"tháng 10/2024", "tháng 3 năm 2024", "tháng Giêng", "10/2024"."""
-    if t.at(i) == "thang":
+    if t[i] == "thang":
         found = t.month_value(i + 1)
         if found is None:
             raise SpanError("thiếu tháng: ghi rõ tháng nào, ví dụ “Tháng 10/2024”")
@@ -260,7 +261,7 @@ def _month(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
         year, j = t.year_suffix(j)
         return _Item("month", year=year, month=month, lunar=lunar, leap=leap), j
     month = t.number(i)
-    if month is not None and t.at(i + 1) in ("/", ".") and t.year(i + 2) is not None:
+    if month is not None and t[i + 1] in ("/", ".") and t.year(i + 2) is not None:
         return _Item("month", year=t.year(i + 2), month=month), i + 3
     return None
 
@@ -268,10 +269,10 @@ def _month(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
 def _day_rest(t: _Tokens, day: int, j: int) -> _Parsed:
     """After a day number: "/12[/2024]", " tháng 12 [năm 2024]" or nothing."""
     month, lunar, leap = None, False, False
-    if t.at(j) == "/" and t.number(j + 1) is not None:
+    if t[j] == "/" and t.number(j + 1) is not None:
         month, j = t.number(j + 1), j + 2
-        leap, j = t.at(j) == "nhuan", j + (t.at(j) == "nhuan")
-    elif t.at(j) == "thang" and t.month_value(j + 1) is not None:
+        leap, j = t[j] == "nhuan", j + (t[j] == "nhuan")
+    elif t[j] == "thang" and t.month_value(j + 1) is not None:
         month, lunar, leap, j = t.month_value(j + 1)  # type: ignore[misc]
     year = None
     if month is not None:
@@ -281,18 +282,18 @@ def _day_rest(t: _Tokens, day: int, j: int) -> _Parsed:
 
 def _day(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
     """"02/12/2024", "ngày 02 tháng 12 năm 2024", "ngày 10", "2/12"."""
-    if t.at(i) == "ngay":
+    if t[i] == "ngay":
         day = t.number(i + 1)
         return None if day is None else _day_rest(t, day, i + 2)
     day = t.number(i)
-    if day is not None and t.at(i + 1) == "/" and t.number(i + 2) is not None:
+    if day is not None and t[i + 1] == "/" and t.number(i + 2) is not None:
         return _day_rest(t, day, i + 1)
     return None
 
 
 def _year(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
     """"năm 2024", "2024", and "năm" alone (the plan's year: "trong năm")."""
-    if t.at(i) == "nam":
+    if t[i] == "nam":
         year = t.year(i + 1)
         return _Item("year", year=year), i + 1 + (year is not None)
     year = t.year(i)
@@ -301,9 +302,9 @@ def _year(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
 
 def _continued(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
     """A bare number after a connector keeps the previous unit: "Quý I, II", "tháng 3-5"."""
-    if prev is None or (t.at(i + 1) == "/" and t.number(i + 2) is not None):
+    if prev is None or (t[i + 1] == "/" and t.number(i + 2) is not None):
         return None  # "tháng 5 - 15/6/2024": a new day, not a continued month
-    tok = t.at(i)
+    tok = t[i]
     if prev.unit == "quarter" and _quarter_value(tok) is not None:
         year, j = t.year_suffix(i + 1)
         return _Item("quarter", year=year, value=_quarter_value(tok), written=tok), j  # type: ignore[arg-type]
@@ -319,6 +320,19 @@ def _continued(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
 
 
 _RECOGNISERS = (_continued, _months_of_year, _third, _week, _tet, _quarter, _month, _day, _year)
+# The same order, cut down to the recognisers that can accept a given first token.
+_BY_NUMBER = (_continued, _months_of_year, _month, _day, _year)
+_BY_WORD = {
+    "quy": (_quarter,), "q": (_quarter,), "thang": (_month,), "ngay": (_day,), "nam": (_year,),
+    "tuan": (_week,), "nua": (_months_of_year,), "tet": (_tet,), "diptet": (_tet,),
+    **{word: (_third,) for word in _THIRD_WORDS},
+}  # fmt: skip
+
+
+def _recognisers(tok: str) -> tuple:  # noqa: ANN401 - a tuple of the functions above
+    if tok.isdigit():
+        return _BY_NUMBER
+    return _BY_WORD.get(tok, _RECOGNISERS)
 
 
 # --- parsing and resolution --------------------------------------------------------------
@@ -328,7 +342,10 @@ _ALIASES = {"mung": "ngay", "mong": "ngay"}  # "mùng 10", "mồng 2": a day
 
 
 def _tokens(text: str) -> list[str]:
-    text = _MY_DOT.sub(r"\1/\2", _DMY.sub(r"\1/\3/\4", text)).replace("thu tu", "thu 4")
+    if "." in text or "-" in text:
+        text = _MY_DOT.sub(r"\1/\2", _DMY.sub(r"\1/\3/\4", text))
+    if "thu tu" in text:  # "tuần thứ tư": "tư" is 4 here, not "từ"
+        text = text.replace("thu tu", "thu 4")
     tokens: list[str] = []
     for tok in _TOKEN.findall(text):
         tok = _ALIASES.get(tok, tok)
@@ -337,22 +354,51 @@ def _tokens(text: str) -> list[str]:
     return tokens
 
 
+# The commonest cells in one pattern, dated without tokens: "năm 2024", "Quý II/2024",
+# "tháng 10/2024", "02/12/2024". Anything else, and every error, takes the general path.
+_FAST = re.compile(
+    r"(?:(?:trong|vao|ca) )?(?:nam (?P<y>\d{4})|(?P<y2>\d{4})"
+    r"|quy (?P<q>iv|i{1,3}|[1-4])(?:/| nam | - | )(?P<qy>\d{4})"
+    r"|thang (?P<m>[1-9]|1[0-2])(?:/| nam | - | )(?P<my>\d{4})"
+    r"|(?:ngay )?(?P<d>\d{1,2})/(?P<dm>\d{1,2})/(?P<dy>\d{4}))"
+)
+
+
+def _fast(text: str) -> Core | None:
+    m = _FAST.fullmatch(text)
+    if m is None:
+        return None
+    y, y2, q, qy, month, my, day, dm, dy = m.groups()
+    if y or y2:
+        span = year_span(int(y or y2))
+    elif q:
+        span = quarter_span(_ROMAN.get(q) or int(q), int(qy))
+    elif month:
+        span = month_span(int(month), int(my))
+    else:
+        span = day_span(int(day), int(dm), int(dy))
+    return Core(span.start, span.end, None, False)
+
+
 def parse_core(text: str, *, lunar: bool, year: int | None) -> Core | None:
     """Date the core expression; None if it is empty or not a timing; SpanError if wrong."""
-    raw = _TOKEN.findall(text)
-    open_start = bool(raw) and raw[0] == "tu"
+    if not lunar:
+        fast = _fast(text)
+        if fast is not None:
+            return fast
+    open_start = text.startswith("tu ")
     t = _Tokens(_tokens(text))
     items: list[_Item] = []
     links: list[str] = []
     i, prev = 0, None
     while i < t.n:
         if items:  # a connector must separate two periods
-            tok = t.at(i)
+            tok = t[i]
             if tok not in _RANGE and tok not in _LIST:
                 return None
             links.append(tok)
             i += 1
-        for recognise in _RECOGNISERS:
+        for recognise in _recognisers(t[i]):
             found = recognise(t, i, prev)
             if found is not None:
                 break

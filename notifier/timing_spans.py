@@ -20,10 +20,11 @@ Not here: reading text (timing.py, timing_grammar.py), working days (workdays.py
 from __future__ import annotations
 
 import calendar
+from functools import lru_cache
 from datetime import date, timedelta
 from typing import NamedTuple
 
-from notifier.workdays import lunar_to_solar
+from notifier.workdays import lunar_to_solar as _lunar_to_solar
 
 __all__ = [
     "MAX_YEAR",
@@ -53,6 +54,9 @@ MIN_YEAR = 1900
 MAX_YEAR = 2198
 
 _ONE_DAY = timedelta(days=1)
+
+# vnlunar recomputes new moons on every call; a plan asks for a handful of lunar dates.
+lunar_to_solar = lru_cache(maxsize=4096)(_lunar_to_solar)
 _ROMAN = ("", "I", "II", "III", "IV")
 _THIRDS = ("đầu", "giữa", "cuối")
 
@@ -86,17 +90,20 @@ def _check_month(month: int) -> None:
         raise SpanError(f"không có tháng {month} (chỉ có tháng 1–12)")
 
 
+@lru_cache(maxsize=4096)  # pure; plans ask for the same few periods again and again
 def year_span(year: int) -> Span:
     check_year(year)
     return Span(date(year, 1, 1), date(year, 12, 31))
 
 
+@lru_cache(maxsize=4096)
 def month_span(month: int, year: int) -> Span:
     _check_month(month)
     check_year(year)
     return Span(date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1]))
 
 
+@lru_cache(maxsize=4096)
 def quarter_span(quarter: int, year: int, *, written: str | None = None) -> Span:
     if not 1 <= quarter <= 4:
         shown = written.upper() if written else str(quarter)
@@ -105,6 +112,7 @@ def quarter_span(quarter: int, year: int, *, written: str | None = None) -> Span
     return Span(month_span(first, year).start, month_span(first + 2, year).end)
 
 
+@lru_cache(maxsize=4096)
 def day_span(day: int, month: int, year: int) -> Span:
     _check_month(month)
     check_year(year)
@@ -201,6 +209,7 @@ def _next_lunar_month_start(month: int, year: int, leap: bool) -> date:
     return following
 
 
+@lru_cache(maxsize=4096)
 def lunar_month(month: int, year: int, *, leap: bool = False) -> Span:
     """A lunar month: mùng 1 to the day before the next mùng 1 (never a made-up 30th)."""
     start = lunar_day(1, month, year, leap=leap).start
@@ -213,6 +222,7 @@ def lunar_year(year: int) -> Span:
     return Span(start, tet(check_year(year + 1)).start - _ONE_DAY)
 
 
+@lru_cache(maxsize=4096)
 def tet(year: int) -> Span:
     """Tết Nguyên đán of lunar `year`: mùng 1 tháng Giêng."""
     return lunar_day(1, 1, year)
