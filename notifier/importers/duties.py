@@ -37,6 +37,7 @@ _P = (
     r"|thang(?![\s/.-]*\d))"
 )
 _LIST = re.compile(rf"(?:dinh\s+ky\s+)?(?P<list>{_P}(?:\s*(?:,|va|hoac|/)\s*{_P})*)\b")
+_LIST_BEFORE = re.compile(rf"(?:dinh\s+ky\s+)?(?P<list>{_P}(?:\s*(?:,|va|hoac|/)\s*{_P})*)\s*$")
 _ONE = re.compile(_P)
 _STRONG = re.compile(r"hang|dinh\s+ky|\d|sau|chin")
 _REPORT = re.compile(r"\bbao\s+cao\b")
@@ -52,7 +53,7 @@ _TO_STOP = re.compile(
 _ENUM = re.compile(r"^(?:\d+(?:\.\d+)*\.?|[a-zđ]\)|[-+•*])\s*", re.I)
 _ASKER = re.compile(r"(?:ubnd|uy\s+ban\s+nhan\s+dan)\s+\S+\s+(?:de\s+nghi|yeu\s+cau|giao)\s+")
 _VERBS = re.compile(
-    r"\s(?:chu\s+dong|co\s+trach\s+nhiem|can\s+cu|trien\s+khai|thuc\s+hien|bao\s+cao|"
+    r"\s(?:chu\s+dong|chu\s+tri|co\s+trach\s+nhiem|can\s+cu|trien\s+khai|thuc\s+hien|bao\s+cao|"
     r"(?<!cac\s)to\s+chuc\s(?!doan)|phoi\s+hop|xay\s+dung|tham\s+muu|dinh\s+ky|tong\s+hop|gui|"
     r"nghiem\s+tuc|khan\s+truong|day\s+manh|lam\s+viec|theo\s+doi|kiem\s+tra|cap\s+nhat)\b"
 )
@@ -130,12 +131,21 @@ def _duties_in(sentence: str, line: int) -> list[tuple[ReportDuty, str]]:
     for report in _REPORT.finditer(masked):
         window_end = _window_end(masked, report.end())
         m = _LIST.search(masked, report.end(), window_end)
+        before = m is None
+        if before:  # "định kỳ 6 tháng, năm báo cáo kết quả …": the list leads
+            m = _LIST_BEFORE.search(masked, max(0, report.start() - 80), report.start())
         if m is None or m.start() in used or not _STRONG.search(m.group(0)):
             continue
         used.add(m.start())  # "báo cáo … trong báo cáo X 6 tháng": one list, one set of duties
-        name = _title_name(sentence, folded, report.start(), m.start())
-        to_text = _recipient(sentence, masked, m.end())
+        if before:
+            name = _name_after(sentence, masked, report.start())
+            to, to_text = _recipient(sentence, masked, report.end())
+        else:
+            name = _title_name(sentence, folded, report.start(), m.start())
+            to, to_text = _recipient(sentence, masked, m.end())
         owners = _owners(sentence, folded)
+        if owners and fold(owners) == fold(to) and " (qua " in to_text:
+            to = to_text.split(" (qua ", 1)[0]  # the relaying unit reports on to the other
         periods: dict[str, str] = {}
         for one in _ONE.finditer(masked, m.start("list"), m.end("list")):
             periods.setdefault(_period(one.group(0)), sentence[one.start() : one.end()])
@@ -144,7 +154,7 @@ def _duties_in(sentence: str, line: int) -> list[tuple[ReportDuty, str]]:
                 id=period,
                 period=period,
                 title=f"{name} {periods[period]}",
-                to=to_text,
+                to=to,
                 to_text=to_text,
                 owners_text=owners,
                 source_text=sentence,
@@ -172,16 +182,38 @@ def _title_name(sentence: str, folded: str, start: int, end: int) -> str:
     return "B" + name[1:] if name else "Báo cáo"
 
 
-def _recipient(sentence: str, masked: str, after: int) -> str:
-    """The unit after "gửi (về)", "về", "qua" following the periods (else anywhere)."""
+def _name_after(sentence: str, masked: str, start: int) -> str:
+    """ "báo cáo kết quả thực hiện về Sở X" → "Báo cáo kết quả thực hiện"."""
+    to = next((t for t in _TO.finditer(masked, start) if is_unit_like(sentence[t.end() :][:120])), None)
+    stop = re.compile(r"[,;.(#]").search(masked, start)
+    ends = [x.start() for x in (to, stop) if x is not None]
+    end = min(ends) if ends else len(sentence)
+    words = sentence[start:end].split()[:8]
+    name = _TITLE_TRIM.sub("", flat_ascii(" ".join(words)))
+    text = " ".join(words)[: len(name)].strip()
+    return "B" + text[1:] if text else "Báo cáo"
+
+
+def _recipient(sentence: str, masked: str, after: int) -> tuple[str, str]:
+    """(unit, as written) after "gửi (về)", "về", "qua" following the periods (else anywhere).
+
+    "về UBND tỉnh (qua Sở Ngoại vụ)": the report reaches UBND tỉnh through Sở Ngoại vụ,
+    which is the unit that receives it (`to`); `to_text` keeps the whole phrase.
+    """
     for start in (after, 0):
         for m in _TO.finditer(masked, start):
             rest = sentence[m.end() :]
             if not is_unit_like(rest[:120]):
                 continue
             stop = _TO_STOP.search(masked, m.end())
-            return sentence[m.end() : stop.start() if stop else len(sentence)].strip(" ,")
-    return ""
+            end = stop.start() if stop else len(sentence)
+            unit = sentence[m.end() : end].strip(" ,")
+            via = re.compile(r"\s*\(\s*qua\s+([^()]{3,80})\)").match(masked, end)
+            if via and is_unit_like(sentence[via.start(1) : via.end(1)]):
+                through = sentence[via.start(1) : via.end(1)].strip()
+                return through, f"{unit} (qua {through})"
+            return unit, unit
+    return "", ""
 
 
 def _owners(sentence: str, folded: str) -> str:
@@ -189,8 +221,8 @@ def _owners(sentence: str, folded: str) -> str:
     start = 0
     if m := _ENUM.match(sentence):
         start = m.end()
-    if m := _ASKER.match(folded, start):
-        start = m.end()
+    if m := _ASKER.search(folded, start):
+        start = m.end()  # "UBND tỉnh giao Sở X …": the duty is Sở X's
     verb = _VERBS.search(folded, start)
     if verb is None:
         return ""

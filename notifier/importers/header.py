@@ -155,7 +155,11 @@ def _title(top: Sequence[Line], body_text: str, place: str) -> str:
                 break
             words += nxt.text.split()
         if not words and i + 1 < len(top) and _looks_like_subject(top[i + 1].text):
-            return "Kế hoạch " + top[i + 1].text
+            # A subject in sentence case is kept; only its first word takes the body's casing.
+            subject = top[i + 1].text.split()
+            others = body_text.replace(top[i + 1].text, "", 1)  # casing from elsewhere
+            first = recase(subject[:2], others, place).split()[:1] if len(subject) > 1 else subject
+            return " ".join(["Kế hoạch", *first, *subject[1:]])
         if words:
             return "Kế hoạch " + recase(words, body_text, place)
     return ""
