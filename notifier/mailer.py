@@ -339,6 +339,7 @@ class Envelope:
 
 class Transport(Protocol):
     description: str
+    concurrency: int  # messages it can carry at once
 
     async def send(self, sender: str, recipients: Sequence[str], data: bytes) -> str:
         """Deliver `data`; return the server's reply. Raise DeliveryError on failure."""
@@ -464,6 +465,7 @@ class SmtpTransport:
         self.settings = settings
         self.description = f"smtp://{settings.host}:{settings.port} ({settings.security})"
         self._where = f"{settings.host}:{settings.port}"
+        self.concurrency = max(1, settings.pool_size)
         self._idle: list[aiosmtplib.SMTP] = []
         self._slots: asyncio.Semaphore | None = None
 
@@ -534,6 +536,7 @@ class MaildirTransport:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.description = f"maildir:{self.path}"
+        self.concurrency = 1
         self._box: mailbox.Maildir | None = None
 
     def _add(self, sender: str, recipients: Sequence[str], data: bytes) -> str:
@@ -606,6 +609,11 @@ class Mailer:
             data,
             message_id(key, self.sender.domain),
         )
+
+    @property
+    def concurrency(self) -> int:
+        """How many messages the transport can carry at once."""
+        return max(1, int(getattr(self.transport, "concurrency", 1)))
 
     async def send(self, envelope: Envelope) -> str:
         return await self.transport.send(envelope.sender, envelope.recipients, envelope.data)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -128,12 +129,14 @@ def test_claim_takes_due_rows_oldest_first_up_to_the_limit(store: Store) -> None
 
 def test_concurrent_claimers_get_disjoint_rows(store: Store) -> None:
     store.enqueue(rems(300), now=at(1, 0))
-    got: dict[str, list[str]] = {}
+    got: dict[str, list[str]] = {f"d{i}": [] for i in range(4)}
+    start = threading.Barrier(4)
 
     def claimer(owner: str) -> None:
-        mine = got.setdefault(owner, [])
+        start.wait()
         while rows := store.claim_due(owner, now=at(2), limit=7, lease=LEASE):
-            mine.extend(r.key for r in rows)
+            got[owner].extend(r.key for r in rows)
+            time.sleep(0.002)  # "sending" them; the others claim meanwhile
 
     threads = [threading.Thread(target=claimer, args=(f"d{i}",)) for i in range(4)]
     for t in threads:

@@ -1,0 +1,267 @@
+"""Sending the outbox: claim due rows, render, send, record; one claimable step at a time.
+
+Owns the delivery steps the daemon and the CLI drive (healthchecks' sendalerts shape):
+
+    await send_next(store, mailer, *, now, owner) -> bool      one row; False when idle
+    await send_batch(store, mailer, *, now, owner, limit) -> BatchResult
+    await drain(store, mailer, *, now, owner) -> BatchResult   batches until nothing is due
+    RetryPolicy: when a temporary failure is tried again, and when it stops being tried.
+
+Each claimed row is rendered (notifier.emails.render, or an injected `render`), composed
+once into bytes by the mailer, sent, and its outcome recorded: "sent"; a temporary failure
+comes back after an exponential backoff (1, 2, 4 … minutes, at most an hour apart) until
+`horizon` after its due time, then it is "failed"; a permanent failure (5xx, a bad
+address, a template that cannot render) is "failed" at once and shows in the next digest.
+Rows go out in order of due time. Outcomes are written by a group-committing recorder
+while later messages are in flight, so the gap between the server's "250" and the
+database saying "sent" stays one short commit.
+
+Facts relied on: the store's claim is a lease (a dead sender's rows return when it runs
+out), so a batch gives back what it has not started once most of its lease is used, rather
+than racing a daemon that took the rows over. Exactly once holds between senders; a crash
+in the gap above can repeat one message, which then carries the same Message-ID.
+Not here: the schedule of sweeps and catch-up (daemon.py), what is due (reminders.py),
+MIME and SMTP (mailer.py), SQL (store.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from notifier.errors import DeliveryError
+from notifier.mailer import Address, Envelope, Mailer, SmtpError
+from notifier.store import OutboxRow, Outcome, Store
+
+__all__ = [
+    "RetryPolicy",
+    "BatchResult",
+    "RenderFn",
+    "prepare",
+    "send_next",
+    "send_batch",
+    "drain",
+]
+
+log = logging.getLogger("notifier.delivery")
+
+RenderFn = Callable[[str, Mapping[str, Any]], Any]  # (template, context) -> emails.Rendered
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Backoff for temporary failures: first, first·factor, … capped at `longest`;
+    no attempt later than `horizon` after the reminder's due time."""
+
+    first: timedelta = timedelta(minutes=1)
+    factor: float = 2.0
+    longest: timedelta = timedelta(hours=1)
+    horizon: timedelta = timedelta(hours=24)
+
+    def retry_at(self, *, attempts: int, due_at: datetime, now: datetime) -> datetime | None:
+        """When to try again after `attempts` failed attempts, or None to give up."""
+        exponent = min(max(attempts - 1, 0), 64)  # past 2**64 the cap has long applied
+        seconds = self.first.total_seconds() * self.factor**exponent
+        when = now + timedelta(seconds=min(seconds, self.longest.total_seconds()))
+        return when if when <= due_at + self.horizon else None
+
+
+@dataclass(slots=True)
+class BatchResult:
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    released: int = 0
+
+    def add(self, other: BatchResult) -> None:
+        self.claimed += other.claimed
+        self.sent += other.sent
+        self.retried += other.retried
+        self.failed += other.failed
+        self.released += other.released
+
+
+def _default_render() -> RenderFn:
+    from notifier.emails import render
+
+    return render
+
+
+def _headers(payload: Mapping[str, Any]) -> dict[str, str]:
+    extra = payload.get("headers") or {}
+    return {str(k): str(v) for k, v in extra.items()} if isinstance(extra, Mapping) else {}
+
+
+def prepare(row: OutboxRow, mailer: Mailer, render: RenderFn, *, now: datetime) -> Envelope:
+    """Render and compose one row. Raises a permanent DeliveryError when it cannot be built."""
+    try:
+        rendered = render(row.template, row.payload)
+    except DeliveryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a broken template or context must not stop the batch
+        raise DeliveryError(
+            f"Không dựng được thư từ mẫu {row.template!r}: {type(exc).__name__}: {exc}",
+            permanent=True,
+        ) from exc
+    to = [Address(name, address) for name, address in row.recipients]
+    return mailer.compose(rendered, to, key=row.key, date=now, headers=_headers(row.payload))
+
+
+class _Recorder:
+    """Writes outcomes in a worker thread, committing whatever has queued up at once."""
+
+    def __init__(self, store: Store, owner: str) -> None:
+        self.store = store
+        self.owner = owner
+        self.queue: list[Outcome] = []
+        self.task: asyncio.Task[None] | None = None
+
+    def add(self, outcome: Outcome) -> None:
+        self.queue.append(outcome)
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self._flush())
+
+    async def _flush(self) -> None:
+        while self.queue:
+            batch, self.queue = self.queue, []
+            for attempt in range(6):
+                try:
+                    await asyncio.to_thread(self.store.record, batch, owner=self.owner)
+                    break
+                except Exception:  # database briefly away: keep the outcome, try again
+                    if attempt == 5:
+                        raise
+                    log.warning("ghi kết quả gửi thư thất bại; thử lại", exc_info=True)
+                    await asyncio.sleep(0.5 * 2**attempt)
+
+    async def drain(self) -> None:
+        while self.task is not None and not self.task.done():
+            await self.task
+        if self.task is not None:
+            self.task.result()  # surface a recording failure
+        if self.queue:
+            self.task = asyncio.create_task(self._flush())
+            await self.task
+
+
+def _failure(
+    row: OutboxRow, exc: DeliveryError, *, now: datetime, policy: RetryPolicy
+) -> Outcome:
+    code = exc.code if isinstance(exc, SmtpError) else None
+    message = str(exc)
+    if not exc.permanent:
+        when = policy.retry_at(attempts=row.attempts + 1, due_at=row.due_at, now=now)
+        if when is not None:
+            return Outcome(row.id, row.key, "retry", now, smtp_code=code, message=message,
+                           retry_at=when)
+        message = f"{message} (hết thời hạn thử lại sau {row.attempts + 1} lần)"
+    return Outcome(row.id, row.key, "failed", now, smtp_code=code, message=message)
+
+
+async def send_batch(
+    store: Store,
+    mailer: Mailer,
+    *,
+    now: datetime,
+    owner: str,
+    limit: int = 50,
+    lease: timedelta = timedelta(minutes=10),
+    policy: RetryPolicy = RetryPolicy(),
+    render: RenderFn | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> BatchResult:
+    """Claim up to `limit` due rows and deliver them concurrently over the mailer's pool.
+
+    `now` is the claim time; `clock` (default: `now` itself) stamps each outcome.
+    """
+    rows = await asyncio.to_thread(store.claim_due, owner, now=now, limit=limit, lease=lease)
+    result = BatchResult(claimed=len(rows))
+    if not rows:
+        return result
+    render = render or _default_render()
+    stamp = clock or (lambda: now)
+    recorder = _Recorder(store, owner)
+    # Leave the rest to whoever takes them over rather than send after the lease ends.
+    deadline = time.monotonic() + lease.total_seconds() * 0.8
+
+    queue = list(reversed(rows))  # pop() takes the earliest due first
+
+    async def deliver(row: OutboxRow) -> None:
+        try:
+            envelope = prepare(row, mailer, render, now=stamp())
+            reply = await mailer.send(envelope)
+        except DeliveryError as exc:
+            outcome = _failure(row, exc, now=stamp(), policy=policy)
+            if outcome.status == "retry":
+                result.retried += 1
+            else:
+                result.failed += 1
+            recorder.add(outcome)
+            return
+        result.sent += 1
+        recorder.add(
+            Outcome(row.id, row.key, "sent", stamp(), message_id=envelope.message_id,
+                    message=reply[:500])
+        )
+
+    async def worker() -> None:
+        while queue:
+            row = queue.pop()
+            if time.monotonic() > deadline:
+                result.released += 1
+                recorder.add(Outcome(row.id, row.key, "released", stamp(),
+                                     message="hết thời gian giữ chỗ"))
+                continue
+            await deliver(row)
+
+    try:
+        await asyncio.gather(*(worker() for _ in range(min(mailer.concurrency, len(rows)))))
+    finally:
+        await recorder.drain()
+    return result
+
+
+async def send_next(
+    store: Store,
+    mailer: Mailer,
+    *,
+    now: datetime,
+    owner: str,
+    **options: Any,
+) -> bool:
+    """Claim the most overdue row, send it, record the outcome; False if nothing is due."""
+    result = await send_batch(store, mailer, now=now, owner=owner, limit=1, **options)
+    return result.claimed > 0
+
+
+async def drain(
+    store: Store,
+    mailer: Mailer,
+    *,
+    now: datetime | Callable[[], datetime],
+    owner: str,
+    limit: int = 200,
+    max_batches: int | None = None,
+    **options: Any,
+) -> BatchResult:
+    """Send batch after batch until nothing is due (or `max_batches`). `now` may be a clock."""
+    total = BatchResult()
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        moment = now() if callable(now) else now
+        clock = now if callable(now) else None
+        result = await send_batch(
+            store, mailer, now=moment, owner=owner, limit=limit, clock=clock, **options
+        )
+        total.add(result)
+        batches += 1
+        if result.claimed == 0 or result.claimed == result.released:
+            break
+    return total
+
