@@ -336,7 +336,8 @@ def _plan_label(plan: Plan) -> str:
     label = " ".join(parts)
     if plan.title:
         label += f": {plan.title}"
-    return " ".join(nfc(label).split())  # one line: a newline would end the comment
+    # One printable line: a newline would end the comment, a control character is not TOML.
+    return " ".join("".join(c if c.isprintable() else " " for c in nfc(label)).split())
 
 
 def _string(value: str) -> Any:
@@ -433,14 +434,13 @@ def _new_document(plan: Plan) -> TOMLDocument:
         doc.add(tomlkit.comment(line))
     doc.add(tomlkit.nl())
     doc.add("plan", _fill(tomlkit.table(), _plan_fields(plan)))
-    activities = tomlkit.aot()
-    for a in plan.activities:
-        activities.append(_fill(tomlkit.table(), _activity_fields(a)))
-    doc.add("activities", activities)
-    reports = tomlkit.aot()
-    for r in plan.reports:
-        reports.append(_fill(tomlkit.table(), _report_fields(r)))
-    doc.add("reports", reports)
+    for key, items, fields_of in (("activities", plan.activities, _activity_fields),
+                                  ("reports", plan.reports, _report_fields)):
+        if items:  # an empty array of tables would be written as "key = []"
+            tables = tomlkit.aot()
+            for item in items:
+                tables.append(_fill(tomlkit.table(), fields_of(item)))
+            doc.add(key, tables)
     return doc
 
 
@@ -503,30 +503,53 @@ def _carry_accepted(table: Table, fields: list[tuple[str, Any]]) -> list[tuple[s
 
 def _merge_tables(old: AoT | None, items: Sequence[Any], ident: str,
                   fields_of: Callable[[Any], list[tuple[str, Any]]],
-                  base_items: dict[str, Any] | None, derived: dict[str, tuple[str, ...]]) -> AoT:
-    """The new array of tables: existing tables (matched by `ident`) updated in place, in the
-    new order; new ones appended; ones no longer in the source dropped."""
-    by_id: dict[Any, Table] = {}
-    for table in old or []:
-        by_id.setdefault(_plain(table.get(ident)), table)
-    out = tomlkit.aot()
-    for item in items:
+                  base_items: dict[str, Any] | None, derived: dict[str, tuple[str, ...]]) -> AoT | None:
+    """The array of tables for `items`: existing tables (matched by `ident`) updated in place,
+    new ones inserted where the source has them, ones no longer in the source dropped.
+    None when there are no items (the key is then left out of the file)."""
+    if not items:
+        return None
+    new_ids = [_plain(fields_of(item)[0][1]) for item in items]
+    tables = list(old or [])
+    old_ids = [_plain(t.get(ident)) for t in tables]
+    kept = [i for i in old_ids if i in new_ids]
+    if old is None or kept != [i for i in new_ids if i in old_ids] or len(set(old_ids)) != len(old_ids):
+        out = tomlkit.aot()  # order changed: rebuild from the same tables (comments travel along)
+        by_id = dict(zip(old_ids, tables))
+        for item in items:
+            fields = fields_of(item)
+            out.append(_merged_table(by_id.pop(_plain(fields[0][1]), None), item, fields_of,
+                                     base_items, derived))
+        return out
+    for index in reversed(range(len(tables))):
+        if old_ids[index] not in new_ids:
+            del old[index]
+    for position, item in enumerate(items):
         fields = fields_of(item)
-        new = dict(fields)
-        table = by_id.pop(_plain(new[ident]), None)
-        if table is None:
-            out.append(_fill(tomlkit.table(), fields))
-            continue
-        if base_items is not None:
-            base = base_items.get(new[ident])
-            keep = _base_keep(fields_of(base) if base is not None else [], fields)
+        if _plain(fields[0][1]) in old_ids:
+            _merged_table(old[position], item, fields_of, base_items, derived)
         else:
-            keep = _derived_keep(table, new, derived)
-            if "key_dates" in new and not keep("key_dates"):
-                fields = _carry_accepted(table, fields)
-        _update(table, fields, keep)
-        out.append(table)
-    return out
+            table = _merged_table(None, item, fields_of, base_items, derived)
+            table.trivia.indent = "\n"  # a blank line before the new header, like the others
+            old.insert(position, table)
+    return old
+
+
+def _merged_table(table: Table | None, item: Any, fields_of: Callable[[Any], list[tuple[str, Any]]],
+                  base_items: dict[str, Any] | None, derived: dict[str, tuple[str, ...]]) -> Table:
+    fields = fields_of(item)
+    if table is None:
+        return _fill(tomlkit.table(), fields)
+    new = dict(fields)
+    if base_items is not None:
+        base = base_items.get(fields[0][1])
+        keep = _base_keep(fields_of(base) if base is not None else [], fields)
+    else:
+        keep = _derived_keep(table, new, derived)
+        if "key_dates" in new and not keep("key_dates"):
+            fields = _carry_accepted(table, fields)
+    _update(table, fields, keep)
+    return table
 
 
 def _merge(doc: TOMLDocument, plan: Plan, existing: Plan | None) -> None:
@@ -536,14 +559,19 @@ def _merge(doc: TOMLDocument, plan: Plan, existing: Plan | None) -> None:
     plan_table = doc["plan"]
     assert isinstance(plan_table, Table)
     _update(plan_table, plan_fields, _base_keep(_plan_fields(existing) if existing else None, plan_fields))
-    base_acts = {a.ref: a for a in existing.activities} if existing else None
-    base_reps = {r.id: r for r in existing.reports} if existing else None
-    old_acts = doc.get("activities")
-    old_reps = doc.get("reports")
-    doc["activities"] = _merge_tables(old_acts if isinstance(old_acts, AoT) else None, plan.activities, "ref",
-                                      _activity_fields, base_acts, _ACTIVITY_DERIVED)
-    doc["reports"] = _merge_tables(old_reps if isinstance(old_reps, AoT) else None, plan.reports, "id",
-                                   _report_fields, base_reps, _REPORT_DERIVED)
+    for key, items, ident, fields_of, base, derived in (
+        ("activities", plan.activities, "ref", _activity_fields,
+         {a.ref: a for a in existing.activities} if existing else None, _ACTIVITY_DERIVED),
+        ("reports", plan.reports, "id", _report_fields,
+         {r.id: r for r in existing.reports} if existing else None, _REPORT_DERIVED),
+    ):
+        old = doc.get(key)
+        merged = _merge_tables(old if isinstance(old, AoT) else None, items, ident, fields_of, base, derived)
+        if merged is None:
+            if key in doc:
+                del doc[key]
+        elif merged is not old:
+            doc[key] = merged
 
 
 def write_schedule(plan: Plan, directory: Path, *, existing: Plan | None = None,

@@ -159,7 +159,7 @@ _MESSAGES: list[tuple[str, str, str]] = [
      "Mỗi khóa chỉ ghi một lần trong một bảng; xóa dòng trùng."),
     (r"Cannot declare .* twice|Cannot mutate immutable namespace", "bảng này đã được khai báo",
      "Mỗi [bảng] chỉ ghi một lần; các mục lặp lại dùng [[bảng]]."),
-    (r"Illegal character", "chuỗi chứa ký tự điều khiển không được phép",
+    (r"Illegal character|Found invalid character", "chuỗi chứa ký tự điều khiển không được phép",
      "Xóa ký tự đó, hoặc dùng chuỗi nhiều dòng \"\"\"...\"\"\" nếu cần xuống dòng."),
     (r"Unescaped '\\' in a string", "dấu \\ trong chuỗi phải viết thành \\\\",
      "Hoặc dùng ngoặc đơn: 'C:\\thu muc'"),
