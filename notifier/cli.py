@@ -411,6 +411,151 @@ def schema_command(
         out.print(f"Đã ghi {path}", markup=False)
 
 
+def _delivery_setup(config: Path):  # noqa: ANN202 - config.py is imported lazily
+    """config.toml (embedded defaults if absent) with the NOTIFIER_* environment applied."""
+    import os
+
+    from notifier.config import load_config
+
+    return load_config(config, environ=dict(os.environ), missing_ok=True)
+
+
+def _shown_url(url: str) -> str:
+    from sqlalchemy import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+db_app = typer.Typer(help="Cơ sở dữ liệu (hàng đợi thư, nhật ký gửi).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOpt = Path("config.toml"), debug: DebugOpt = False) -> None:
+    """Tạo hoặc nâng cấp cơ sở dữ liệu lên phiên bản mới nhất (NOTIFIER_DATABASE hoặc [database] url)."""
+    import os
+
+    def body() -> tuple[str, str]:
+        from notifier.store import database_url, upgrade
+
+        url = database_url(_delivery_setup(config), env=os.environ)
+        return url, upgrade(url)
+
+    url, revision = _run(body, debug=debug)
+    _console().print(f"Cơ sở dữ liệu {_shown_url(url)} đã ở phiên bản {revision}.", markup=False)
+
+
+_STATUS_LABELS = {"pending": "chờ gửi", "claimed": "đang gửi", "sent": "đã gửi",
+                  "failed": "lỗi", "skipped": "bỏ qua"}
+
+
+@app.command("status")
+def status_command(
+    as_json: JsonOpt = False,
+    config: ConfigOpt = Path("config.toml"),
+    now: NowOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Hàng đợi thư: đến hạn, chờ gửi, đã gửi, lỗi, bỏ qua; thư sắp gửi và lỗi gần đây."""
+    import os
+
+    moment = parse_now(now)
+
+    def body():  # noqa: ANN202 - store types are imported lazily
+        from notifier.mailer import open_transport
+        from notifier.store import database_url, open_store
+
+        cfg = _delivery_setup(config)
+        url = database_url(cfg, env=os.environ)
+        store = open_store(url)
+        try:
+            store.check_migrated()
+            counts = store.counts(now=moment)
+            upcoming = store.rows(statuses=["pending", "claimed"], limit=10)
+            problems = store.rows(statuses=["failed", "skipped"], limit=10, newest_first=True)
+        finally:
+            store.close()
+        return url, open_transport(cfg, environ=os.environ).description, counts, upcoming, problems
+
+    url, transport, counts, upcoming, problems = _run(body, debug=debug)
+    fields = ("due", "pending", "retrying", "claimed", "sent", "failed", "skipped")
+    if as_json:
+        def row(r):  # noqa: ANN001, ANN202
+            return {"key": r.key, "status": r.status, "due": r.due_at.isoformat(),
+                    "next_attempt": r.next_attempt_at.isoformat(), "attempts": r.attempts,
+                    "to": [a for _, a in r.recipients], "subject": r.subject, "error": r.last_error}
+
+        data = {"database": _shown_url(url), "transport": transport,
+                **{f: getattr(counts, f) for f in fields},
+                "next_due": counts.next_due.isoformat() if counts.next_due else None,
+                "upcoming": [row(r) for r in upcoming], "problems": [row(r) for r in problems]}
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        return
+    from rich.table import Table
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(TZ_NAME)
+    out = _console()
+    out.print(f"Cơ sở dữ liệu: {_shown_url(url)}  ·  gửi qua: {transport}", markup=False)
+    labels = {"due": "đến hạn", "pending": "chờ gửi", "retrying": "đang thử lại",
+              "claimed": "đang gửi", "sent": "đã gửi", "failed": "lỗi", "skipped": "bỏ qua"}
+    summary = Table(title=f"Hàng đợi thư lúc {moment:%H:%M %d/%m/%Y}")
+    for f in fields:
+        summary.add_column(labels[f], justify="right")
+    summary.add_row(*(str(getattr(counts, f)) for f in fields))
+    out.print(summary)
+    for title, rows, when in (("Sắp gửi", upcoming, "next_attempt_at"),
+                              ("Lỗi và bỏ qua gần đây", problems, "updated_at")):
+        if not rows:
+            continue
+        table = Table(title=title, show_lines=True)
+        for column in ("Thời điểm", "Trạng thái", "Gửi đến", "Tiêu đề", "Lỗi"):
+            table.add_column(column, overflow="fold")
+        for r in rows:
+            table.add_row(f"{getattr(r, when).astimezone(tz):%H:%M %d/%m/%Y}",
+                          _STATUS_LABELS.get(r.status, r.status),
+                          "\n".join(a for _, a in r.recipients), r.subject, r.last_error or "")
+        out.print(table)
+
+
+@app.command("send-test")
+def send_test_command(
+    address: Annotated[str, typer.Argument(help="Địa chỉ nhận thư thử nghiệm.")],
+    name: Annotated[str, typer.Option("--name", help="Tên hiển thị của người nhận.")] = "",
+    config: ConfigOpt = Path("config.toml"),
+    now: NowOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Gửi một thư thử nghiệm (kèm tệp lịch .ics) tới ADDRESS bằng cấu hình gửi thư hiện tại."""
+    import asyncio
+    import os
+
+    moment = parse_now(now)
+
+    def body() -> tuple[str, str, str]:
+        from notifier.delivery import send_test
+        from notifier.mailer import Mailer, open_transport, sender_from
+
+        cfg = _delivery_setup(config)
+        mailer = Mailer(open_transport(cfg, environ=os.environ), sender_from(cfg))
+
+        async def go() -> tuple[str, str]:
+            try:
+                envelope, reply = await send_test(
+                    mailer, address, now=moment, public_url=cfg.notifier.public_url, name=name
+                )
+            finally:
+                await mailer.close()
+            return envelope.message_id, reply
+
+        message_id, reply = asyncio.run(go())
+        return mailer.transport.description, message_id, reply
+
+    where, message_id, reply = _run(body, debug=debug)
+    _console().print(f"Đã gửi thư thử nghiệm tới {address} qua {where}.\n"
+                     f"Message-ID: {message_id}\nMáy chủ trả lời: {reply}", markup=False)
+
+
 # --- end of commands ---
 
 

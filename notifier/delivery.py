@@ -5,6 +5,7 @@ Owns the delivery steps the daemon and the CLI drive (healthchecks' sendalerts s
     await send_next(store, mailer, *, now, owner) -> bool      one row; False when idle
     await send_batch(store, mailer, *, now, owner, limit) -> BatchResult
     await drain(store, mailer, *, now, owner) -> BatchResult   batches until nothing is due
+    await send_test(mailer, address, *, now, public_url) -> (Envelope, reply)   `notifier send-test`
     RetryPolicy: when a temporary failure is tried again, and when it stops being tried.
 
 Each claimed row is rendered (notifier.emails.render, or an injected `render`), composed
@@ -46,6 +47,7 @@ __all__ = [
     "send_next",
     "send_batch",
     "drain",
+    "send_test",
 ]
 
 log = logging.getLogger("notifier.delivery")
@@ -264,4 +266,33 @@ async def drain(
         if result.claimed == 0 or result.claimed == result.released:
             break
     return total
+
+
+
+async def send_test(
+    mailer: Mailer,
+    address: str,
+    *,
+    now: datetime,
+    public_url: str,
+    name: str = "",
+    render: RenderFn | None = None,
+) -> tuple[Envelope, str]:
+    """Send the "test" template (with a one-event .ics) to `address`, outside the outbox."""
+    from notifier.mailer import check_address
+
+    check_address(address)
+    day = now.date().isoformat()
+    key = f"_/send-test/{address}/{now.isoformat()}"
+    context = {
+        "to": name or address,
+        "stamp": now.isoformat(),
+        "public_url": public_url,
+        "ics_name": "thu-thu-nghiem",
+        "events": [{"uid": f"send-test-{now:%Y%m%dT%H%M%S}@notifier", "summary": "Thư thử nghiệm",
+                    "start": day, "end": day, "url": public_url}],
+    }
+    rendered = (render or _default_render())("test", context)
+    envelope = mailer.compose(rendered, [Address(name, address)], key=key, date=now)
+    return envelope, await mailer.send(envelope)
 

@@ -8,9 +8,9 @@ Owns:
   UTF-8 in base64, so the bytes are 7-bit ASCII and no server extension is needed;
 - transports: `SmtpTransport` (aiosmtplib; STARTTLS or SSL; login; a small pool of
   connections reused across messages) and `MaildirTransport` (var/maildir, the embedded
-  default when no SMTP host is configured); `SmtpSettings` and `open_transport()` take the
-  `[smtp]` config with NOTIFIER_SMTP_HOST, NOTIFIER_SMTP_PORT and NOTIFIER_SMTP_PASSWORD
-  (or a password file outside the repository) from the environment;
+  default when no SMTP host is configured); `SmtpSettings.from_config()`, `open_transport()`
+  and `sender_from()` read config.py's `[smtp]` with NOTIFIER_SMTP_HOST, NOTIFIER_SMTP_PORT
+  and NOTIFIER_SMTP_PASSWORD (or a password file outside the repository) applied;
 - error sorting: every failure leaves as `DeliveryError(permanent=…)` (`SmtpError` adds the
   reply code): 5xx replies are permanent, the rest (4xx, refused or dropped connections,
   time-outs, a full disk) temporary.
@@ -46,11 +46,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from notifier.errors import ConfigError, DeliveryError, Problem
+from notifier.errors import DeliveryError
 
 if TYPE_CHECKING:
     import aiosmtplib
 
+    from notifier.config import Config
     from notifier.emails import Rendered
 
 __all__ = [
@@ -371,58 +372,29 @@ class SmtpSettings:
     ca_file: str | None = None  # a private CA's certificate, for servers it signed
 
     @classmethod
-    def from_sources(cls, section: object | None, env: Mapping[str, str]) -> SmtpSettings | None:
-        """The `[smtp]` section (any object with these attributes) overridden by the
-        environment; None when no host is configured (mail goes to the maildir)."""
-        host = env.get("NOTIFIER_SMTP_HOST") or getattr(section, "host", None)
-        if not host:
+    def from_config(cls, config: Config, environ: Mapping[str, str]) -> SmtpSettings | None:
+        """`[smtp]` with NOTIFIER_SMTP_HOST/PORT/PASSWORD from `environ`; None without a host
+        (mail then goes to the maildir). A private CA's certificate: SSL_CERT_FILE."""
+        from notifier.config import apply_environment, smtp_password
+
+        config = apply_environment(config, environ)
+        smtp = config.smtp
+        if not smtp.host:
             return None
-        security = str(getattr(section, "security", None) or "starttls").lower()
-        if security not in ("starttls", "ssl", "none"):
-            raise ConfigError(
-                "Cấu hình [smtp] không hợp lệ.",
-                [Problem(f'security = "{security}": chỉ nhận "starttls", "ssl" hoặc "none".',
-                         key="[smtp] security", hint='Ví dụ: security = "starttls"')],
-            )
-        default_port = {"starttls": 587, "ssl": 465, "none": 25}[security]
-        port_text = env.get("NOTIFIER_SMTP_PORT") or getattr(section, "port", None)
-        try:
-            port = int(port_text) if port_text else default_port
-        except ValueError:
-            raise ConfigError(
-                "Cổng SMTP không hợp lệ.",
-                [Problem(f"NOTIFIER_SMTP_PORT = {port_text!r}: không phải số nguyên.",
-                         key="NOTIFIER_SMTP_PORT", hint="Ví dụ: NOTIFIER_SMTP_PORT=587")],
-            ) from None
-        username = getattr(section, "username", None) or None
-        password = env.get("NOTIFIER_SMTP_PASSWORD") or None
-        password_file = getattr(section, "password_file", None)
-        if password is None and password_file:
-            password = read_password_file(Path(str(password_file)))
-        return cls(
-            host=str(host),
-            port=port,
-            security=security,  # type: ignore[arg-type]
-            username=username,
-            password=password,
-            pool_size=int(getattr(section, "pool_size", None) or 4),
-            timeout=float(getattr(section, "timeout", None) or 30.0),
-            validate_certs=bool(getattr(section, "validate_certs", True)),
-            ca_file=str(getattr(section, "ca_file", None) or "") or None,
+        security: Literal["starttls", "ssl", "none"] = (
+            "ssl" if smtp.ssl else "starttls" if smtp.starttls else "none"
         )
-
-
-def read_password_file(path: Path) -> str:
-    """The first line of a secrets file kept outside the repository."""
-    try:
-        return path.expanduser().read_text(encoding="utf-8").splitlines()[0].strip()
-    except (OSError, IndexError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            "Không đọc được mật khẩu SMTP.",
-            [Problem(f"password_file = {str(path)!r}: {getattr(exc, 'strerror', None) or 'tệp trống'}.",
-                     key="[smtp] password_file",
-                     hint="Đặt mật khẩu vào NOTIFIER_SMTP_PASSWORD hoặc một tệp ngoài thư mục dự án.")],
-        ) from exc
+        port = smtp.port
+        if security == "ssl" and "port" not in smtp.model_fields_set:
+            port = 465  # the model's default is STARTTLS's 587
+        password = smtp_password(config, environ)
+        return cls(
+            host=smtp.host,
+            port=port,
+            security=security,
+            username=smtp.user or None,
+            password=password.reveal() if password is not None else None,
+        )
 
 
 def _smtp_error(exc: BaseException, where: str) -> SmtpError:
@@ -565,24 +537,25 @@ class MaildirTransport:
         return None
 
 
-def open_transport(
-    smtp: object | None = None,
-    *,
-    env: Mapping[str, str] | None = None,
-    var_dir: Path = Path("var"),
-) -> Transport:
-    """SMTP when a host is configured (config or NOTIFIER_SMTP_HOST), else var/maildir."""
-    settings = SmtpSettings.from_sources(smtp, os.environ if env is None else env)
+def open_transport(config: Config | None = None, *, environ: Mapping[str, str] | None = None,
+                   var_dir: Path | None = None) -> Transport:
+    """SMTP when a host is configured (`[smtp] host` or NOTIFIER_SMTP_HOST), else the maildir
+    `var/maildir` (the embedded default, so a new user sees what would be sent)."""
+    from notifier.config import default_config
+
+    config = config or default_config()
+    settings = SmtpSettings.from_config(config, os.environ if environ is None else environ)
     if settings is None:
-        return MaildirTransport(Path(var_dir) / "maildir")
+        return MaildirTransport((var_dir or config.var_path()) / "maildir")
     return SmtpTransport(settings)
 
 
-def sender_from(smtp: object | None) -> Address:
-    """The From address of `[smtp]` (`sender` and `sender_name`), else DEFAULT_SENDER."""
-    address = getattr(smtp, "sender", None) or DEFAULT_SENDER.address
-    name = getattr(smtp, "sender_name", None)
-    return Address(DEFAULT_SENDER.name if name is None else str(name), check_address(str(address)))
+def sender_from(config: Config | None) -> Address:
+    """`[smtp] from_address` and `from_name`, else DEFAULT_SENDER."""
+    smtp = getattr(config, "smtp", None)
+    address = getattr(smtp, "from_address", None) or DEFAULT_SENDER.address
+    name = getattr(smtp, "from_name", None) or DEFAULT_SENDER.name
+    return Address(str(name), check_address(str(address)))
 
 
 class Mailer:

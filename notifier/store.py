@@ -287,7 +287,7 @@ def normalize_url(url: str) -> str:
 
 
 def database_url(config: object | None = None, env: Mapping[str, str] | None = None) -> str:
-    """NOTIFIER_DATABASE, else the config's [database] url, else SQLite in var/."""
+    """NOTIFIER_DATABASE, else the config's [database] url, else SQLite in its var/ dir."""
     env = os.environ if env is None else env
     if env.get("NOTIFIER_DATABASE"):
         return normalize_url(env["NOTIFIER_DATABASE"])
@@ -295,9 +295,9 @@ def database_url(config: object | None = None, env: Mapping[str, str] | None = N
     url = getattr(section, "url", None)
     if url:
         return normalize_url(str(url))
-    var_dir = getattr(getattr(config, "notifier", None), "var_dir", None)
-    if var_dir:
-        return f"sqlite:///{Path(str(var_dir)) / 'notifier.sqlite3'}"
+    var_path = getattr(config, "var_path", None)  # config.py: var_dir beside config.toml
+    if callable(var_path) and getattr(config, "file", ""):
+        return f"sqlite:///{Path(var_path()) / 'notifier.sqlite3'}"
     return DEFAULT_DATABASE
 
 

@@ -295,3 +295,52 @@ def test_backoff_grows_is_capped_and_stops_at_the_horizon(
     assert this - now <= max(policy.longest, policy.first)
     if following is not None:
         assert following >= this
+
+
+# --- the commands: notifier db upgrade, status, send-test ---
+
+
+def test_commands_upgrade_show_status_and_send_a_test(
+    tmp_path: Any, server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from notifier.cli import app
+
+    url = f"sqlite:///{tmp_path / 'n.sqlite3'}"
+    monkeypatch.setenv("NOTIFIER_DATABASE", url)
+    monkeypatch.setenv("NOTIFIER_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("NOTIFIER_SMTP_PORT", str(server.port))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "config.toml").write_text('[smtp]\nstarttls = false\n', encoding="utf-8")
+    runner = CliRunner()
+
+    refused = runner.invoke(app, ["status"])
+    assert refused.exit_code == 1
+    assert "Cơ sở dữ liệu chưa được nâng cấp; chạy: notifier db upgrade" in refused.output
+
+    upgraded = runner.invoke(app, ["db", "upgrade"])
+    assert upgraded.exit_code == 0, upgraded.output
+    s = open_store(url)
+    s.enqueue(rems(3), now=at(1, 0))
+    s.close()
+    shown = runner.invoke(app, ["status", "--json", "--now", "2024-03-01T08:01:30+07:00"])
+    assert shown.exit_code == 0, shown.output
+    data = json.loads(shown.stdout)
+    assert (data["due"], data["pending"], data["sent"]) == (2, 3, 0)
+    assert data["transport"].startswith(f"smtp://127.0.0.1:{server.port}")
+
+    sent = runner.invoke(app, ["send-test", "songoaivu@example.org", "--name", "Sở Ngoại vụ"])
+    assert sent.exit_code == 0, sent.output
+    (got,) = server.received
+    m = email.message_from_bytes(got.data, policy=email.policy.default)
+    assert got.rcpt_tos == ["songoaivu@example.org"]
+    assert m["Subject"] == "Thư thử nghiệm từ hệ thống nhắc việc"
+    assert m["Message-ID"] in sent.output
+    assert [p.get_filename() for p in m.iter_attachments()] == ["thu-thu-nghiem.ics"]
+
+    bad = runner.invoke(app, ["send-test", "a@example.org\r\nBcc: evil@example.net"])
+    assert bad.exit_code == 1 and "Địa chỉ thư không hợp lệ" in bad.output
+    assert len(server.received) == 1

@@ -9,6 +9,7 @@ import email.policy
 import hashlib
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 
 from _smtp import Handler, SmtpServer, self_signed
 from notifier.clock import TZ
+from notifier.config import Config
 from notifier.emails import Attachment, Rendered
 from notifier.errors import ConfigError, DeliveryError
 from notifier.mailer import (
@@ -32,6 +34,7 @@ from notifier.mailer import (
     header_text,
     message_id,
     open_transport,
+    sender_from,
 )
 
 SENDER = Address("Hệ thống nhắc việc — Sở Ngoại vụ tỉnh Đắk Lắk", "nhacviec@mail.example.org")
@@ -367,24 +370,24 @@ def test_tls_and_login_with_the_password_from_the_environment(
     context, cert = self_signed(tmp_path)
     server = SmtpServer(tls=context, implicit_tls=implicit, login=("nhacviec", "mật-khẩu")).start()
     try:
-        class Section:
-            host = "127.0.0.1"
-            port = server.port
-            security = "ssl" if implicit else "starttls"
-            username = "nhacviec"
-            ca_file = str(cert)
+        tls = {"ssl": True, "starttls": False} if implicit else {"starttls": True}
+        config = Config.model_validate(
+            {"smtp": {"host": "127.0.0.1", "port": server.port, "user": "nhacviec", **tls}}
+        )
 
-        env = {"NOTIFIER_SMTP_PASSWORD": "mật-khẩu"}
-        settings = SmtpSettings.from_sources(Section(), env)
-        assert settings is not None and "mật-khẩu" not in repr(settings)
+        def settings_with(password: str) -> SmtpSettings:
+            found = SmtpSettings.from_config(config, {"NOTIFIER_SMTP_PASSWORD": password})
+            assert found is not None and password not in repr(found)
+            assert found.security == ("ssl" if implicit else "starttls")
+            return replace(found, ca_file=str(cert))  # or SSL_CERT_FILE in production
+
+        settings = settings_with("mật-khẩu")
         mailer = Mailer(SmtpTransport(settings), SENDER)
         envelope = mailer.compose(RENDERED, [VH], key="tls", date=WHEN)
         asyncio.run(send_all(mailer, [envelope]))
         assert len(server.received) == 1
 
-        wrong = SmtpSettings.from_sources(Section(), {"NOTIFIER_SMTP_PASSWORD": "sai"})
-        assert wrong is not None
-        bad = Mailer(SmtpTransport(wrong), SENDER)
+        bad = Mailer(SmtpTransport(settings_with("sai")), SENDER)
         (failure,) = asyncio.run(send_all(bad, [envelope]))
         assert isinstance(failure, SmtpError) and not failure.permanent
         assert "NOTIFIER_SMTP_PASSWORD" in str(failure)
@@ -412,32 +415,33 @@ def test_untrusted_certificate_is_refused(tmp_path: Path) -> None:
 def test_settings_come_from_config_and_environment(tmp_path: Path) -> None:
     secret = tmp_path / "smtp-password"
     secret.write_text("bí-mật\n", encoding="utf-8")
-
-    class Section:
-        host = "mail.example.org"
-        port = None
-        security = "ssl"
-        username = "u"
-        password_file = str(secret)
-
-    s = SmtpSettings.from_sources(Section(), {})
-    assert s is not None and (s.host, s.port, s.password) == ("mail.example.org", 465, "bí-mật")
-    s = SmtpSettings.from_sources(
-        Section(), {"NOTIFIER_SMTP_HOST": "127.0.0.1", "NOTIFIER_SMTP_PORT": "2525",
-                    "NOTIFIER_SMTP_PASSWORD": "env"})
+    config = Config.model_validate({"smtp": {
+        "host": "mail.example.org", "ssl": True, "starttls": False, "user": "u",
+        "password_file": str(secret), "from_address": "nhacviec@mail.example.org",
+        "from_name": "Sở Ngoại vụ tỉnh Đắk Lắk"}})
+    s = SmtpSettings.from_config(config, {})
+    assert s is not None
+    assert (s.host, s.port, s.security, s.username, s.password) == (
+        "mail.example.org", 465, "ssl", "u", "bí-mật")
+    s = SmtpSettings.from_config(config, {"NOTIFIER_SMTP_HOST": "127.0.0.1",
+                                          "NOTIFIER_SMTP_PORT": "2525",
+                                          "NOTIFIER_SMTP_PASSWORD": "env"})
     assert s is not None and (s.host, s.port, s.password) == ("127.0.0.1", 2525, "env")
-    assert SmtpSettings.from_sources(None, {}) is None
+    assert sender_from(config) == Address("Sở Ngoại vụ tỉnh Đắk Lắk", "nhacviec@mail.example.org")
+    assert sender_from(None).address == "nhacviec@example.org"
+    assert SmtpSettings.from_config(Config(), {}) is None
     with pytest.raises(ConfigError):
-        SmtpSettings.from_sources(None, {"NOTIFIER_SMTP_HOST": "h", "NOTIFIER_SMTP_PORT": "25a"})
-    Section.password_file = str(tmp_path / "missing")
+        SmtpSettings.from_config(Config(), {"NOTIFIER_SMTP_HOST": "h", "NOTIFIER_SMTP_PORT": "25a"})
+    missing = config.model_copy(update={"smtp": config.smtp.model_copy(
+        update={"password_file": str(tmp_path / "missing")})})
     with pytest.raises(ConfigError):
-        SmtpSettings.from_sources(Section(), {})
+        SmtpSettings.from_config(missing, {})
 
 
 def test_no_smtp_host_means_the_maildir(tmp_path: Path) -> None:
-    transport = open_transport(None, env={}, var_dir=tmp_path / "var")
+    transport = open_transport(None, environ={}, var_dir=tmp_path / "var")
     assert isinstance(transport, MaildirTransport)
-    assert isinstance(open_transport(None, env={"NOTIFIER_SMTP_HOST": "h"}), SmtpTransport)
+    assert isinstance(open_transport(None, environ={"NOTIFIER_SMTP_HOST": "h"}), SmtpTransport)
     mailer = Mailer(transport, SENDER)
     envelope = mailer.compose(RENDERED, [VH, NGV], key="k", date=WHEN)
     asyncio.run(send_all(mailer, [envelope]))
