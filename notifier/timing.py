@@ -29,7 +29,7 @@ from notifier.text import clean, fold_ascii
 from notifier.timing_grammar import Core, parse_core
 from notifier.timing_spans import SpanError, check_year, year_span
 
-__all__ = ["TimingKind", "Timing", "parse_timing"]
+__all__ = ["TimingKind", "Timing", "parse_timing", "parse_uncached"]
 
 
 class TimingKind(StrEnum):
@@ -183,7 +183,7 @@ def _take_recurrence(found: _Found) -> None:
 
 _COND = re.compile(
     r"\(([^()]*)\)"
-    r"|(?:\bngay\s+)?\b(?:sau khi|khi|neu|tuy|theo|phu thuoc|can cu|dot xuat|phat sinh"
+    r"|(?:(?<!\d )\bngay\s+)?\b(?:sau khi|khi|neu|tuy|theo|phu thuoc|can cu|dot xuat|phat sinh"
     r"|chua xac dinh|chua co|khong xac dinh)\b[^,;()]*"
 )
 _COND_START = re.compile(
@@ -311,6 +311,10 @@ def _parse(cleaned: str, year: int | None, deadline: bool) -> Timing:
     return _dated(found, core, deadline)
 
 
+# A delay counted from the condition: "30 ngày", "trong vòng 15 ngày làm việc".
+_RELATIVE = re.compile(r"(?:trong\s+(?:vong\s+)?)?\d{1,3}\s+(?:ngay|tuan|thang|nam)(?:\s+lam viec)?(?:\s+ke tu)?")
+
+
 def _without_span(found: _Found, rest: str) -> Timing:
     """Nothing datable: a condition, something on demand, or text we do not read."""
     cleaned, conditions = found.cleaned, found.conditions
@@ -319,9 +323,11 @@ def _without_span(found: _Found, rest: str) -> Timing:
     if all(on_demand for _, on_demand in conditions):
         listed = "; ".join(text for text, _ in conditions)
         return Timing(cleaned, TimingKind.UNDATABLE, reason=f"không có ngày cụ thể ({listed})")
-    # "chậm nhất 30 ngày sau khi …": the condition is the whole sentence.
-    reason = cleaned if rest else "; ".join(text for text, _ in conditions)
-    return Timing(cleaned, TimingKind.CONDITIONAL, reason=reason)
+    if not rest:
+        return Timing(cleaned, TimingKind.CONDITIONAL, reason="; ".join(t for t, _ in conditions))
+    if _RELATIVE.fullmatch(rest):  # "chậm nhất 30 ngày sau khi …": the whole sentence
+        return Timing(cleaned, TimingKind.CONDITIONAL, reason=cleaned)
+    return Timing(cleaned, TimingKind.UNDATABLE, reason=UNRECOGNISED)
 
 
 def _dated(found: _Found, core: Core, deadline: bool) -> Timing:
