@@ -24,8 +24,10 @@ Pure: no I/O, the clock is the `now` argument. Not here: unit membership and ICS
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -49,6 +51,8 @@ __all__ = [
     "format_date",
     "plan_line",
 ]
+
+_clean = functools.lru_cache(maxsize=16384)(clean)  # unit names and cells repeat a lot
 
 SUMMARY_LIMIT = 72  # characters: what a phone's month view shows in about two lines
 TOMBSTONE_DAYS = 800  # how long a removed event's SEQUENCE is remembered
@@ -135,9 +139,9 @@ def format_date(day: date) -> str:
     return f"{day.day:02d}/{day.month:02d}/{day.year}"
 
 
-def short_summary(text: str, limit: int = SUMMARY_LIMIT) -> str:
+def short_summary(text: str, limit: int = SUMMARY_LIMIT, *, cleaned: bool = False) -> str:
     """One line that fits a phone: the first clause, cut at a word boundary with '…'."""
-    line = " ".join(clean(text).split())
+    line = " ".join((text if cleaned else clean(text)).split())
     if len(line) <= limit:
         return line
     clause = line.split(";", 1)[0].strip()
@@ -155,13 +159,18 @@ def short_summary(text: str, limit: int = SUMMARY_LIMIT) -> str:
 
 def plan_line(plan: Plan) -> str:
     """"Kế hoạch số 34/KH-UBND ngày 22/02/2024 của UBND tỉnh Đắk Lắk: <title>"."""
-    parts = [f"Kế hoạch số {plan.number}" if plan.number else "Kế hoạch"]
-    if plan.date:
-        parts.append(f"ngày {format_date(plan.date)}")
-    if plan.issuer:
-        parts.append(f"của {plan.issuer}")
+    return _plan_line(plan.number, plan.date, plan.issuer, plan.title)
+
+
+@functools.lru_cache(maxsize=256)
+def _plan_line(number: str, day: date | None, issuer: str, title: str) -> str:
+    parts = [f"Kế hoạch số {number}" if number else "Kế hoạch"]
+    if day:
+        parts.append(f"ngày {format_date(day)}")
+    if issuer:
+        parts.append(f"của {issuer}")
     head = " ".join(parts)
-    title = clean(plan.title)
+    title = clean(title)
     return f"{head}: {title}" if title else head
 
 
@@ -179,21 +188,32 @@ def _page_url(base_url: str, plan: Plan, ref: str) -> str:
 def _names(resolved: Sequence[str], written: str) -> tuple[str, ...]:
     """Canonical names when resolved; else the cell as written (never lose the text)."""
     if resolved:
-        return tuple(clean(n) for n in resolved if clean(n))
-    text = clean(written)
+        return tuple(c for c in map(_clean, resolved) if c)
+    text = _clean(written)
     return (text,) if text else ()
 
 
 def _span_text(timing: Timing, start: date, end: date) -> str:
     span = format_date(start) if start == end else f"{format_date(start)} – {format_date(end)}"
-    text = clean(timing.text)
+    text = _clean(timing.text)
     return f"{text} ({span})" if text else span
 
 
+_ASCII_PART = re.compile(r"[^a-z0-9]+")
+
+
+def _slug_part(part: str) -> str:
+    """slugify, with a fast path for the ASCII refs plans use ("II.7")."""
+    if part.isascii():
+        return _ASCII_PART.sub("-", part.lower()).strip("-") or slugify(part)
+    return slugify(part)
+
+
 def _uid(plan: Plan, *parts: str, domain: str) -> str:
-    return ".".join([plan.slug, *(slugify(p) for p in parts if p)]) + f"@{domain}"
+    return ".".join([plan.slug, *(_slug_part(p) for p in parts if p)]) + f"@{domain}"
 
 
+@functools.lru_cache(maxsize=1024)
 def _first_occurrence(rule: str, start: date, end: date) -> tuple[date, str] | None:
     """First day of `rule` in [start, end] and the rule with UNTIL; None if it never occurs."""
     from dateutil.rrule import rrulestr
@@ -213,9 +233,10 @@ def _first_occurrence(rule: str, start: date, end: date) -> tuple[date, str] | N
 
 
 def _activity_description(
-    plan: Plan, act: Activity, lead: tuple[str, ...], coord: tuple[str, ...], when: str, url: str
+    plan: Plan, act: Activity, lead: tuple[str, ...], coord: tuple[str, ...], when: str, url: str,
+    content: str,
 ) -> str:
-    lines = [clean(act.content), ""]
+    lines = [content, ""]
     if lead:
         lines.append("Chủ trì: " + "; ".join(lead))
     if coord:
@@ -224,8 +245,8 @@ def _activity_description(
     if act.timing.kind is TimingKind.CONDITIONAL and act.timing.reason:
         lines.append(f"Điều kiện: {clean(act.timing.reason)}")
     if act.funding:
-        lines.append(f"Kinh phí: {clean(act.funding)}")
-    section = f" ({clean(act.section_title)})" if act.section_title else ""
+        lines.append(f"Kinh phí: {_clean(act.funding)}")
+    section = f" ({_clean(act.section_title)})" if act.section_title else ""
     lines.append(f"Mục {act.ref}{section}")
     lines.append(plan_line(plan))
     for key in act.key_dates:
@@ -240,11 +261,12 @@ def _activity_events(
     plan: Plan, act: Activity, *, base_url: str, domain: str
 ) -> tuple[list[Event], Undated | None]:
     timing = act.timing
+    content = clean(act.content)
     lead = _names(act.lead, act.lead_text)
     coord = _names(act.coordinating, act.coordinating_text)
 
     def undated(reason: str) -> Undated:
-        return Undated(plan.slug, act.ref, clean(act.content), clean(timing.text), reason, lead, coord)
+        return Undated(plan.slug, act.ref, content, _clean(timing.text), reason, lead, coord)
 
     if timing.kind is TimingKind.UNDATABLE or timing.end is None:
         return [], undated(clean(timing.reason or "") or "Không xác định được ngày.")
@@ -254,9 +276,9 @@ def _activity_events(
         return [], undated(f"Ngày bắt đầu {format_date(start)} sau ngày kết thúc {format_date(end)}.")
     kind = EventKind.ACTIVITY
     rule: str | None = None
-    summary = short_summary(act.content)
+    summary = short_summary(content, cleaned=True)
     if timing.kind is TimingKind.DEADLINE:
-        kind, start, summary = EventKind.DEADLINE, end, short_summary("Hạn: " + clean(act.content))
+        kind, start, summary = EventKind.DEADLINE, end, short_summary("Hạn: " + content, cleaned=True)
     elif timing.kind is TimingKind.RECURRING and timing.rule:
         found = _first_occurrence(timing.rule, start, end)
         if found is None:
@@ -275,7 +297,7 @@ def _activity_events(
         kind=kind,
         ref=act.ref,
         summary=summary,
-        description=_activity_description(plan, act, lead, coord, when, url),
+        description=_activity_description(plan, act, lead, coord, when, url, content),
         start=start,
         end=end,
         rule=rule,
@@ -293,9 +315,9 @@ def _activity_events(
         events.append(
             replace(
                 base,
-                uid=_uid(plan, act.ref, key.date.strftime("%Y%m%d"), domain=domain),
+                uid=_uid(plan, act.ref, f"{key.date.year:04d}{key.date.month:02d}{key.date.day:02d}", domain=domain),
                 kind=EventKind.KEY_DATE,
-                summary=short_summary(f"{label}: {clean(act.content)}" if label else act.content),
+                summary=short_summary(f"{label}: {content}" if label else content, cleaned=True),
                 start=key.date,
                 end=key.date,
                 rule=None,

@@ -36,7 +36,7 @@ from notifier.events import DutyDeadline, plan_events
 from notifier.feeds import Feed, FeedSettings, FeedState, build_feeds, index_entries, index_json
 from notifier.plan import Plan
 
-__all__ = ["Catalog", "Entry", "Snapshot", "FeedCache", "StateFile", "build_snapshot", "export"]
+__all__ = ["Catalog", "Entry", "Representation", "Snapshot", "FeedCache", "StateFile", "build_snapshot", "export"]
 
 log = logging.getLogger("notifier.publish")
 
@@ -69,58 +69,70 @@ def _http_date(moment: datetime) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Representation:
+    """One encoding of an entry: its bytes, strong ETag and ready-made HTTP headers."""
+
+    body: bytes
+    etag: str
+    headers: tuple[tuple[bytes, bytes], ...]  # for a 200
+    headers_304: tuple[tuple[bytes, bytes], ...]
+
+
+def _representation(entry: Entry, body: bytes, encoding: bytes | None) -> Representation:
+    etag = _etag(body)
+    cache = b"private, no-cache" if entry.token else b"public, no-cache"
+    common = [
+        (b"etag", etag.encode()),
+        (b"last-modified", _http_date(entry.modified).encode()),
+        (b"cache-control", cache),
+        (b"vary", b"Accept-Encoding"),
+    ]
+    name = entry.path.rsplit("/", 1)[-1].encode()
+    full = [
+        *common,
+        (b"content-type", entry.content_type.encode()),
+        (b"content-disposition", b'inline; filename="' + name + b'"'),
+        (b"x-content-type-options", b"nosniff"),
+    ]
+    if encoding:
+        full.append((b"content-encoding", encoding))
+    full.append((b"content-length", str(len(body)).encode()))
+    return Representation(body, etag, tuple(full), tuple(common))
+
+
+@dataclass(frozen=True, slots=True)
 class Entry:
-    """One published file with both representations and their HTTP headers precomputed."""
+    """One published file. The identity bytes are made with the build; gzip on first demand
+    (deterministic: mtime=0), so a build never pays for an encoding nobody asked for."""
 
     path: str
-    body: bytes
-    gzip: bytes
-    etag: str
-    etag_gzip: str
     modified: datetime  # whole seconds, UTC
     content_type: str
     token: str | None = None  # set: only served at the secret URL
-    headers: tuple[tuple[bytes, bytes], ...] = ()  # identity 200
-    headers_gzip: tuple[tuple[bytes, bytes], ...] = ()  # gzip 200
-    headers_304: tuple[tuple[bytes, bytes], ...] = ()
-    headers_304_gzip: tuple[tuple[bytes, bytes], ...] = ()
+    identity: Representation = field(default=None)  # type: ignore[assignment]
+    _gzip: list[Representation] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
     def make(cls, path: str, body: bytes, modified: datetime, content_type: str, token: str | None = None) -> Entry:
-        packed = gzip.compress(body, compresslevel=6, mtime=0)
         modified = modified.astimezone(timezone.utc).replace(microsecond=0)
-        etag, etag_gz = _etag(body), _etag(packed)
-        cache = b"private, no-cache" if token else b"public, no-cache"
-        common = [
-            (b"last-modified", _http_date(modified).encode()),
-            (b"cache-control", cache),
-            (b"vary", b"Accept-Encoding"),
-        ]
-        name = path.rsplit("/", 1)[-1].encode()
-        body_headers = [
-            (b"content-type", content_type.encode()),
-            (b"content-disposition", b'inline; filename="' + name + b'"'),
-            (b"x-content-type-options", b"nosniff"),
-        ]
-        return cls(
-            path=path,
-            body=body,
-            gzip=packed,
-            etag=etag,
-            etag_gzip=etag_gz,
-            modified=modified,
-            content_type=content_type,
-            token=token,
-            headers=tuple(
-                [(b"etag", etag.encode()), *common, *body_headers, (b"content-length", str(len(body)).encode())]
-            ),
-            headers_gzip=tuple(
-                [(b"etag", etag_gz.encode()), *common, *body_headers, (b"content-encoding", b"gzip"),
-                 (b"content-length", str(len(packed)).encode())]
-            ),  # fmt: skip
-            headers_304=tuple([(b"etag", etag.encode()), *common]),
-            headers_304_gzip=tuple([(b"etag", etag_gz.encode()), *common]),
-        )
+        entry = cls(path, modified, content_type, token)
+        object.__setattr__(entry, "identity", _representation(entry, body, None))
+        return entry
+
+    @property
+    def body(self) -> bytes:
+        return self.identity.body
+
+    @property
+    def etag(self) -> str:
+        return self.identity.etag
+
+    def gzipped(self) -> Representation:
+        """The gzip representation, made once (two threads racing make the same bytes)."""
+        if not self._gzip:
+            packed = gzip.compress(self.identity.body, compresslevel=6, mtime=0)
+            self._gzip.append(_representation(self, packed, b"gzip"))
+        return self._gzip[0]
 
 
 @dataclass(frozen=True, slots=True)

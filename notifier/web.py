@@ -7,8 +7,9 @@ HTTP facts relied on (RFC 9110, RFC 9111; docs/feeds.md):
 - a feed is `text/calendar; charset=utf-8`, inline, whatever Accept says (Google sends
   none); each representation (identity, gzip) has its own strong ETag, a hash of its
   exact bytes, and `Vary: Accept-Encoding`;
-- If-None-Match wins over If-Modified-Since; its comparison is weak (W/ ignored), "*"
-  matches; a 304 repeats ETag and Last-Modified; HEAD sends GET's headers, no body;
+- If-None-Match wins over If-Modified-Since; it is compared (weakly: W/ ignored, "*"
+  matches) with the ETag of the representation the request selects; a 304 repeats ETag
+  and Last-Modified; HEAD sends GET's headers, no body;
 - an unknown feed and a wrong token both get the same plain 404; tokens are compared
   with hmac.compare_digest (publish.Snapshot.lookup).
 The cache is swapped whole (publish.FeedCache), so a request sees one build or the
@@ -33,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from notifier.publish import Entry, FeedCache
+from notifier.publish import Entry, FeedCache, Representation
 
 __all__ = ["create_app", "app_from_env", "routes", "FeedEndpoint", "wants_gzip", "etag_matches", "serve"]
 
@@ -84,10 +85,11 @@ def etag_matches(if_none_match: str, *tags: str) -> bool:
     return any(tag in given for tag in tags)
 
 
-def _not_modified(entry: Entry, headers: dict[bytes, bytes]) -> bool:
+def _not_modified(entry: Entry, rep: Representation, headers: dict[bytes, bytes]) -> bool:
+    """RFC 9110 §13.2.2: If-None-Match (against the selected representation) first."""
     inm = headers.get(b"if-none-match")
     if inm is not None:  # wins over If-Modified-Since, whatever it says
-        return etag_matches(inm.decode("latin-1"), entry.etag, entry.etag_gzip)
+        return etag_matches(inm.decode("latin-1"), rep.etag)
     ims = headers.get(b"if-modified-since")
     if ims is None:
         return False
@@ -115,15 +117,14 @@ class FeedEndpoint:
             await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else _NOT_FOUND_BODY})
             return
         headers = _header(scope, self._WANTED)
-        gz = wants_gzip(headers.get(b"accept-encoding", b"").decode("latin-1"))
-        if _not_modified(entry, headers):
-            raw = entry.headers_304_gzip if gz else entry.headers_304
-            await send({"type": "http.response.start", "status": 304, "headers": raw})
+        gz = b"accept-encoding" in headers and wants_gzip(headers[b"accept-encoding"].decode("latin-1"))
+        rep = entry.gzipped() if gz else entry.identity
+        if _not_modified(entry, rep, headers):
+            await send({"type": "http.response.start", "status": 304, "headers": rep.headers_304})
             await send({"type": "http.response.body", "body": b""})
             return
-        raw, body = (entry.headers_gzip, entry.gzip) if gz else (entry.headers, entry.body)
-        await send({"type": "http.response.start", "status": 200, "headers": raw})
-        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+        await send({"type": "http.response.start", "status": 200, "headers": rep.headers})
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else rep.body})
 
 
 def _templates() -> Environment:

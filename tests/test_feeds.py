@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 import icalendar
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from feedkit import GROUP, HLAO, LH, NOW, SNV, SVH, VP, directory, plan
 from notifier.events import DutyDeadline, plan_events
@@ -309,3 +309,41 @@ def test_end_before_start_is_refused_not_written():
     with pytest.raises(ValueError):
         render_calendar("x", "", [(stamped, Role.PLAN)], FeedSettings())
     assert isinstance(stamped, Stamped)
+
+
+# --- the direct writer is byte for byte what icalendar's Component writes -------------------
+
+
+def _reference(item, role, feed_settings):
+    from notifier.feeds import _serialize, vevent_component
+
+    return "\r\n".join(_serialize(vevent_component(item, role, feed_settings))) + "\r\n"
+
+
+@settings(max_examples=150, deadline=None)
+@example(content="a\\Nb, c; d\\ e\r\nf\x00g\u2028h Tie\u0302\u0301ng Vie\u0323t " * 4, funding="x,y;z",
+         section="Mục; I", role=__import__("notifier.feeds", fromlist=["Role"]).Role.COORDINATING,
+         alarms=[timedelta(hours=-15)], recurring=True)  # fmt: skip
+@given(
+    content=st.text(max_size=250),
+    funding=st.text(max_size=60),
+    section=st.text(max_size=30),
+    role=st.sampled_from(list(__import__("notifier.feeds", fromlist=["Role"]).Role)),
+    alarms=st.lists(st.timedeltas(min_value=timedelta(days=-3), max_value=timedelta(0)), max_size=2),
+    recurring=st.booleans(),
+)
+def test_writer_matches_icalendar_component_byte_for_byte(content, funding, section, role, alarms, recurring):
+    from notifier.events import version_events
+    from notifier.feeds import _Writer
+
+    timing = (Timing("hằng tháng", K.RECURRING, date(2024, 1, 1), date(2024, 12, 31), rule="FREQ=MONTHLY;BYMONTHDAY=25")
+              if recurring else Timing("Quý II/2024", K.RANGE, date(2024, 4, 1), date(2024, 6, 30)))  # fmt: skip
+    p = plan()
+    p.activities = [Activity("II.7", content, timing, section="II", section_title=section,
+                             lead_text=SVH, coordinating_text=SNV, funding=funding)]  # fmt: skip
+    events = plan_events(p, deadlines=HALF, base_url="https://lich.example.org/a b", uid_domain="dak-lak.notifier").events
+    stamped, _ = version_events(events, {}, now=NOW)
+    fs = FeedSettings(alarms=tuple(alarms))
+    writer = _Writer(fs)
+    for item in stamped:
+        assert writer.vevent(item, role) == _reference(item, role, fs)

@@ -68,10 +68,10 @@ def test_cache_serves_bytes_with_strong_etags_per_representation(tmp_path):
     import gzip
     import hashlib
 
-    assert gzip.decompress(entry.gzip) == entry.body
+    assert gzip.decompress(entry.gzipped().body) == entry.body
     assert entry.etag == '"' + hashlib.sha256(entry.body).hexdigest()[:32] + '"'
-    assert entry.etag_gzip == '"' + hashlib.sha256(entry.gzip).hexdigest()[:32] + '"'
-    assert entry.etag != entry.etag_gzip
+    assert entry.gzipped().etag == '"' + hashlib.sha256(entry.gzipped().body).hexdigest()[:32] + '"'
+    assert entry.etag != entry.gzipped().etag
     assert cache.lookup("plans/khong-co.ics") is None
     assert cache.lookup("../config.toml") is None
 
