@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -42,6 +42,7 @@ def _root() -> None:
     """notifier: kế hoạch → lịch ICS và email nhắc việc cho cơ quan hành chính."""
 
 TZ_NAME = "Asia/Ho_Chi_Minh"
+_FAR = date(9999, 12, 31)  # sorts undated activities last
 
 
 def _console(stderr: bool = False):  # noqa: ANN202 - rich is imported lazily
@@ -554,6 +555,129 @@ def send_test_command(
     where, message_id, reply = _run(body, debug=debug)
     _console().print(f"Đã gửi thư thử nghiệm tới {address} qua {where}.\n"
                      f"Message-ID: {message_id}\nMáy chủ trả lời: {reply}", markup=False)
+
+
+def _load_config_or_default(config: Path):  # noqa: ANN202 - config.py is imported lazily
+    """config.toml if it exists, else the embedded defaults."""
+    from notifier.config import load_config
+
+    return load_config(config, missing_ok=True)
+
+
+@app.command("import")
+def import_command(
+    path: Annotated[Path, typer.Argument(help="Tệp kế hoạch (văn bản .txt).")],
+    year: Annotated[int | None, typer.Option("--year", help="Năm của kế hoạch nếu văn bản không ghi.")] = None,
+    as_json: JsonOpt = False,
+    config: ConfigOpt = Path("config.toml"),
+    now: NowOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Nhập một kế hoạch vào schedules/<mã-kế-hoạch>.toml (hoặc in JSON với --json)."""
+    today = parse_now(now).date()
+
+    def body():  # noqa: ANN202
+        from notifier.importing import import_plan, save_plan
+
+        cfg = _load_config_or_default(config)
+        plan = import_plan(path, cfg, year=year, today=today)
+        return plan, (None if as_json else save_plan(plan, cfg))
+
+    plan, written = _run(body, debug=debug)
+    if as_json:
+        sys.stdout.write(json.dumps(plan.as_json(), ensure_ascii=False, indent=2) + "\n")
+        return
+    _print_import_summary(plan, written)
+
+
+def _print_import_summary(plan, written: Path | None) -> None:  # noqa: ANN001
+    from rich.table import Table
+
+    from notifier.importing import summary
+
+    facts = summary(plan)
+    out = _console()
+    table = Table(title=f"Kế hoạch {plan.number or plan.slug}: {plan.title}", show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    kinds = ", ".join(f"{kind}: {count}" for kind, count in facts.kinds.items())
+    table.add_row("Hoạt động", f"{facts.activities} (có ngày: {facts.datable}; {kinds})")
+    table.add_row("Đơn vị khớp danh mục", str(facts.units_matched))
+    table.add_row("Tên đơn vị chưa khớp", str(facts.units_unknown))
+    table.add_row("Nghĩa vụ báo cáo", str(facts.reports))
+    table.add_row("Lỗi / cảnh báo", f"{facts.errors} / {facts.warnings}")
+    if written is not None:
+        table.add_row("Đã ghi", str(written))
+    out.print(table)
+    for problem in plan.problems:
+        style = "red" if problem.severity == "error" else "yellow"
+        out.print(f"• {problem}", style=style, markup=False)
+
+
+@app.command()
+def timeline(
+    as_json: JsonOpt = False,
+    config: ConfigOpt = Path("config.toml"),
+    now: NowOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """In các hoạt động đã có ngày của mọi kế hoạch trong schedules/, theo thứ tự thời gian."""
+
+    def body():  # noqa: ANN202
+        from notifier.errors import ScheduleError
+        from notifier.schedules import load_schedules
+
+        cfg = _load_config_or_default(config)
+        plans, problems = load_schedules(cfg.schedules_path())
+        if problems and not plans:
+            raise ScheduleError("Không đọc được lịch nào trong schedules/.", problems)
+        return plans, problems
+
+    plans, problems = _run(body, debug=debug)
+    rows = sorted(
+        ((plan, a) for plan in plans for a in plan.activities),
+        key=lambda pa: (pa[1].timing.start or pa[1].timing.end or _FAR, pa[0].slug, pa[1].line or 0),
+    )
+    if as_json:
+        for plan, a in rows:
+            record = {"plan": plan.slug, "ref": a.ref, "lead": a.lead, **a.timing.as_json()}
+            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+        return
+    from rich.table import Table
+
+    out = _console()
+    for plan in plans:
+        table = Table(title=f"{plan.number or plan.slug}: {plan.title}", title_justify="left")
+        table.add_column("Mục", no_wrap=True)
+        table.add_column("Từ", no_wrap=True)
+        table.add_column("Đến", no_wrap=True)
+        table.add_column("Thời gian (nguyên văn)", ratio=1, overflow="fold")
+        table.add_column("Chủ trì", ratio=1, overflow="fold")
+        table.add_column("Nội dung", ratio=2, overflow="fold")
+        for _, a in (row for row in rows if row[0] is plan):
+            t = a.timing
+            table.add_row(
+                a.ref,
+                f"{t.start:%d/%m/%y}" if t.start else "—",
+                f"{t.end:%d/%m/%y}" if t.end else "—",
+                t.text if t.datable else f"{t.text} ({_KIND_VI.get(t.kind.value, t.kind.value)})",
+                "; ".join(a.lead) or a.lead_text,
+                a.content if len(a.content) <= 80 else a.content[:79] + "…",
+            )
+        out.print(table)
+    for problem in problems:
+        out.print(f"• {problem}", style="yellow", markup=False)
+
+
+_KIND_VI = {
+    "range": "khoảng",
+    "date": "ngày",
+    "deadline": "hạn",
+    "continuous": "thường xuyên",
+    "recurring": "định kỳ",
+    "conditional": "có điều kiện",
+    "undatable": "không xác định",
+}
 
 
 # --- end of commands ---
