@@ -186,11 +186,14 @@ def _syntax_problem(text: str, error: str, file: str) -> Problem:
             message, hint = vietnamese, fix
             break
     duplicate = english.startswith(("Cannot overwrite", "Cannot declare"))
-    if line is None or duplicate:
+    # For these the scanner knows better: where the string or list was opened, which key
+    # was declared first. Otherwise tomllib's own position stands.
+    unclosed = english.startswith(("Unclosed", "Unterminated", "Illegal character '\\n'"))
+    if line is None or duplicate or unclosed:
         try:
             _Scanner(text, strict=True).run()
         except _ScanError as found:
-            if line is None or found.duplicate:
+            if line is None or found.duplicate or unclosed:
                 line, column, message = found.line, found.column, found.message
                 hint = found.hint or hint
     if line is None:
@@ -425,7 +428,8 @@ class _Scanner:
                 self.fail(start, "danh sách mở ở đây chưa đóng: thiếu dấu ]",
                           'Ví dụ: aliases = ["SNgV", "Sở Ngoại vụ tỉnh"]')
             elif self.peek() != "]":
-                self.fail(self.i, "thiếu dấu phẩy giữa các phần tử hoặc dấu ] cuối danh sách",
+                self.fail(self.i, "thiếu dấu phẩy giữa các phần tử, hoặc dấu ] đóng danh sách mở ở "
+                          f"dòng {self.line(start)}",
                           'Ví dụ: aliases = ["SNgV", "Sở Ngoại vụ tỉnh"]')
                 return
 
