@@ -225,8 +225,9 @@ def _span(kind: str, start: date | None, end: date | None) -> str:
 
 
 def _report_findings(loaded: ScheduleFile, config: Config) -> list[Problem]:
-    """Report duties whose deadline config.toml does not give (warnings)."""
-    from notifier.reporting import report_deadline
+    """Report duties whose deadline config.toml does not give (warnings). A quarterly or
+    monthly duty needs a deadline for every quarter or month of the plan's year."""
+    from notifier.reporting import Period, period_label, report_deadline
 
     plan = loaded.plan
     found: list[Problem] = []
@@ -243,16 +244,23 @@ def _report_findings(loaded: ScheduleFile, config: Config) -> list[Problem]:
                                   f"kế hoạch không ghi năm nên không tính được hạn báo cáo “{duty.id}”",
                                   "Ví dụ: year = 2024", severity="warning"))
             continue
-        try:
-            result = report_deadline(duty.period, plan.year, rules, calendar,
-                                     config.calendar.deadline_on_day_off, to=duty.to or None)
-        except ValueError as exc:
-            found.append(_problem(loaded, ("reports", n, "period"), duty.period, str(exc)))
+        period = Period.parse(duty.period)
+        indexes = range(1, period.count + 1) if period in (Period.MONTHLY, Period.QUARTERLY) else [None]
+        missing = []
+        for index in indexes:
+            result = report_deadline(period, plan.year, rules, calendar, config.calendar.deadline_on_day_off,
+                                     to=duty.to or None, index=index)
+            if not result:
+                missing.append((index, getattr(result, "reason", "")))
+        if not missing:
             continue
-        if not result:
-            found.append(_problem(loaded, ("reports", n, "period"), duty.period,
-                                  getattr(result, "reason", "chưa có hạn báo cáo trong config.toml"),
-                                  severity="warning"))
+        if len(missing) == 1:
+            message = missing[0][1]
+        else:
+            labels = ", ".join(period_label(period, plan.year, i) for i, _ in missing)
+            message = (f"Cấu hình chưa có hạn báo cáo {labels}. Thêm các mục [[reports.deadlines]] với "
+                       f'period = "{period.value}", year = {plan.year}, index, date và wording')
+        found.append(_problem(loaded, ("reports", n, "period"), duty.period, message, severity="warning"))
     return found
 
 

@@ -422,12 +422,13 @@ class Config(_Section):
         return WorkCalendar(self.calendar.extra_days_off, self.calendar.extra_workdays)
 
     def deadline_rules(self) -> list[DeadlineRule]:
-        """[[reports.deadlines]] as reporting.DeadlineRule, each knowing its file and line."""
+        """[[reports.deadlines]] as reporting.DeadlineRule, each knowing its file and the line
+        of its `date` (what `notifier check` messages name)."""
         from notifier.reporting import DeadlineRule
 
         return [
             DeadlineRule(period=e.period, year=e.year, date=e.date, wording=e.wording, to=e.to,
-                         index=e.index, file=self.file, line=self.line("reports", "deadlines", n))
+                         index=e.index, file=self.file, line=self.line("reports", "deadlines", n, "date"))
             for n, e in enumerate(self.reports.deadlines)
         ]
 

@@ -323,7 +323,8 @@ chạy `notifier check` để kiểm tra (lỗi được báo kèm số dòng v�
 - `lead` / `coordinating`: tên chuẩn của đơn vị chủ trì / phối hợp theo danh mục trong
   config.toml; `lead_text` / `coordinating_text` là ô gốc của kế hoạch.
 - `key_dates`: ngày chính được gợi ý; đổi `accepted = false` thành `accepted = true` để dùng.
-- Khi nhập lại kế hoạch, các ghi chú (#) và chỗ sửa tay được giữ nếu nội dung gốc không đổi.
+- Khi nhập lại kế hoạch, các ghi chú (#) và chỗ sửa tay được giữ nếu nội dung gốc không đổi;
+  xóa hẳn một dòng (ví dụ `lead = [...]`) để lần nhập sau tính lại giá trị đó.
 - Hạn nộp của các [[reports]] lấy từ [[reports.deadlines]] trong config.toml."""
 
 

@@ -75,7 +75,8 @@ def test_the_repository_config_loads_without_problems() -> None:
     text = (REPO / "config.toml").read_text(encoding="utf-8")
     assert len(config.directory()) == text.count("\n[[units]]") + text.count("\n[[groups]]")
     rules = config.deadline_rules()
-    assert rules and rules[0].line == line_of(text, "[[reports.deadlines]]", whole=True)
+    header = line_of(text, "[[reports.deadlines]]", whole=True)
+    assert rules and rules[0].line == line_of(text, "date =", header)
     assert config.calendar.extra_workdays  # the swaps written in the file
 
 
