@@ -710,6 +710,9 @@ def _for_taplo(schema: dict[str, Any], title: str) -> dict[str, Any]:
     import json
 
     text = json.dumps(schema, ensure_ascii=False).replace('"#/$defs/', '"#/definitions/')
+    # JSON Schema's "time" is RFC 3339 ("07:30:00+07:00"); admins write "07:30", which the
+    # models accept, so editors must too.
+    text = text.replace('"format": "time"', '"pattern": "^[0-2]?[0-9]:[0-5][0-9](:[0-5][0-9])?$"')
     out: dict[str, Any] = json.loads(text)
     if "$defs" in out:
         out["definitions"] = out.pop("$defs")
