@@ -491,6 +491,8 @@ def _dmy(d: date) -> str:
 
 def _combine(spans: list[Span], links: list[str], open_start: bool) -> Core:
     """Ranges join their first start to their last end; lists take the covering span."""
+    if not links:
+        return Core(spans[0].start, spans[0].end, None, open_start)
     runs: list[Span] = []
     run_start = spans[0]
     for k, link in enumerate(links):
@@ -498,17 +500,19 @@ def _combine(spans: list[Span], links: list[str], open_start: bool) -> Core:
             runs.append(_run(run_start, spans[k]))
             run_start = spans[k + 1]
     runs.append(_run(run_start, spans[-1]))
-    start, end = min(r.start for r in runs), max(r.end for r in runs)
+    if len(runs) == 1:  # one range: "từ X đến Y" has an end, so it is not open
+        return Core(runs[0].start, runs[0].end, None, False)
+    runs.sort()
+    start, covered, gaps = runs[0].start, runs[0].end, False
+    for run in runs[1:]:  # a gap: a run starting after everything before it has ended
+        gaps = gaps or (run.start - covered).days > 1
+        covered = max(covered, run.end)
     note = None
-    gaps, covered = False, None
-    for run in sorted(runs):  # a gap: a run starting after everything before it has ended
-        gaps = gaps or (covered is not None and (run.start - covered).days > 1)
-        covered = run.end if covered is None else max(covered, run.end)
     if "hoac" in links:
-        note = f"có lựa chọn (“hoặc”); lấy khoảng bao trùm {_dmy(start)}–{_dmy(end)}"
+        note = f"có lựa chọn (“hoặc”); lấy khoảng bao trùm {_dmy(start)}–{_dmy(covered)}"
     elif gaps:
-        note = f"các khoảng không liền nhau; lấy khoảng bao trùm {_dmy(start)}–{_dmy(end)}"
-    return Core(start, end, note, open_start and not any(link in _RANGE for link in links))
+        note = f"các khoảng không liền nhau; lấy khoảng bao trùm {_dmy(start)}–{_dmy(covered)}"
+    return Core(start, covered, note, open_start and not any(link in _RANGE for link in links))
 
 
 def _run(first: Span, last: Span) -> Span:
