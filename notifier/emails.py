@@ -129,6 +129,7 @@ def _environment(directory: Path, *, html: bool) -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(str(directory)),
         undefined=jinja2.StrictUndefined,
         autoescape=html,
+        auto_reload=False,  # no stat() per render; a new run (or reload) re-reads the files
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
@@ -145,6 +146,11 @@ def _environments(directory: Path) -> tuple[jinja2.Environment, jinja2.Environme
     return _environment(directory, html=False), _environment(directory, html=True)
 
 
+@lru_cache(maxsize=64)
+def _subject_template(directory: Path, template: str) -> jinja2.Template:
+    return _environments(directory)[0].get_template(f"{template}.subject.j2")
+
+
 def _check_name(template: str) -> None:
     if not re.fullmatch(r"[a-z][a-z0-9_-]*", template):
         raise ValueError(f"tên mẫu thư không hợp lệ: {template!r}")
@@ -155,8 +161,7 @@ def render_subject(
 ) -> str:
     """Only the subject line (the planner uses it for previews)."""
     _check_name(template)
-    plain, _ = _environments(directory or TEMPLATES_DIR)
-    return one_line(plain.get_template(f"{template}.subject.j2").render(context))
+    return one_line(_subject_template(directory or TEMPLATES_DIR, template).render(context))
 
 
 def render(
@@ -170,7 +175,7 @@ def render(
     """
     _check_name(template)
     plain, html = _environments(directory or TEMPLATES_DIR)
-    subject = one_line(plain.get_template(f"{template}.subject.j2").render(context))
+    subject = one_line(_subject_template(directory or TEMPLATES_DIR, template).render(context))
     text = _tidy(nfc(plain.get_template(f"{template}.text.j2").render(context)))
     body = nfc(html.get_template(f"{template}.html.j2").render(context))
     attachments: tuple[Attachment, ...] = ()

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from functools import cached_property, lru_cache, partial
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -80,7 +81,8 @@ _WEEKDAY_NAMES = {  # fold_ascii of what an admin may type → Python weekday
                                    "saturday", "sunday"))},
 }
 # Timing kinds that give a window with an opening and a closing day.
-_WINDOW_KINDS = {TimingKind.RANGE, TimingKind.CONTINUOUS, TimingKind.RECURRING}
+_WINDOW_KINDS = frozenset(k.value for k in (TimingKind.RANGE, TimingKind.CONTINUOUS,
+                                            TimingKind.RECURRING))
 
 
 # --- configuration: [reminders] and [digest] -------------------------------------------
@@ -195,17 +197,37 @@ class _Offsets:
 
 @dataclass(frozen=True)
 class Reminder:
+    """One email to send: its key, when, to whom, with which template.
+
+    `context` (JSON-serialisable, dates as ISO strings; read-only, pieces are shared between
+    reminders) and `subject` (rendered from `<template>.subject.j2`) are built on first use
+    and then kept: planning a year of reminders for thousands of plans only pays for the ones
+    that are shown or sent.
+    """
+
     key: str  # deterministic: plan slug / activity ref or report id / unit slug / rule / date
     kind: str  # "activity-start" | "activity-end" | "report-due" | "report-overdue" | "digest"
     due_at: datetime  # aware, Asia/Ho_Chi_Minh, on a working day at the configured send time
     to: tuple[str, ...]  # addresses
     to_names: tuple[str, ...]  # display names (Vietnamese unit names)
     units: tuple[str, ...]  # canonical unit names
-    plan: str  # plan slug
-    refs: tuple[str, ...]  # activity refs
-    subject: str
-    context: Mapping[str, Any]  # JSON-serialisable template context (dates as ISO strings)
+    plan: str  # plan slug ("_" when a report reminder covers several plans, or a digest)
+    refs: tuple[str, ...]  # activity refs ("plan-slug:II.7" when several plans)
     template: str  # "reminder" | "report" | "overdue" | "digest"
+    build: Callable[[], dict[str, Any]] = field(repr=False, compare=False)
+
+    @cached_property
+    def context(self) -> Mapping[str, Any]:
+        ctx = self.build()
+        ctx.update(kind=self.kind, key=self.key, stamp=self.due_at.isoformat(),
+                   today=self.due_at.date().isoformat())
+        return ctx
+
+    @cached_property
+    def subject(self) -> str:
+        from notifier.emails import render_subject
+
+        return render_subject(self.template, self.context)
 
 
 # --- what the planner needs from its collaborators (units.py, workdays.py) -------------
@@ -244,6 +266,7 @@ class _Event:
     activity: Activity | None = None
     duty: ReportDuty | None = None
     deadline: ReportDeadline | None = None
+    opens: date | None = None  # activities: the window's first day, if it has one
 
 
 @dataclass
@@ -258,8 +281,16 @@ class _Planner:
     deliveries: Sequence[Mapping[str, Any]]
     warnings: list[str]
     _working: dict[date, bool] = field(default_factory=dict)
-    _recipients: dict[tuple[str, date], tuple[Any, ...]] = field(default_factory=dict)
+    _before: dict[tuple[date, int], date] = field(default_factory=dict)
+    _recipients: dict[tuple[str, int], tuple[Any, ...]] = field(default_factory=dict)
+    _changes: list[date] | None = None
     _offsets: dict[tuple[str, str], _Offsets] = field(default_factory=dict)
+    _names: dict[str, str] = field(default_factory=dict)
+    _led: dict[tuple[int, date, date, date], dict[str, list[Activity]]] = field(default_factory=dict)
+    shared: _Shared = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.shared = _Shared(self.public_url)
 
     # working days
     def working(self, d: date) -> bool:
@@ -290,29 +321,72 @@ class _Planner:
         return d
 
     def send_day_before(self, anchor: date, n: int) -> date:
-        if self.rules.count == "calendar":
-            return self.on_or_before(anchor - timedelta(days=n))
-        return self.working_days_before(anchor, n)
+        hit = self._before.get((anchor, n))
+        if hit is None:
+            if self.rules.count == "calendar":
+                hit = self.on_or_before(anchor - timedelta(days=n))
+            else:
+                hit = self.working_days_before(anchor, n)
+            self._before[(anchor, n)] = hit
+        return hit
 
     # units
     def recipients(self, name: str, on: date) -> tuple[Any, ...]:
-        hit = self._recipients.get((name, on))
+        """directory.recipients, cached per stretch of days in which no unit starts or ends:
+        a route depends on the day only through valid_from / valid_until."""
+        if self._changes is None:
+            self._changes = _validity_changes(self.directory)
+        key = (name, bisect.bisect_right(self._changes, on))
+        hit = self._recipients.get(key)
         if hit is None:
             found = self.directory.recipients(name, on=on)
-            hit = self._recipients[(name, on)] = tuple(found or ())
+            hit = self._recipients[key] = tuple(found or ())
+        return hit
+
+    def led_by(self, plan: Plan, lo: date, hi: date, on: date) -> dict[str, list[Activity]]:
+        """The plan's activities overlapping [lo, hi], by the slug of each unit that receives
+        their lead's mail on `on` (a group lead counts for each of its members)."""
+        key = (id(plan), lo, hi, on)
+        hit = self._led.get(key)
+        if hit is None:
+            hit = self._led[key] = {}
+            for activity in plan.activities:
+                if activity.lead and _overlaps(activity, lo, hi):
+                    for lead in activity.lead:
+                        for unit in self.recipients(lead, on):
+                            found = hit.setdefault(unit.slug, [])
+                            if not found or found[-1] is not activity:
+                                found.append(activity)
         return hit
 
     def canonical(self, name: str) -> str:
         """The directory's name for `name` (aliases, case, tone placement), else `name`."""
-        unit = self.directory.get(name)
-        return unit.name if unit is not None else name
+        hit = self._names.get(name)
+        if hit is None:
+            unit = self.directory.get(name)
+            hit = self._names[name] = unit.name if unit is not None else name
+        return hit
 
     def offsets(self, plan: Plan, unit: str) -> _Offsets:
-        key = (plan.slug, unit)
+        if not self.rules.overrides:  # the common case: one set of rules for everyone
+            key: tuple[str, str] = ("", "")
+        else:
+            key = (plan.slug, unit)
         hit = self._offsets.get(key)
         if hit is None:
             hit = self._offsets[key] = _resolve_offsets(self.rules, plan, unit, self.canonical)
         return hit
+
+
+def _validity_changes(directory: _Directory) -> list[date]:
+    """The days on which some unit starts (valid_from) or stops (valid_until + 1), sorted."""
+    days: set[date] = set()
+    for unit in directory:
+        if getattr(unit, "valid_from", None):
+            days.add(unit.valid_from)
+        if getattr(unit, "valid_until", None):
+            days.add(unit.valid_until + timedelta(days=1))
+    return sorted(days)
 
 
 def _resolve_offsets(
@@ -345,16 +419,20 @@ def _resolve_offsets(
     return _Offsets(**values)  # type: ignore[arg-type]
 
 
-def _window(activity: Activity, plan: Plan) -> tuple[date | None, date | None]:
-    """(opens, closes) of the activity; None where there is nothing to remind about."""
+def _window(activity: Activity, deadline_column: bool) -> tuple[date | None, date | None]:
+    """(opens, closes) of the activity; None where there is nothing to remind about.
+
+    `deadline_column`: the plan's timing column is "Thời hạn hoàn thành" (every timing is
+    a deadline)."""
     t = activity.timing
     if t.end is None:
         return None, None
-    if t.kind is TimingKind.DEADLINE or plan.timing_is_deadline:
+    kind = t.kind
+    if kind == "deadline" or deadline_column:
         return None, t.end
-    if t.kind is TimingKind.DATE or t.start is None or t.start == t.end:
+    if kind == "date" or t.start is None or t.start == t.end:
         return t.start or t.end, None
-    if t.kind in _WINDOW_KINDS:
+    if kind in _WINDOW_KINDS:
         return t.start, t.end
     return None, None
 
@@ -367,15 +445,18 @@ def _events(plans: Sequence[Plan], deadlines: _Deadlines, warnings: list[str]) -
     """Every window boundary and report deadline of the plans, sorted by day."""
     out: list[_Event] = []
     for plan in plans:
+        deadline_column = plan.timing_is_deadline
         for activity in plan.activities:
             units = _lead_names(activity)
             if not units:
                 continue
-            opens, closes = _window(activity, plan)
+            opens, closes = _window(activity, deadline_column)
             if opens is not None:
-                out.append(_Event("activity-start", opens, plan, units, activity=activity))
+                out.append(_Event("activity-start", opens, plan, units, activity=activity,
+                                  opens=opens))
             if closes is not None:
-                out.append(_Event("activity-end", closes, plan, units, activity=activity))
+                out.append(_Event("activity-end", closes, plan, units, activity=activity,
+                                  opens=opens))
         for duty in plan.reports:
             for found in deadlines.of(plan, duty, warnings):
                 units = _report_units(plan, duty, found)
@@ -393,6 +474,7 @@ class _Deadlines:
     on_day_off: str
     directory: _Directory
     _cache: dict[tuple[Any, ...], ReportDeadline | str] = field(default_factory=dict)
+    _names: dict[str, str | None] = field(default_factory=dict)
 
     def of(self, plan: Plan, duty: ReportDuty, warnings: list[str]) -> list[ReportDeadline]:
         try:
@@ -416,8 +498,10 @@ class _Deadlines:
 
     def _canonical(self, name: str) -> str | None:
         """The receiver's directory name, so a rule's `to` matches however the plan spelt it."""
-        unit = self.directory.get(name) if name else None
-        return unit.name if unit is not None else (name or None)
+        if name not in self._names:
+            unit = self.directory.get(name) if name else None
+            self._names[name] = unit.name if unit is not None else (name or None)
+        return self._names[name]
 
     def _indexes(self, period: Period, year: int) -> list[int | None]:
         """Which reports of the period a year has: every month/quarter; the first half, and
@@ -431,7 +515,7 @@ class _Deadlines:
 
     def _get(self, period: Period, year: int, index: int | None, to: str | None
              ) -> ReportDeadline | str:
-        key = (period, year, index, fold(to) if to else None)
+        key = (period, year, index, to)
         hit = self._cache.get(key)
         if hit is None:
             try:
@@ -479,6 +563,8 @@ def _report_units(plan: Plan, duty: ReportDuty, deadline: ReportDeadline) -> tup
 
 
 # --- building reminders -------------------------------------------------------------------
+# Context dicts for a plan, an activity and a unit's links are built once per planning run
+# and shared by every reminder that shows them: treat a Reminder's context as read-only.
 
 
 def _at(day: date, when: time) -> datetime:
@@ -517,7 +603,7 @@ def _activity_ctx(activity: Activity, plan: Plan) -> dict[str, Any]:
         "ref": activity.ref,
         "content": activity.content,
         "timing": t.text,
-        "kind": t.kind.value,
+        "kind": str(t.kind),
         "start": t.start.isoformat() if t.start else None,
         "end": t.end.isoformat() if t.end else None,
         "lead": list(activity.lead),
@@ -530,6 +616,57 @@ def _activity_ctx(activity: Activity, plan: Plan) -> dict[str, Any]:
 
 def _unit_ctx(unit: Any) -> dict[str, Any]:
     return {"name": unit.name, "slug": unit.slug, "email": unit.email}
+
+
+@dataclass
+class _Shared:
+    """The per-run cache of context pieces (see the note above)."""
+
+    public_url: str
+    _plans: dict[int, dict[str, Any]] = field(default_factory=dict)
+    _activities: dict[int, dict[str, Any]] = field(default_factory=dict)
+    _units: dict[str, tuple[dict[str, Any], dict[str, str]]] = field(default_factory=dict)
+    _events: dict[tuple[int, str], dict[str, Any]] = field(default_factory=dict)
+
+    def plan(self, plan: Plan) -> dict[str, Any]:
+        hit = self._plans.get(id(plan))
+        if hit is None:
+            hit = self._plans[id(plan)] = _plan_ctx(plan)
+        return hit
+
+    def activity(self, activity: Activity, plan: Plan) -> dict[str, Any]:
+        hit = self._activities.get(id(activity))
+        if hit is None:
+            hit = self._activities[id(activity)] = _activity_ctx(activity, plan)
+        return hit
+
+    def unit(self, unit: Any) -> tuple[dict[str, Any], dict[str, str]]:
+        """(recipient, links) of a unit."""
+        hit = self._units.get(unit.slug)
+        if hit is None:
+            hit = self._units[unit.slug] = (_unit_ctx(unit), _links(self.public_url, unit.slug))
+        return hit
+
+    def ics_event(self, activity: Activity, plan: Plan, unit: Any) -> dict[str, Any]:
+        """The activity as an all-day event; one UID per (plan, activity, unit), so adding
+        the start and the end reminder's attachment updates one calendar entry."""
+        hit = self._events.get((id(activity), unit.slug))
+        if hit is None:
+            t = activity.timing
+            hit = self._events[(id(activity), unit.slug)] = {
+                "uid": f"{plan.slug}/{activity.ref}/{unit.slug}@notifier",
+                "summary": f"[{activity.ref}] {activity.content}",
+                "start": (t.start or t.end).isoformat() if t.end else None,
+                "end": t.end.isoformat() if t.end else None,
+                "description": f"{t.text}\nKế hoạch số {plan.number}" if plan.number else t.text,
+                "url": self.unit(unit)[1]["page"],
+            }
+        return hit
+
+
+def _citation(plans: Sequence[dict[str, Any]]) -> str:
+    """ "Kế hoạch số 34/KH-UBND ngày 22/02/2024 của UBND tỉnh Đắk Lắk", or several joined."""
+    return "; ".join(p["citation"] for p in plans)
 
 
 # Words that end a duty title and name its period ("... 6 tháng", "... hằng năm"); the
@@ -566,125 +703,13 @@ def _report_ctx(duty: ReportDuty, deadline: ReportDeadline, to_name: str) -> dic
     }
 
 
-def _subject(template: str, context: Mapping[str, Any]) -> str:
-    from notifier.emails import render_subject
-
-    return render_subject(template, context)
-
-
 def _reminder(
-    kind: str, key: str, due_at: datetime, unit: Any, plan: Plan, refs: tuple[str, ...],
-    context: dict[str, Any],
+    kind: str, key: str, due_at: datetime, unit: Any, plan: str, refs: tuple[str, ...],
+    build: Callable[[], dict[str, Any]],
 ) -> Reminder:
-    template = _TEMPLATES[kind]
-    context.update(kind=kind, key=key, stamp=due_at.isoformat(), today=due_at.date().isoformat())
-    return Reminder(
-        key=key,
-        kind=kind,
-        due_at=due_at,
-        to=(unit.email,),
-        to_names=(unit.name,),
-        units=(unit.name,),
-        plan=plan.slug,
-        refs=refs,
-        subject=_subject(template, context),
-        context=context,
-        template=template,
-    )
-
-
-@dataclass(slots=True)
-class _Letter:
-    """One activity reminder being gathered: a unit may be reached through several leads
-    (itself and a group it belongs to) and must still get one email per key."""
-
-    kind: str
-    due_at: datetime
-    unit: Any
-    plan: Plan
-    day: date
-    n: int
-    leads: list[str] = field(default_factory=list)
-    activities: list[Activity] = field(default_factory=list)
-
-
-def _activity_reminders(
-    p: _Planner, events: Sequence[_Event], start: datetime, end: datetime
-) -> Iterator[Reminder]:
-    """Group the plan's activities by (unit, boundary) and emit one reminder per offset."""
-    groups: dict[tuple[str, str, str, date], list[Activity]] = {}
-    plans: dict[str, Plan] = {}
-    for e in events:
-        if e.activity is None:
-            continue
-        plans[e.plan.slug] = e.plan
-        for unit in e.units:
-            groups.setdefault((e.plan.slug, e.kind, unit, e.day), []).append(e.activity)
-    letters: dict[str, _Letter] = {}
-    for (slug, kind, lead, day), activities in groups.items():
-        plan = plans[slug]
-        rules = p.offsets(plan, lead)
-        if not rules.enabled:
-            continue
-        offsets = rules.before_start if kind == "activity-start" else rules.before_end
-        # An "activity-end" reminder never precedes the window's opening (deadlines have none).
-        opens = min((o for a in activities if (o := _window(a, plan)[0]) is not None), default=None)
-        rule_word = "start" if kind == "activity-start" else "end"
-        for n, send in _send_days(p, day, offsets):
-            due_at = _at(send, rules.send_time)
-            if not start <= due_at < end or (plan.date and send < plan.date):
-                continue
-            if kind == "activity-end" and opens is not None and send < opens:
-                continue
-            for unit in _reachable(p, lead, send):
-                key = f"{slug}/activities/{unit.slug}/{rule_word}-{n}/{day.isoformat()}"
-                letter = letters.setdefault(key, _Letter(kind, due_at, unit, plan, day, n))
-                letter.leads.append(lead)
-                letter.activities.extend(a for a in activities if a not in letter.activities)
-    for key, letter in letters.items():
-        yield _activity_reminder(p, key, letter)
-
-
-def _activity_reminder(p: _Planner, key: str, letter: _Letter) -> Reminder:
-    plan, unit = letter.plan, letter.unit
-    activities = sorted(letter.activities, key=lambda a: _ref_order(a.ref))
-    # The unit's own name if the plan used it, else the lead (group, predecessor) as written.
-    lead = unit.name if unit.name in letter.leads else letter.leads[0]
-    ctx: dict[str, Any] = {
-        "recipient": _unit_ctx(unit),
-        "lead_as_written": lead,
-        "plan": _plan_ctx(plan),
-        "links": _links(p.public_url, unit.slug),
-        "boundary": letter.day.isoformat(),
-        "days_before": letter.n,
-        "count": p.rules.count,
-        "activities": [_activity_ctx(a, plan) for a in activities],
-        "ics_name": f"nhac-viec-{slugify(plan.number or plan.slug, max_length=40)}",
-        "events": [
-            _ics_event(f"{plan.slug}/{a.ref}/{unit.slug}", a, plan, p.public_url, unit.slug)
-            for a in activities if a.timing.end is not None
-        ],
-    }
-    refs = tuple(a.ref for a in activities)
-    return _reminder(letter.kind, key, letter.due_at, unit, plan, refs, ctx)
-
-
-def _ref_order(ref: str) -> tuple[tuple[int, int | str], ...]:
-    """"II.7" < "II.10": numbers compare as numbers, Roman sections as text after them."""
-    return tuple((0, int(x)) if x.isdigit() else (1, x) for x in ref.split("."))
-
-
-def _ics_event(uid: str, activity: Activity, plan: Plan, public_url: str, slug: str
-               ) -> dict[str, Any]:
-    t = activity.timing
-    return {
-        "uid": f"{uid}@notifier",
-        "summary": f"[{activity.ref}] {activity.content}",
-        "start": (t.start or t.end).isoformat() if t.end else None,
-        "end": t.end.isoformat() if t.end else None,
-        "description": f"{t.text}\nKế hoạch số {plan.number}" if plan.number else t.text,
-        "url": _links(public_url, slug)["page"],
-    }
+    return Reminder(key=key, kind=kind, due_at=due_at, to=(unit.email,), to_names=(unit.name,),
+                    units=(unit.name,), plan=plan, refs=refs, template=_TEMPLATES[kind],
+                    build=build)
 
 
 def _send_days(p: _Planner, anchor: date, offsets: Iterable[int]) -> list[tuple[int, date]]:
@@ -717,72 +742,218 @@ def _unreachable(directory: _Directory, events: Sequence[_Event]) -> list[str]:
     return notes
 
 
+@lru_cache(maxsize=4096)
+def _ref_order(ref: str) -> tuple[tuple[int, int | str], ...]:
+    """ "II.7" < "II.10": numbers compare as numbers, Roman sections as text after them."""
+    return tuple((0, int(x)) if x.isdigit() else (1, x) for x in ref.split("."))
+
+
+@dataclass(slots=True)
+class _Letter:
+    """One reminder being gathered. A unit may be reached through several leads (itself and
+    a group it belongs to) and, for reports, through several plans; it still gets one email
+    per key."""
+
+    kind: str
+    due_at: datetime
+    unit: Any
+    day: date  # the boundary or deadline the letter is about
+    n: int  # the rule's offset (negative: days after a deadline)
+    leads: list[str] = field(default_factory=list)
+    plans: list[Plan] = field(default_factory=list)
+    activities: list[tuple[Plan, Activity]] = field(default_factory=list)
+    _seen: set[int] = field(default_factory=set)  # ids: Plan and Activity compare by value, slowly
+    deadline: ReportDeadline | None = None
+    duty: ReportDuty | None = None
+
+    def add(self, lead: str, plan: Plan, activities: Sequence[Activity]) -> None:
+        if not self.leads:  # the first (and usually only) add has nothing to deduplicate
+            self.leads.append(lead)
+            self.plans.append(plan)
+            self.activities = [(plan, a) for a in activities]
+            return
+        if not self._seen:
+            self._seen.update(id(x) for x in self.plans)
+            self._seen.update(id(a) for _, a in self.activities)
+        if lead not in self.leads:
+            self.leads.append(lead)
+        if id(plan) not in self._seen:
+            self._seen.add(id(plan))
+            self.plans.append(plan)
+        for a in activities:
+            if id(a) not in self._seen:
+                self._seen.add(id(a))
+                self.activities.append((plan, a))
+
+    def lead_as_written(self) -> str:
+        """The unit's own name if a plan used it, else the lead (group, predecessor) as written."""
+        return self.unit.name if self.unit.name in self.leads else self.leads[0]
+
+    def ordered(self) -> list[tuple[Plan, Activity]]:
+        if len(self.plans) == 1:
+            return sorted(self.activities, key=lambda pa: _ref_order(pa[1].ref))
+        order = {id(p): i for i, p in enumerate(self.plans)}
+        return sorted(self.activities, key=lambda pa: (order[id(pa[0])], _ref_order(pa[1].ref)))
+
+    def refs(self) -> tuple[str, ...]:
+        if len(self.plans) == 1:
+            return tuple(a.ref for _, a in self.ordered())
+        return tuple(f"{p.slug}:{a.ref}" for p, a in self.ordered())
+
+
+def _activity_reminders(
+    p: _Planner, events: Sequence[_Event], start: datetime, end: datetime
+) -> Iterator[Reminder]:
+    """Group each plan's activities by (unit, boundary) and emit one reminder per offset."""
+    groups: dict[tuple[int, str, str, date], list[_Event]] = {}
+    for e in events:
+        if e.activity is not None:
+            for unit in e.units:
+                groups.setdefault((id(e.plan), e.kind, unit, e.day), []).append(e)
+    letters: dict[str, _Letter] = {}
+    for (_, kind, lead, day), group in groups.items():
+        plan = group[0].plan
+        activities = [e.activity for e in group if e.activity is not None]
+        rules = p.offsets(plan, lead)
+        if not rules.enabled:
+            continue
+        offsets = rules.before_start if kind == "activity-start" else rules.before_end
+        # An "activity-end" reminder never precedes the window's opening (deadlines have none).
+        opens = min((e.opens for e in group if e.opens is not None), default=None)
+        rule_word = "start" if kind == "activity-start" else "end"
+        for n, send in _send_days(p, day, offsets):
+            due_at = _at(send, rules.send_time)
+            if not start <= due_at < end or (plan.date and send < plan.date):
+                continue
+            if kind == "activity-end" and opens is not None and send < opens:
+                continue
+            for unit in _reachable(p, lead, send):
+                key = f"{plan.slug}/activities/{unit.slug}/{rule_word}-{n}/{day.isoformat()}"
+                letter = letters.get(key)
+                if letter is None:
+                    letter = letters[key] = _Letter(kind, due_at, unit, day, n)
+                letter.add(lead, plan, activities)
+    for key, letter in letters.items():
+        yield _activity_reminder(p, key, letter)
+
+
+def _activity_reminder(p: _Planner, key: str, letter: _Letter) -> Reminder:
+    pairs = letter.ordered()
+    refs = tuple(a.ref for _, a in pairs)
+    build = partial(_activity_context, p, letter, pairs)
+    return _reminder(letter.kind, key, letter.due_at, letter.unit, letter.plans[0].slug, refs, build)
+
+
+def _activity_context(p: _Planner, letter: _Letter, pairs: list[tuple[Plan, Activity]]
+                      ) -> dict[str, Any]:
+    (plan,) = letter.plans
+    unit = letter.unit
+    recipient, links = p.shared.unit(unit)
+    plan_ctx = p.shared.plan(plan)
+    ctx: dict[str, Any] = {
+        "recipient": recipient,
+        "lead_as_written": letter.lead_as_written(),
+        "plan": plan_ctx,
+        "plans": [plan_ctx],
+        "citation": plan_ctx["citation"],
+        "links": links,
+        "boundary": letter.day.isoformat(),
+        "days_before": letter.n,
+        "count": p.rules.count,
+        "activities": [p.shared.activity(a, pl) for pl, a in pairs],
+        "ics_name": f"nhac-viec-{slugify(plan.number or plan.slug, max_length=40)}",
+        "events": [p.shared.ics_event(a, pl, unit) for pl, a in pairs if a.timing.end is not None],
+    }
+    return ctx
+
+
 def _report_reminders(
     p: _Planner, events: Sequence[_Event], start: datetime, end: datetime
 ) -> Iterator[Reminder]:
-    """Warnings before each report deadline and đôn đốc after it, to each unit that owes it."""
+    """Warnings before each report deadline and đôn đốc after it, to each unit that owes it.
+
+    A unit writes one periodic report (e.g. "báo cáo công tác đối ngoại 6 tháng") covering
+    every plan, so plans that share a report and a deadline give that unit one email a rule
+    listing its activities from all of them; the key names the report, not a plan.
+    """
+    letters: dict[str, _Letter] = {}
     for e in events:
         if e.duty is None or e.deadline is None:
             continue
-        due = e.deadline.due
+        deadline = e.deadline
         # The receiver compiles the report; it is not reminded to send one to itself.
-        receivers = {u.slug for u in p.recipients(e.duty.to, due)} if e.duty.to else set()
-        seen: set[tuple[str, str]] = set()
-        for unit_name in e.units:
-            rules = p.offsets(e.plan, unit_name)
+        receivers = p.recipients(e.duty.to, deadline.due) if e.duty.to else ()
+        receiver_slugs = {u.slug for u in receivers}
+        to_slug = receivers[0].slug if receivers else slugify(e.duty.to or "x")
+        report_id = f"{deadline.period.value}{'-' + str(deadline.index) if deadline.index else ''}"
+        lo, hi = deadline.cutoff
+        led: dict[date, dict[str, list[Activity]]] = {}
+        for lead in e.units:
+            rules = p.offsets(e.plan, lead)
             if not rules.enabled:
                 continue
             sends = [("report-due", f"due-{n}", n, d)
-                     for n, d in _send_days(p, due, rules.before_deadline)]
-            sends += [("report-overdue", f"overdue+{n}", -n, p.working_days_after(due, n))
+                     for n, d in _send_days(p, deadline.due, rules.before_deadline)]
+            sends += [("report-overdue", f"overdue+{n}", -n, p.working_days_after(deadline.due, n))
                       for n in sorted(set(rules.after_deadline))]
             for kind, rule, n, send in sends:
                 due_at = _at(send, rules.send_time)
                 if not start <= due_at < end or (e.plan.date and send < e.plan.date):
                     continue
-                for unit in _reachable(p, unit_name, send):
-                    if unit.slug in receivers or (unit.slug, rule) in seen:
-                        continue  # one mail per unit, even when two lead names reach it
-                    seen.add((unit.slug, rule))
-                    yield _report_reminder(p, e, unit_name, unit, kind, rule, n, due_at)
+                mine = led.get(send)
+                if mine is None:
+                    mine = led[send] = p.led_by(e.plan, lo, hi, send)
+                for unit in _reachable(p, lead, send):
+                    if unit.slug in receiver_slugs:
+                        continue
+                    key = f"_/{report_id}.{to_slug}/{unit.slug}/{rule}/{deadline.due.isoformat()}"
+                    letter = letters.get(key)
+                    if letter is None:
+                        letter = letters[key] = _Letter(kind, due_at, unit, deadline.due, n,
+                                                        deadline=deadline, duty=e.duty)
+                    letter.add(lead, e.plan, mine.get(unit.slug, ()))
+    for key, letter in letters.items():
+        yield _report_reminder(p, key, letter)
 
 
-def _report_reminder(
-    p: _Planner, e: _Event, unit_name: str, unit: Any, kind: str, rule: str, n: int,
-    due_at: datetime,
-) -> Reminder:
-    plan, duty, deadline = e.plan, e.duty, e.deadline
+def _report_reminder(p: _Planner, key: str, letter: _Letter) -> Reminder:
+    plan = letter.plans[0].slug if len(letter.plans) == 1 else "_"
+    build = partial(_report_context, p, key, letter)
+    return _reminder(letter.kind, key, letter.due_at, letter.unit, plan, letter.refs(), build)
+
+
+def _report_context(p: _Planner, key: str, letter: _Letter) -> dict[str, Any]:
+    duty, deadline, unit = letter.duty, letter.deadline, letter.unit
     assert duty is not None and deadline is not None
-    lo, hi = deadline.cutoff
-    day = due_at.date()
-    mine = [a for a in plan.activities if _overlaps(a, lo, hi)
-            and any(unit.slug == u.slug for n in a.lead for u in p.recipients(n, day))]
-    to_units = p.recipients(duty.to, due_at.date()) if duty.to else ()
+    to_units = p.recipients(duty.to, letter.due_at.date()) if duty.to else ()
     to_name = to_units[0].name if to_units else (duty.to or "")
     report = _report_ctx(duty, deadline, to_name)
-    key = f"{plan.slug}/{duty.id}/{unit.slug}/{rule}/{deadline.due.isoformat()}"
-    links = _links(p.public_url, unit.slug)
+    recipient, links = p.shared.unit(unit)
+    plans = [p.shared.plan(plan) for plan in letter.plans]
+    citation = _citation(plans)
     ctx: dict[str, Any] = {
-        "recipient": _unit_ctx(unit),
-        "lead_as_written": unit_name,
-        "plan": _plan_ctx(plan),
+        "recipient": recipient,
+        "lead_as_written": letter.lead_as_written(),
+        "plan": plans[0],
+        "plans": plans,
+        "citation": citation,
         "links": links,
         "report": report,
-        "days_before": n,
+        "days_before": letter.n,
         "count": p.rules.count,
-        "activities": [_activity_ctx(a, plan) for a in mine],
-        "ics_name": f"han-bao-cao-{slugify(duty.id, max_length=30)}-{deadline.year}",
+        "activities": [p.shared.activity(a, pl) for pl, a in letter.ordered()],
+        "ics_name": f"han-bao-cao-{slugify(report['id'], max_length=30)}-{deadline.year}",
         "events": [{
-            # One UID per (plan, report, unit, deadline): adding it twice updates, not duplicates.
-            "uid": f"{plan.slug}/{duty.id}/{unit.slug}/{deadline.due.isoformat()}@notifier",
+            # One UID per (report, unit, deadline): adding it twice updates, not duplicates.
+            "uid": f"{key.split('/')[1]}/{unit.slug}/{deadline.due.isoformat()}@notifier",
             "summary": f"Hạn gửi {report['title']}",
             "start": deadline.due.isoformat(),
             "end": deadline.due.isoformat(),
-            "description": f"Gửi {to_name}. {_plan_ctx(plan)['citation']}.",
+            "description": f"Gửi {to_name}. {citation}.",
             "url": links["page"],
         }],
     }
-    return _reminder(kind, key, due_at, unit, plan, tuple(a.ref for a in mine), ctx)
+    return ctx
 
 
 # --- digests ------------------------------------------------------------------------------
@@ -795,11 +966,12 @@ def _digest_days(p: _Planner, start: datetime, end: datetime) -> Iterator[date]:
     last = end.astimezone(TZ).date() + timedelta(days=7)
     d = first
     seen: set[date] = set()
+    weekday = rules.weekday_index
     while d <= last:
         if rules.frequency == "daily":
             send = d if p.working(d) else None
         else:
-            send = p.on_or_before(d) if d.weekday() == rules.weekday_index else None
+            send = p.on_or_before(d) if d.weekday() == weekday else None
         if send is not None and send not in seen:
             seen.add(send)
             if start <= _at(send, rules.send_time) < end:
@@ -807,7 +979,8 @@ def _digest_days(p: _Planner, start: datetime, end: datetime) -> Iterator[date]:
         d += timedelta(days=1)
 
 
-def _item(e: _Event) -> dict[str, Any]:
+def _item(p: _Planner, e: _Event) -> dict[str, Any]:
+    """One line of a digest: an activity boundary or a report deadline."""
     base: dict[str, Any] = {
         "kind": e.kind,
         "day": e.day.isoformat(),
@@ -816,10 +989,38 @@ def _item(e: _Event) -> dict[str, Any]:
         "units": list(e.units),
     }
     if e.activity is not None:
-        base.update(_activity_ctx(e.activity, e.plan))
+        base.update(p.shared.activity(e.activity, e.plan))
     if e.duty is not None and e.deadline is not None:
         base.update(report_id=e.duty.id, title=_report_title(e.duty, e.deadline), to=e.duty.to)
     return base
+
+
+@dataclass(frozen=True, slots=True)
+class _DigestSpan:
+    """What one digest covers: events in [send, horizon) and those overdue in the span before."""
+
+    send: date
+    horizon: date
+    upcoming: Sequence[_Event]
+    past: Sequence[_Event]
+
+    def empty(self) -> bool:
+        return not self.upcoming and not any(e.kind == "report-due" for e in self.past)
+
+    def sections(self, p: _Planner) -> dict[str, list[dict[str, Any]]]:
+        return {
+            "opens": [_item(p, e) for e in self.upcoming if e.kind == "activity-start"],
+            "closes": [_item(p, e) for e in self.upcoming if e.kind == "activity-end"],
+            "due": [_item(p, e) for e in self.upcoming if e.kind == "report-due"],
+            "overdue": [_item(p, e) for e in self.past if e.kind == "report-due"],
+        }
+
+    def refs(self) -> tuple[str, ...]:
+        shown = [e for e in self.upcoming if e.activity is not None]
+        several = len({id(e.plan) for e in shown}) > 1
+        return tuple(dict.fromkeys(
+            f"{e.plan.slug}:{e.activity.ref}" if several else e.activity.ref
+            for e in shown if e.activity is not None))
 
 
 def _digest_reminders(
@@ -830,57 +1031,44 @@ def _digest_reminders(
         return
     days = [e.day for e in events]
     coordinators = [u for u in p.directory if getattr(u, "coordinator", False)]
+    horizon_days = timedelta(days=rules.horizon_days)
     for send in _digest_days(p, start, end):
-        horizon = send + timedelta(days=rules.horizon_days)
-        upcoming = events[bisect.bisect_left(days, send): bisect.bisect_left(days, horizon)]
-        past = events[bisect.bisect_left(days, send - timedelta(days=rules.horizon_days)):
-                      bisect.bisect_left(days, send)]
-        sections = {
-            "opens": [_item(e) for e in upcoming if e.kind == "activity-start"],
-            "closes": [_item(e) for e in upcoming if e.kind == "activity-end"],
-            "due": [_item(e) for e in upcoming if e.kind == "report-due"],
-            "overdue": [_item(e) for e in past if e.kind == "report-due"],
-        }
-        deliveries = [dict(d) for d in p.deliveries]
-        warnings = list(dict.fromkeys(p.warnings))
-        if not rules.send_empty and not any(sections.values()) and not deliveries and not warnings:
+        span = _DigestSpan(
+            send, send + horizon_days,
+            events[bisect.bisect_left(days, send): bisect.bisect_left(days, send + horizon_days)],
+            events[bisect.bisect_left(days, send - horizon_days): bisect.bisect_left(days, send)],
+        )
+        if not rules.send_empty and span.empty() and not p.deliveries and not p.warnings:
             continue
         sent_to: set[str] = set()
         for coordinator in coordinators:
             for unit in _reachable(p, coordinator.name, send):
-                if unit.slug in sent_to:
-                    continue
-                sent_to.add(unit.slug)
-                key = f"_/digest/{unit.slug}/{rules.frequency}/{send.isoformat()}"
-                base = p.public_url.rstrip("/")
-                unsubscribe = f"{base}/units/{unit.slug}/digest/unsubscribe"
-                ctx: dict[str, Any] = {
-                    "recipient": _unit_ctx(unit),
-                    "frequency": rules.frequency,
-                    "period": {"start": send.isoformat(),
-                               "end": (horizon - timedelta(days=1)).isoformat()},
-                    "horizon_days": rules.horizon_days,
-                    **sections,
-                    "deliveries": deliveries,
-                    "warnings": warnings,
-                    "links": {**_links(p.public_url, unit.slug), "home": base + "/",
-                              "unsubscribe": unsubscribe},
-                    "headers": {"List-Unsubscribe": f"<{unsubscribe}>",
-                                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
-                }
-                refs = tuple(dict.fromkeys(
-                    i["ref"] for s in ("opens", "closes") for i in sections[s] if "ref" in i))
-                yield _digest(key, _at(send, rules.send_time), unit, refs, ctx)
+                if unit.slug not in sent_to:
+                    sent_to.add(unit.slug)
+                    key = f"_/digest/{unit.slug}/{rules.frequency}/{send.isoformat()}"
+                    build = partial(_digest_context, p, span, unit)
+                    yield _reminder("digest", key, _at(send, rules.send_time), unit, "_",
+                                    span.refs(), build)
 
 
-def _digest(key: str, due_at: datetime, unit: Any, refs: tuple[str, ...], ctx: dict[str, Any]
-            ) -> Reminder:
-    ctx.update(kind="digest", key=key, stamp=due_at.isoformat(), today=due_at.date().isoformat())
-    return Reminder(
-        key=key, kind="digest", due_at=due_at, to=(unit.email,), to_names=(unit.name,),
-        units=(unit.name,), plan="_", refs=refs, subject=_subject("digest", ctx), context=ctx,
-        template="digest",
-    )
+def _digest_context(p: _Planner, span: _DigestSpan, unit: Any) -> dict[str, Any]:
+    recipient, links = p.shared.unit(unit)
+    base = p.public_url.rstrip("/")
+    unsubscribe = f"{base}/units/{unit.slug}/digest/unsubscribe"
+    return {
+        "recipient": recipient,
+        "frequency": p.digest.frequency,
+        "period": {"start": span.send.isoformat(),
+                   "end": (span.horizon - timedelta(days=1)).isoformat()},
+        "horizon_days": p.digest.horizon_days,
+        **span.sections(p),
+        "deliveries": [dict(d) for d in p.deliveries],
+        "warnings": list(dict.fromkeys(p.warnings)),
+        "links": {**links, "home": base + "/", "unsubscribe": unsubscribe},
+        # For the mailer: RFC 2369 / RFC 8058 one-click unsubscribe (served by web.py).
+        "headers": {"List-Unsubscribe": f"<{unsubscribe}>",
+                    "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+    }
 
 
 # --- public entry points ----------------------------------------------------------------

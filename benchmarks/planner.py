@@ -1,0 +1,133 @@
+"""Planner benchmark: reminders for 1,000 plans × 30 activities over a year (target < 2 s).
+
+Plans are generated from the timing shapes of the 2024 seed (months, quarters, the whole
+year, single days, deadlines) with lead units from config.toml's directory, two report
+duties each (6 tháng, hằng năm) and the config's deadlines; a weekly digest goes to the
+coordinators. Prints the planner's time (best and median of the runs), reminders per
+second, the ratio to the 2 s target, and resident memory: the process before planning, the
+growth from holding one planned year of reminders, and the peak.
+
+Run: .venv/bin/python benchmarks/planner.py [--plans 1000] [--activities 30] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import random
+import resource
+import statistics
+import sys
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from notifier.config import load_config  # noqa: E402
+from notifier.plan import Activity, Plan, ReportDuty  # noqa: E402
+from notifier.reminders import TZ, reminders_from_config  # noqa: E402
+from notifier.timing import Timing, TimingKind  # noqa: E402
+
+TARGET_S = 2.0
+YEAR = 2024
+
+
+def _rss_mb() -> float:
+    """Current resident set size (Linux /proc), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _timing(rng: random.Random) -> Timing:
+    """One of the seed's shapes: a month, a quarter, the year, a single day, a deadline."""
+    shape = rng.choices(["month", "quarter", "year", "day", "deadline"], [5, 3, 4, 2, 1])[0]
+    if shape == "month":
+        m = rng.randint(1, 12)
+        end = (date(YEAR, m % 12 + 1, 1) if m < 12 else date(YEAR + 1, 1, 1)) - timedelta(days=1)
+        return Timing(f"Tháng {m}/{YEAR}", TimingKind.RANGE, date(YEAR, m, 1), end)
+    if shape == "quarter":
+        q = rng.randint(1, 4)
+        start = date(YEAR, 3 * q - 2, 1)
+        end = (date(YEAR, 3 * q + 1, 1) if q < 4 else date(YEAR + 1, 1, 1)) - timedelta(days=1)
+        return Timing(f"Quý {'I' * q if q < 4 else 'IV'}/{YEAR}", TimingKind.RANGE, start, end)
+    if shape == "year":
+        return Timing(f"Trong năm {YEAR}", TimingKind.RANGE, date(YEAR, 1, 1), date(YEAR, 12, 31))
+    day = date(YEAR, 1, 1) + timedelta(days=rng.randint(0, 364))
+    if shape == "day":
+        return Timing(f"{day:%d/%m/%Y}", TimingKind.DATE, day, day)
+    return Timing(f"trước ngày {day:%d/%m/%Y}", TimingKind.DEADLINE, None, day, bound="by")
+
+
+def make_plans(n_plans: int, n_activities: int, leads: list[str], seed: int = 34) -> list[Plan]:
+    rng = random.Random(seed)
+    plans = []
+    for i in range(n_plans):
+        activities = []
+        for j in range(n_activities):
+            lead = rng.sample(leads, k=rng.choice([1, 1, 1, 2]))
+            activities.append(Activity(
+                ref=f"{['I', 'II', 'III', 'IV'][j % 4]}.{j // 4 + 1}",
+                content=f"Hoạt động ngoại giao văn hóa số {j + 1} của kế hoạch {i + 1}",
+                timing=_timing(rng), lead=lead, lead_text=", ".join(lead)))
+        reports = [
+            ReportDuty(id=pid, period=pid, title=title, to="Sở Ngoại vụ", owners=[])
+            for pid, title in (("half-year", "Báo cáo công tác đối ngoại 6 tháng"),
+                               ("annual", "Báo cáo công tác đối ngoại hằng năm"))
+        ]
+        plans.append(Plan(slug=f"ke-hoach-{i + 1}-kh-ubnd", title=f"Kế hoạch {i + 1}",
+                          number=f"{i + 1}/KH-UBND", date=date(YEAR, 1, 15),
+                          issuer="UBND tỉnh Đắk Lắk", year=YEAR, activities=activities,
+                          reports=reports))
+    return plans
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--plans", type=int, default=1000)
+    ap.add_argument("--activities", type=int, default=30)
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+
+    config = load_config(ROOT / "config.toml")
+    directory = config.directory()
+    leads = [u.name for u in directory if not u.is_group and u.email and u.valid_on(date(YEAR, 6, 1))]
+    plans = make_plans(args.plans, args.activities, leads)
+    start, end = datetime(YEAR, 1, 1, tzinfo=TZ), datetime(YEAR + 1, 1, 1, tzinfo=TZ)
+    reminders_from_config(config, plans[:2], start=start, end=end)  # warm caches and templates
+    gc.collect()
+    rss_before = _rss_mb()
+
+    times, found = [], []
+    for _ in range(args.runs):
+        found = []
+        gc.collect()
+        t0 = time.perf_counter()
+        found = reminders_from_config(config, plans, start=start, end=end)
+        times.append(time.perf_counter() - t0)
+    rss_after = _rss_mb()
+
+    kinds: dict[str, int] = {}
+    for r in found:
+        kinds[r.kind] = kinds.get(r.kind, 0) + 1
+    best, median = min(times), statistics.median(times)
+    print(f"planner: {args.plans} kế hoạch × {args.activities} hoạt động = "
+          f"{args.plans * args.activities} hoạt động, năm {YEAR}, {len(leads)} đơn vị chủ trì")
+    print(f"  reminders planned: {len(found)} ({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))})")
+    print(f"  time: best {best:.3f} s, median {median:.3f} s over {args.runs} runs "
+          f"({len(found) / best:,.0f} reminders/s)")
+    print(f"  target {TARGET_S:.1f} s: best is {best / TARGET_S:.2f}× the target "
+          f"({'met' if best < TARGET_S else 'NOT met'})")
+    print(f"  memory: RSS {rss_before:.0f} MB before planning, {rss_after:.0f} MB holding the "
+          f"planned year (+{rss_after - rss_before:.0f} MB), peak {_peak_mb():.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
