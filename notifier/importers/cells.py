@@ -114,6 +114,9 @@ _TIMING = re.compile(
     | sau\ khi | khi\ co | (?:theo|khi)\ (?:chi\ dao|yeu\ cau|ke\ hoach|tien\ do|lo\ trinh)
     | giai\ doan\ \d | den\ (?:nam|ngay|thang|quy|het) | dip\ (?:tet|le)
     | vao\ (?:dip|ngay|thang|quy|nam|cuoi|dau|giua)
+    # an opening word alone on a line: the rest wrapped onto the next line
+    | (?:nam|quy|thang|trong|thuong|tu|truoc|hang|dau|cuoi|giua|khi|theo|dinh|ca|tuan|ngay
+       |giai|cham|\d{1,2}\ thang|hoan\ thanh|sau)$
     )""",
     re.X,
 )
@@ -130,6 +133,7 @@ _FUNDING = re.compile(
     | su\ dung\ (?:nguon|kinh\ phi)
     | [\d.,]+\s*(?:trieu|ty|nghin|ngan|dong|d\b|vnd)
     | \d{1,3}(?:[.,]\d{3})+\s*$
+    | (?:nguon(?:\ [a-z]+)?|khong(?:\ phat)?|kinh|ngan|long(?:\ ghep)?|xa(?:\ hoi)?)$
     )""",
     re.X,
 )
@@ -138,22 +142,26 @@ _FUNDING = re.compile(
 # ("Hội thi", "Hội chợ", "Ban hành", "Báo cáo", "Đại hội" folds like "Đài").
 _UNIT = re.compile(
     r"""^(?:
-      so\ | ubnd | uy\ ban | hdnd | hoi\ dong\ (?!thi\b) | mttq | mat\ tran
-    | hoi\ (?!thi\b|cho\b|nghi\b|thao\b|dien\b|trai\b|he\b|xuan\b|sach\b|khoe\b|lang\b|dua\b
-            |dam\b|tu\b|y\b|tuong\b|nhap\b|ngo\b|hoa\b|bao\b|van\b|an\b|dong\ (?:thi|tuyen))
+      so(?:\ |$)| ubnd | uy\ ban | hdnd | hoi\ dong\ (?!thi\b) | mttq | mat\ tran
+    | hoi(?:$|\ (?!thi\b|cho\b|nghi\b|thao\b|dien\b|trai\b|he\b|xuan\b|sach\b|khoe\b|lang\b|dua\b
+            |dam\b|tu\b|y\b|tuong\b|nhap\b|ngo\b|hoa\b|bao\b|van\b|an\b|dong\ (?:thi|tuyen)))
     | lien\ hiep | lien\ doan | lien\ minh | hiep\ hoi
-    | ban\ (?!hanh\b|do\b|tin\b|sao\b|ve\b|giao\b|dau\b)
+    | ban(?:$|\ (?!hanh\b|do\b|tin\b|sao\b|ve\b|giao\b|dau\b))
     | cac\ (?:co\ quan|don\ vi|so|ban|nganh|dia\ phuong|to\ chuc|hoi|doan\ the|huyen|xa|phuong
             |truong|phong|doanh\ nghiep|tinh|dai|bao|trung\ tam|lien|cap|bo|thanh\ vien|ca\ nhan)
-    | trung\ tam | cong\ an | bo\ chi\ huy | bo\ doi | bo\ (?!sung\b|tri\b|tuc\b)
-    | dai\ (?:phat|truyen|pt) | bao\ (?!cao\b|ve\b|dam\b|ton\b|quan\b|chi\b|tri\b|hiem\b)
-    | truong\ (?!hop\b) | van\ phong | tinh\ (?:doan|uy|hoi) | thanh\ (?:doan|uy)
+    | trung\ tam | cong\ an | bo\ chi\ huy | bo\ doi | bo(?:$|\ (?!sung\b|tri\b|tuc\b))
+    | dai\ (?:phat|truyen|pt) | bao(?:$|\ (?!cao\b|ve\b|dam\b|ton\b|quan\b|chi\b|tri\b|hiem\b))
+    | truong(?:$|\ (?!hop\b)) | van\ phong | tinh\ (?:doan|uy|hoi) | thanh\ (?:doan|uy)
     | doan\ (?:thanh\ nien|tncs|ca\ mua|nghe\ thuat|luat\ su)
-    | thanh\ tra | cuc\ | chi\ cuc | bao\ tang | nha\ hat | thu\ vien | kho\ bac | ngan\ hang
-    | benh\ vien | dai\ hoc | hoc\ vien | vien\ | thuong\ truc | co\ quan | don\ vi
-    | tong\ cong\ ty | cong\ ty | phong\ | hat\ kiem\ lam | vuon\ quoc\ gia | toa\ an
+    | thanh\ tra | cuc(?:\ |$)| chi\ cuc | bao\ tang | nha\ hat | thu\ vien | kho\ bac | ngan\ hang
+    | benh\ vien | dai\ hoc | hoc\ vien | vien(?:\ |$)| thuong\ truc | co\ quan | don\ vi
+    | tong\ cong\ ty | cong\ ty | phong(?:\ |$)| hat\ kiem\ lam | vuon\ quoc\ gia | toa\ an
     | canh\ sat | bien\ phong | bo\ doi\ bien\ phong | quan\ khu | lhpn | doanh\ nghiep
     | chu\ tich | cuu\ chien\ binh | huyen\ (?:doan|uy) | ubmttq
+    # a head noun alone on a line: the rest of the name wrapped onto the next line
+    | (?:tinh|cong|trung|lien|van|dai|cac|chi|nha|kho|ngan|benh|hoc|thuong|tong|hat|vuon|toa
+       |canh|bien|quan|uy|mat|hiep|doan|thanh|hoi\ dong|uy\ ban|van\ phong|trung\ tam)$
+    | (?:cac|so|hoi|ban|ubnd|lien|trung|cong|tinh|dai|bao|truong|van|bo|uy)\ [a-z]+$
     )""",
     re.X,
 )
@@ -206,9 +214,27 @@ def is_funding_like(text: str) -> bool:
     return len(text) <= 160 and bool(_FUNDING.match(key(text)))
 
 
+# Without diacritics some heads collide with ordinary words ("Bản" / "Ban", "Sổ" / "Sở",
+# "Phong trào" / "Phòng"); text written with diacritics must use the real head.
+_HEAD_FORMS = {
+    "so": {"sở"}, "ban": {"ban"}, "bao": {"báo", "bảo"}, "dai": {"đài", "đại"}, "hoi": {"hội"},
+    "cuc": {"cục"}, "phong": {"phòng"}, "bo": {"bộ"}, "vien": {"viện"}, "truong": {"trường"},
+    "tinh": {"tỉnh"}, "cong": {"công"}, "van": {"văn"}, "lien": {"liên"}, "cac": {"các"},
+    "doan": {"đoàn"}, "nha": {"nhà"}, "ngan": {"ngân"}, "don": {"đơn"}, "co": {"cơ"},
+    "uy": {"ủy", "uỷ"}, "mat": {"mặt"}, "hiep": {"hiệp"}, "toa": {"tòa", "toà"},
+    "thanh": {"thanh", "thành"}, "chi": {"chi"}, "kho": {"kho"}, "trung": {"trung"},
+}
+
+
 def is_unit_like(text: str) -> bool:
     """A cell that opens with a unit's head noun ("Sở …", "UBND …", "Các cơ quan …")."""
-    return len(text) <= 300 and bool(_UNIT.match(key(text)))
+    if len(text) > 300 or not _UNIT.match(key(text)):
+        return False
+    if text.isascii():
+        return True  # typed without diacritics: the folded match is all there is
+    first = text.split(" ", 1)[0].lower()
+    forms = _HEAD_FORMS.get(key(first))
+    return forms is None or first in forms
 
 
 @lru_cache(maxsize=16384)
@@ -237,6 +263,16 @@ def ends_with_joiner(text: str) -> bool:
     return key(last) in _JOIN_WORDS
 
 
+_COUNTED = frozenset({"nam", "thang", "quy", "ngay", "tuan", "thu", "so", "lan", "khoa", "giai"})
+_NUMERAL_HEAD = re.compile(r"^(?:\d|[IVX]+\b)")
+
+
 def continues(prev: str, text: str) -> bool:
-    """Evidence that `text` is the wrapped rest of the cell `prev` ends."""
-    return starts_lower(text) or bool(_CONTINUE_HEAD.match(text)) or ends_with_joiner(prev)
+    """Evidence that `text` is the wrapped rest of the cell `prev` ends.
+
+    A lower-case start, a closing or joining mark, a joining word at the end of `prev`,
+    or a number after the noun it counts ("năm" / "2024", "Quý" / "II/2024").
+    """
+    if starts_lower(text) or _CONTINUE_HEAD.match(text) or ends_with_joiner(prev):
+        return True
+    return bool(_NUMERAL_HEAD.match(text)) and key(prev.rsplit(" ", 1)[-1]) in _COUNTED

@@ -52,7 +52,7 @@ _FOOTER = re.compile(
     r"^(?:nguon\s*tra\s*cuu|nguon\s*:|noi\s*nhan|kt\.?\s*chu\s*tich|tm\.?\s*(?:uy\s*ban|ubnd)"
     r"|ghi\s*chu\s*:|https?://|www\.)"
 )
-_NOISE = re.compile(r"^(?:cong\s*bao\b|trang\s*\d+\s*$|\d+\s*/\s*\d+\s*$)")
+_NOISE = re.compile(r"^(?:cong\s*bao\b|trang\s*\d+\s*$)")
 _COLUMN_NO = re.compile(r"^\(\s*\d{1,2}\s*\)$")
 _TIMING_TAIL = frozenset({"thang", "quy", "nam", "ngay", "tuan", "tu", "den", "dip"})
 
@@ -146,7 +146,7 @@ _JOIN_BARE = {
 }
 _JOIN_BARE[Role.COORDINATING] = _JOIN_BARE[Role.LEAD]
 _JOIN_BARE[Role.NOTE] = _JOIN_BARE[Role.PRODUCT]
-_JOIN_EVIDENT = 4.0
+_JOIN_EVIDENT = 5.0  # beats starting the next column (3) plus skipping an optional one
 _WEAK = -0.5  # a start or join scoring below this is "weak evidence"
 
 
@@ -154,6 +154,7 @@ def _join_score(role: Role, prev: str, text: str, kind: Kind) -> float:
     evident = continues(prev, text) or (
         role is Role.TIMING and key(prev.rsplit(" ", 1)[-1]) in _TIMING_TAIL
     )
+    # "Quý II/" then "2024", "6 tháng đầu năm" then "2024": the numeral belongs to the cell.
     if evident:
         if kind in (Kind.TIMING, Kind.FUNDING) and role not in (Role.TIMING, Role.FUNDING):
             return 1.0 if role is Role.CONTENT else 0.0
@@ -171,6 +172,11 @@ def assign_cells(texts: Sequence[str], roles: Sequence[Role]) -> tuple[list[int]
     if n == 0 or k == 0:
         return [], n == 0
     kinds = [kind_of(t) for t in texts]
+    for i in range(n - 1):
+        # A cell's opening words wrapped alone ("Lồng ghép trong" / "kinh phí …",
+        # "Nhiệm vụ thường" / "xuyên"): the line is what it is together with its rest.
+        if kinds[i] is Kind.OTHER and continues(texts[i], texts[i + 1]):
+            kinds[i] = kind_of(f"{texts[i]} {texts[i + 1]}")
     neg = float("-inf")
     skip_before = [0.0] * (k + 1)  # skip_before[c] = cost of skipping columns 0..c-1
     for c in range(k):
@@ -316,8 +322,16 @@ def _row_number(text: str, numbering: Numbering, current: _Open | None) -> tuple
     m = NUMBER.match(text)
     if m and numbering.expects(m.group("num")):
         return m.group("num"), ""
+    # "7. Tổ chức …" glued: only the exact next number, text that opens like a cell, and
+    # never the rest of a wrapped cell ("Tháng" / "3 - 4/2024").
     m = NUMBER_GLUED.match(text)
-    if m and numbering.expects(m.group("num")) and _row_complete(current):
+    if (
+        m
+        and numbering.expects(m.group("num")) == "ok"
+        and m.group("rest")[:1].isupper()
+        and _row_complete(current)
+        and not (current and current.texts and continues(current.texts[-1].text, text))
+    ):
         return m.group("num"), m.group("rest")
     return None, ""
 
