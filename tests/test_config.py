@@ -365,3 +365,27 @@ def test_observances_become_keydates_values(tmp_path: Path) -> None:
     found = load_config(write(tmp_path, text)).observances()
     assert all(isinstance(o, keydates.Observance) for o in found)
     assert [(o.month, o.day, o.lunar, o.founded) for o in found] == [(3, 10, True, None), (1, 11, False, 1969)]
+
+
+def test_the_admin_guide_documents_every_section_and_key() -> None:
+    from pydantic import BaseModel
+
+    from notifier.schedules import ScheduleModel
+    from notifier.tomlfile import _inner_model
+
+    guide = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
+    missing = []
+
+    def walk(model: type[BaseModel]) -> None:
+        for name, info in model.model_fields.items():
+            key = info.alias or name
+            if f"`{key}`" not in guide and f"`[{key}]`" not in guide and f"[[{key}]]" not in guide \
+                    and f".{key}]]" not in guide:
+                missing.append(f"{model.__name__}.{key}")
+            inner = _inner_model(info.annotation)
+            if inner is not None and inner is not model:
+                walk(inner)
+
+    walk(Config)
+    walk(ScheduleModel)
+    assert missing == []
