@@ -542,3 +542,17 @@ def test_cli_reads_stdin_one_line_each() -> None:
     assert [r["kind"] for r in rows] == ["deadline", "undatable", "deadline", "undatable"]
     assert rows[2]["end"] == "2024-06-14" and rows[2]["bound"] == "before"
     assert rows[3]["reason"] == "không có ngày cụ thể (khi có yêu cầu)"
+
+
+def test_benchmark_corpus_expectations_hold() -> None:
+    """benchmarks/corpus/timing.tsv: every row dated as its expected span says."""
+    import csv
+    import io
+
+    text = (ROOT / "benchmarks" / "corpus" / "timing.tsv").read_text(encoding="utf-8")
+    body = "".join(line for line in io.StringIO(text, newline="") if not line.startswith("#"))
+    rows = list(csv.DictReader(io.StringIO(body, newline=""), delimiter="\t"))
+    assert len(rows) >= 150
+    for row in rows:
+        t = parse_timing(row["text"], year=int(row["year"]) if row["year"] else None, deadline=row["deadline"] == "1")
+        assert (t.kind.value, t.start, t.end) == (row["kind"], _d(row["start"]), _d(row["end"])), row
