@@ -159,10 +159,11 @@ _FREQ_UNITS = {"nam": "year", "quy": "quarter", "thang": "month", "tuan": "week"
 _RECUR = re.compile(
     r"\b(?:dinh ky\s+)?(?:(?:hang|moi|theo)\s+|dinh ky\s+)(nam|quy|thang|tuan|ngay)\b(?!\s+dinh)"
     r"|\b(?:dinh ky\s+)?(6|sau|3|ba)\s+thang\s*(?:(?:mot|1)\s+lan|/\s*lan)\b"
-    r"|\bdinh ky\s+(6|sau|3|ba)\s+thang\b"
+    r"|\bdinh ky\s+(6|sau|3|ba)\s+thang\b",
+    re.ASCII,
 )
 # Report periods listed beside a recurrence: "6 tháng, hằng năm" = half-yearly and yearly.
-_RECUR_MATE = re.compile(r"\b(6|sau|3|ba|9|chin)\s+thang\b(?!\s*(?:dau|cuoi|nam|/|\d))")
+_RECUR_MATE = re.compile(r"\b(6|sau|3|ba|9|chin)\s+thang\b(?!\s*(?:dau|cuoi|nam|/|\d))", re.ASCII)
 _PERIOD_FREQ = {"6": "half", "sau": "half", "3": "quarter", "ba": "quarter", "9": "nine", "chin": "nine"}
 
 
@@ -184,16 +185,19 @@ def _take_recurrence(found: _Found) -> None:
 _COND = re.compile(
     r"\(([^()]*)\)"
     r"|(?:(?<!\d )\bngay\s+)?\b(?:sau khi|khi|neu|tuy|theo|phu thuoc|can cu|dot xuat|phat sinh"
-    r"|chua xac dinh|chua co|khong xac dinh)\b[^,;()]*"
+    r"|chua xac dinh|chua co|khong xac dinh)\b[^,;()]*",
+    re.ASCII,
 )
 _COND_START = re.compile(
     r"\s*(?:ngay\s+)?(?:sau khi|khi|neu|tuy|theo|phu thuoc|can cu|dot xuat|phat sinh"
-    r"|chua xac dinh|chua co|khong xac dinh)\b"
+    r"|chua xac dinh|chua co|khong xac dinh)\b",
+    re.ASCII,
 )
 # Conditions that name no event, only someone's later decision: alone they are undatable.
 _ON_DEMAND = re.compile(
     r"\s*(?:theo|tuy|can cu|dot xuat|phat sinh|chua|khong xac dinh|khi co yeu cau"
-    r"|khi can|khi phat sinh|khi co chi dao)\b"
+    r"|khi can|khi phat sinh|khi co chi dao)\b",
+    re.ASCII,
 )
 
 
@@ -208,7 +212,7 @@ def _take_conditions(found: _Found) -> None:
         found.blank(*m.span())
 
 
-_CONTINUOUS = re.compile(r"\b(?:nhiem vu\s+)?(?:thuong xuyen|lien tuc|quanh nam)\b")
+_CONTINUOUS = re.compile(r"\b(?:nhiem vu\s+)?(?:thuong xuyen|lien tuc|quanh nam)\b", re.ASCII)
 
 
 def _take_continuous(found: _Found) -> None:
@@ -220,18 +224,18 @@ def _take_continuous(found: _Found) -> None:
 
 # Named days; lunar ones set the lunar flag. "Tết" alone is the Tết item of the grammar.
 _NAMED = (
-    (re.compile(r"\btet\s+duong lich\b"), " ngay 1/1 ", False),
-    (re.compile(r"\b(?:dip|nhan dip)\s+tet(?:\s+(?:nguyen dan|am lich|co truyen))?\b"), " diptet ", False),
-    (re.compile(r"\btet\s+(?:nguyen dan|am lich|co truyen)\b"), " tet ", False),
-    (re.compile(r"\b(?:ngay\s+)?(?:mung|mong)\s+(\d{1,2})\s+tet\b"), r" ngay \1/1 ", True),
-    (re.compile(r"\b(?:tet\s+)?trung thu\b"), " ngay 15/8 ", True),
-    (re.compile(r"\b(?:tet\s+)?nguyen tieu\b|\bram\s+thang\s+gieng\b"), " ngay 15/1 ", True),
-    (re.compile(r"\btet\s+doan ngo\b"), " ngay 5/5 ", True),
-    (re.compile(r"\b(?:ngay\s+)?gio to(?:\s+hung vuong)?\b"), " ngay 10/3 ", True),
-    (re.compile(r"\bram\s+thang\b"), " ngay 15 thang ", True),
+    (re.compile(r"\btet\s+duong lich\b", re.ASCII), " ngay 1/1 ", False),
+    (re.compile(r"\b(?:dip|nhan dip)\s+tet(?:\s+(?:nguyen dan|am lich|co truyen))?\b", re.ASCII), " diptet ", False),
+    (re.compile(r"\btet\s+(?:nguyen dan|am lich|co truyen)\b", re.ASCII), " tet ", False),
+    (re.compile(r"\b(?:ngay\s+)?(?:mung|mong)\s+(\d{1,2})\s+tet\b", re.ASCII), r" ngay \1/1 ", True),
+    (re.compile(r"\b(?:tet\s+)?trung thu\b", re.ASCII), " ngay 15/8 ", True),
+    (re.compile(r"\b(?:tet\s+)?nguyen tieu\b|\bram\s+thang\s+gieng\b", re.ASCII), " ngay 15/1 ", True),
+    (re.compile(r"\btet\s+doan ngo\b", re.ASCII), " ngay 5/5 ", True),
+    (re.compile(r"\b(?:ngay\s+)?gio to(?:\s+hung vuong)?\b", re.ASCII), " ngay 10/3 ", True),
+    (re.compile(r"\bram\s+thang\b", re.ASCII), " ngay 15 thang ", True),
 )
-_LUNAR = re.compile(r"\(?\s*\b(?:theo\s+)?(?:am lich|al)\b\s*\)?")
-_SOLAR = re.compile(r"\(?\s*\b(?:theo\s+)?(?:duong lich|dl)\b\s*\)?")
+_LUNAR = re.compile(r"\(?\s*\b(?:theo\s+)?(?:am lich|al)\b\s*\)?", re.ASCII)
+_SOLAR = re.compile(r"\(?\s*\b(?:theo\s+)?(?:duong lich|dl)\b\s*\)?", re.ASCII)
 
 
 def _take_calendar(found: _Found) -> None:
@@ -248,14 +252,15 @@ def _take_calendar(found: _Found) -> None:
 
 
 _EDGES = " .,;:-/*\"'“”()[]…!?+&"
-_LEAD = re.compile(r"^(?:(?:du kien|thoi gian(?: thuc hien)?|thuc hien|trien khai|to chuc)\b\s*:?\s*)+")
+_LEAD = re.compile(r"^(?:(?:du kien|thoi gian(?: thuc hien)?|thuc hien|trien khai|to chuc)\b\s*:?\s*)+", re.ASCII)
 _BY = re.compile(
     r"^(?:(?:hoan thanh|xong|gui|nop|bao cao)\s+)?(?:cham nhat|muon nhat|han chot|han cuoi"
     r"|thoi han(?:\s+hoan thanh)?|khong qua|khong muon hon|truoc hoac trong|truoc hoac vao"
-    r"|den het|den|toi|han)\b\s*(?:la\b\s*)?:?\s*"
+    r"|den het|den|toi|han)\b\s*(?:la\b\s*)?:?\s*",
+    re.ASCII,
 )
-_BEFORE = re.compile(r"^(?:(?:hoan thanh|xong|ket thuc|gui|nop|bao cao)\s+)?truoc\b\s*")
-_WITHIN = re.compile(r"^(?:hoan thanh|xong)\b\s*")
+_BEFORE = re.compile(r"^(?:(?:hoan thanh|xong|ket thuc|gui|nop|bao cao)\s+)?truoc\b\s*", re.ASCII)
+_WITHIN = re.compile(r"^(?:hoan thanh|xong)\b\s*", re.ASCII)
 
 
 _BOUND_INITIALS = frozenset("bcdghkmntx")  # first letters of every word above
@@ -279,7 +284,8 @@ _STEPS = (_take_recurrence, _take_conditions, _take_continuous, _take_calendar)
 # Every word the steps look for; a key without any skips them (most cells: "Quý II/2024").
 _SPECIAL = re.compile(
     r"hang|moi|theo|dinh ky|lan|\(|khi|neu|tuy|phu thuoc|can cu|dot xuat|phat sinh|chua"
-    r"|xac dinh|thuong xuyen|lien tuc|quanh nam|tet|thu|gio to|ram|tieu|lich|al\b|dl\b"
+    r"|xac dinh|thuong xuyen|lien tuc|quanh nam|tet|thu|gio to|ram|tieu|lich|al\b|dl\b",
+    re.ASCII,
 )
 
 
@@ -312,7 +318,7 @@ def _parse(cleaned: str, year: int | None, deadline: bool) -> Timing:
 
 
 # A delay counted from the condition: "30 ngày", "trong vòng 15 ngày làm việc".
-_RELATIVE = re.compile(r"(?:trong\s+(?:vong\s+)?)?\d{1,3}\s+(?:ngay|tuan|thang|nam)(?:\s+lam viec)?(?:\s+ke tu)?")
+_RELATIVE = re.compile(r"(?:trong\s+(?:vong\s+)?)?\d{1,3}\s+(?:ngay|tuan|thang|nam)(?:\s+lam viec)?(?:\s+ke tu)?", re.ASCII)
 
 
 def _without_span(found: _Found, rest: str) -> Timing:
@@ -340,10 +346,10 @@ def _dated(found: _Found, core: Core, deadline: bool) -> Timing:
         kind, start, end, bound = TimingKind.DEADLINE, None, core.start - _ONE_DAY, "before"
     elif found.bound == "by":
         kind, start, bound = TimingKind.DEADLINE, None, "by"
+    elif core.open_start:  # "từ 01/6/2024": a start, even in a deadline column
+        kind, end, reason = TimingKind.CONTINUOUS, None, "không ghi thời điểm kết thúc"
     elif found.bound == "within" or deadline:
         kind, bound = TimingKind.DEADLINE, "by"
-    elif core.open_start:
-        kind, end, reason = TimingKind.CONTINUOUS, None, "không ghi thời điểm kết thúc"
     if found.conditions:
         kind = TimingKind.CONDITIONAL
         reason = "; ".join([text for text, _ in found.conditions] + ([reason] if reason else []))
@@ -391,11 +397,11 @@ _WEEKDAYS = {
     "thu sau": "FR", "thu bay": "SA", "chu nhat": "SU",
 }  # fmt: skip
 _ANCHOR_LEAD = r"^(?:(?:vao|trong)\s+)?"
-_ANCHOR_DM = re.compile(_ANCHOR_LEAD + r"(?:ngay\s+)?(\d{1,2})\s*/\s*(\d{1,2})\b(?!\s*/)")
-_ANCHOR_D = re.compile(_ANCHOR_LEAD + r"(?:ngay|mung|mong)\s+(\d{1,2})\b(?!\s*/)")
-_ANCHOR_M = re.compile(_ANCHOR_LEAD + r"thang\s+(\d{1,2})\b(?!\s*/)")
-_ANCHOR_Q = re.compile(_ANCHOR_LEAD + r"quy\s+(iv|i{1,3}|\d)\b(?!\s*/)")
-_ANCHOR_W = re.compile(_ANCHOR_LEAD + r"(thu (?:hai|ba|tu|nam|sau|bay)|chu nhat)\b")
+_ANCHOR_DM = re.compile(_ANCHOR_LEAD + r"(?:ngay\s+)?(\d{1,2})\s*/\s*(\d{1,2})\b(?!\s*/)", re.ASCII)
+_ANCHOR_D = re.compile(_ANCHOR_LEAD + r"(?:ngay|mung|mong)\s+(\d{1,2})\b(?!\s*/)", re.ASCII)
+_ANCHOR_M = re.compile(_ANCHOR_LEAD + r"thang\s+(\d{1,2})\b(?!\s*/)", re.ASCII)
+_ANCHOR_Q = re.compile(_ANCHOR_LEAD + r"quy\s+(iv|i{1,3}|\d)\b(?!\s*/)", re.ASCII)
+_ANCHOR_W = re.compile(_ANCHOR_LEAD + r"(thu (?:hai|ba|tu|nam|sau|bay)|chu nhat)\b", re.ASCII)
 _QUARTERS = {"i": 1, "ii": 2, "iii": 3, "iv": 4}
 
 

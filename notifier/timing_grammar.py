@@ -44,10 +44,10 @@ from notifier.timing_spans import (
 
 __all__ = ["Core", "parse_core"]
 
-_TOKEN = re.compile(r"\d+|[a-z]+|[^\sa-z\d]")
+_TOKEN = re.compile(r"\d+|[a-z]+|[^\sa-z\d]", re.ASCII)
 # "2-12-2024", "02.12.2024" → "2/12/2024"; "12.2024" → "12/2024". A lone "10-15" stays a range.
-_DMY = re.compile(r"\b(\d{1,2}) ?([.-]) ?(\d{1,2}) ?\2 ?(\d{4})\b")
-_MY_DOT = re.compile(r"\b(\d{1,2})\.(\d{4})\b")
+_DMY = re.compile(r"\b(\d{1,2}) ?([.-]) ?(\d{1,2}) ?\2 ?(\d{4})\b", re.ASCII)
+_MY_DOT = re.compile(r"\b(\d{1,2})\.(\d{4})\b", re.ASCII)
 
 _RANGE = frozenset({"-", "den", "toi"})
 _LIST = frozenset({",", "va", "&", "+", ";", "hoac"})
@@ -88,6 +88,11 @@ class Core(NamedTuple):
 # --- token helpers ---------------------------------------------------------------------
 
 
+def _is_number(tok: str) -> bool:
+    """ASCII digits only: "²".isdigit() is True, but int("²") fails."""
+    return tok.isascii() and tok.isdigit()
+
+
 _PAD = 8  # more than any recogniser looks ahead, so `t[i]` needs no bounds check
 
 
@@ -101,11 +106,11 @@ class _Tokens(list[str]):
 
     def number(self, i: int) -> int | None:
         tok = self[i]
-        return int(tok) if len(tok) <= 2 and tok.isdigit() else None
+        return int(tok) if len(tok) <= 2 and _is_number(tok) else None
 
     def year(self, i: int) -> int | None:
         tok = self[i]
-        return int(tok) if len(tok) == 4 and tok.isdigit() else None
+        return int(tok) if len(tok) == 4 and _is_number(tok) else None
 
     def year_suffix(self, i: int) -> tuple[int | None, int]:
         """"/2024", ".2024", "năm 2024", " 2024", or "- 2024" at the very end."""
@@ -123,7 +128,7 @@ class _Tokens(list[str]):
         tok = self[i]
         if tok in _LUNAR_MONTHS:
             month, lunar = _LUNAR_MONTHS[tok], True
-        elif len(tok) <= 2 and tok.isdigit():
+        elif len(tok) <= 2 and _is_number(tok):
             month, lunar = int(tok), False
         else:
             return None
@@ -134,7 +139,7 @@ class _Tokens(list[str]):
 def _quarter_value(tok: str) -> int | None:
     if tok in _ROMAN:
         return _ROMAN[tok]
-    return int(tok) if tok.isdigit() and len(tok) <= 2 else None
+    return int(tok) if _is_number(tok) and len(tok) <= 2 else None
 
 
 _Parsed = tuple[_Item, int] | None
@@ -150,7 +155,7 @@ def _months_of_year(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
         unit = "first" if t[i + 1] == "dau" else "last"
         year, j = t.year_suffix(i + 3)
         return _Item(unit, year=year, value=6), j
-    count = t.number(i) if tok.isdigit() else _WORD_NUMBERS.get(tok)
+    count = t.number(i) if _is_number(tok) else _WORD_NUMBERS.get(tok)
     if count is None or t[i + 1] != "thang":
         return None
     if t[i + 2] in ("dau", "cuoi") and t[i + 3] == "nam":
@@ -211,11 +216,11 @@ def _week(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
         week, j = -1, j + (t[j] == "cung")
     elif tok == "thu":
         word = t[j]
-        number = t.number(j) if word.isdigit() else _WORD_NUMBERS.get(word)
+        number = t.number(j) if _is_number(word) else _WORD_NUMBERS.get(word)
         if number is None:
             return None
         week, j = number, j + 1
-    elif tok.isdigit() and len(tok) <= 2:
+    elif _is_number(tok) and len(tok) <= 2:
         week = int(tok)
     else:
         return None
@@ -330,7 +335,7 @@ _BY_WORD = {
 
 
 def _recognisers(tok: str) -> tuple:  # noqa: ANN401 - a tuple of the functions above
-    if tok.isdigit():
+    if _is_number(tok):
         return _BY_NUMBER
     return _BY_WORD.get(tok, _RECOGNISERS)
 
@@ -360,7 +365,8 @@ _FAST = re.compile(
     r"(?:(?:trong|vao|ca) )?(?:nam (?P<y>\d{4})|(?P<y2>\d{4})"
     r"|quy (?P<q>iv|i{1,3}|[1-4])(?:/| nam | - | )(?P<qy>\d{4})"
     r"|thang (?P<m>[1-9]|1[0-2])(?:/| nam | - | )(?P<my>\d{4})"
-    r"|(?:ngay )?(?P<d>\d{1,2})/(?P<dm>\d{1,2})/(?P<dy>\d{4}))"
+    r"|(?:ngay )?(?P<d>\d{1,2})/(?P<dm>\d{1,2})/(?P<dy>\d{4}))",
+    re.ASCII,
 )
 
 
