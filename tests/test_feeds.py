@@ -347,3 +347,90 @@ def test_writer_matches_icalendar_component_byte_for_byte(content, funding, sect
     writer = _Writer(fs)
     for item in stamped:
         assert writer.vevent(item, role) == _reference(item, role, fs)
+
+
+# --- the 2024 seed plan, imported for real ----------------------------------------------------
+
+SEED = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "seeds" / "000_6a99d0bb3ce2a896.txt"
+YEAR = (date(2024, 1, 1), date(2025, 1, 1))
+# Spans other than the whole of 2024, read off the seed's timing column (DTEND exclusive).
+SEED_SPANS = {
+    "II.6": (date(2024, 4, 1), date(2024, 7, 1)), "II.7": (date(2024, 4, 1), date(2024, 7, 1)),
+    "II.8": (date(2024, 7, 1), date(2024, 10, 1)), "II.9": (date(2024, 7, 1), date(2024, 10, 1)),
+    "II.10": (date(2024, 10, 1), date(2024, 11, 1)), "III.9": (date(2024, 4, 1), date(2024, 5, 1)),
+    "III.10": (date(2024, 6, 1), date(2024, 7, 1)), "III.11": (date(2024, 12, 1), date(2025, 1, 1)),
+}  # fmt: skip
+SEED_REFS = [f"I.{i}" for i in range(1, 4)] + [f"II.{i}" for i in range(1, 11)] + \
+            [f"III.{i}" for i in range(1, 12)] + [f"IV.{i}" for i in range(1, 8)]  # fmt: skip
+
+
+def seed_feeds(text: str | None = None, previous=None, now=NOW):
+    importers = pytest.importorskip("notifier.importers")
+    if not hasattr(importers, "parse_text") or not SEED.exists():
+        pytest.skip("importer or seed not available")
+    from pathlib import Path
+
+    from notifier.config import load_config
+    from notifier.units import resolve_plan
+
+    config = load_config(Path(__file__).resolve().parents[1] / "config.toml")
+    directory_ = config.directory()
+    p = importers.parse_text(text or SEED.read_text(encoding="utf-8"), source=str(SEED))
+    resolve_plan(p, directory_, on=date(2024, 3, 1))
+    pe = plan_events(p, base_url="https://lich.example.org", uid_domain="dak-lak.notifier")
+    feeds, state = build_feeds([pe], directory_, settings=FeedSettings(), previous=previous, now=now,
+                               on=date(2024, 3, 1))  # fmt: skip
+    seed_feeds.directory = directory_  # type: ignore[attr-defined]
+    return p, feeds, state
+
+
+def _by_ref(body: bytes) -> dict[str, tuple[date, date, str]]:
+    out = {}
+    for ev in vevents(body):
+        desc = str(ev["DESCRIPTION"])
+        ref = re.search(r"^Mục ([IVX]+\.\d+)", desc, re.M)
+        assert ref, desc
+        out[ref.group(1)] = (ev["DTSTART"].dt, ev["DTEND"].dt, str(ev["SUMMARY"]))
+    return out
+
+
+def test_seed_plan_feed_holds_its_31_activities_on_their_all_day_dates():
+    p, feeds, _ = seed_feeds()
+    plan_feed = feed(feeds, f"plans/{p.slug}.ics")
+    got = _by_ref(plan_feed.body)
+    assert sorted(got) == sorted(SEED_REFS) and len(got) == 31
+    for ref in SEED_REFS:
+        assert got[ref][:2] == SEED_SPANS.get(ref, YEAR), ref
+
+
+def test_seed_unit_feeds_hold_exactly_what_each_unit_leads_or_coordinates():
+    p, feeds, _ = seed_feeds()
+    svh = _by_ref(feed(feeds, "units/so-van-hoa-the-thao-va-du-lich.ics").body)
+    lead = {"II.2", "II.4", "II.7", "II.8", "II.10", "III.10", "IV.3"}
+    assert set(svh) == lead | {"IV.6"}
+    assert svh["IV.6"][2].startswith("[Phối hợp] ")
+    assert not any(svh[r][2].startswith("[Phối hợp]") for r in lead)
+    lao = _by_ref(feed(feeds, "units/hoi-huu-nghi-viet-nam-lao-tinh.ics").body)
+    assert set(lao) == {"II.5", "III.9", "III.11"} | {"II.1"}  # II.1 through "các Hội thành viên"
+    for unit in seed_feeds.directory:  # type: ignore[attr-defined]
+        named = {a.ref for a in p.activities if unit.name in a.lead or unit.name in a.coordinating}
+        got = set(_by_ref(feed(feeds, f"units/{unit.slug}.ics").body))
+        assert named <= got, unit.name  # named directly → always there
+        extra = got - named  # anything else comes through a group member list or a successor
+        for ref in extra:
+            act = p.activity(ref)
+            assert act is not None and any(n != unit.name for n in act.lead + act.coordinating)
+
+
+def test_reimporting_the_seed_changes_no_uid_and_no_byte():
+    import unicodedata as ud
+
+    p, first, state = seed_feeds()
+    _, again, _ = seed_feeds(previous=state, now=NOW + timedelta(days=7))
+    nfd = ud.normalize("NFD", SEED.read_text(encoding="utf-8"))
+    _, decomposed, _ = seed_feeds(nfd, previous=state, now=NOW + timedelta(days=8))
+    for other in (again, decomposed):
+        assert [f.path for f in other] == [f.path for f in first]
+        for a, b in zip(first, other, strict=True):
+            assert {str(e["UID"]) for e in vevents(a.body)} == {str(e["UID"]) for e in vevents(b.body)}
+        assert feed(other, f"plans/{p.slug}.ics").body == feed(first, f"plans/{p.slug}.ics").body
