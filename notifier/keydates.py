@@ -25,9 +25,10 @@ Not here: loading the config tables (config.py), dating the window (timing.py).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from notifier.errors import Problem
@@ -69,6 +70,7 @@ class Observance:
 
 
 _MARKS = "\u0300-\u036f"
+_DIGIT = re.compile(r"\d")
 _FULL = re.compile(r"(?<!\d)(\d{1,2})\s*[/.-]\s*(\d{1,2})\s*[/.-]\s*(\d{4})(?!\d)")
 _WORDS = re.compile(
     r"\bngay\s+(\d{1,2})\s+thang\s+(\d{1,2})(?:\s+nam\s+(\d{4}))?", re.I
@@ -95,6 +97,8 @@ def _window(activity: Activity) -> tuple[date, date] | None:
 
 
 def _explicit(content: str, window: tuple[date, date] | None) -> list[KeyDate]:
+    if not _DIGIT.search(content):
+        return []
     folded = _ascii(content)
     found: dict[date, KeyDate] = {}
     spans: list[tuple[int, int]] = []
@@ -138,22 +142,31 @@ def _label(content: str, folded: str, at: int) -> str:
     return " ".join(words[-8:]) if words else " ".join(content.split()[:8])
 
 
-def _mentions(folded_content: str, keyword: str) -> bool:
+@lru_cache(maxsize=1024)
+def _keyword(keyword: str) -> re.Pattern[str] | None:
+    """A whole-word pattern for a folded keyword ("Lào" must not match "Lao")."""
     key = fold(keyword)
     if not key:
-        return False
-    pattern = rf"(?<![\w{_MARKS}]){re.escape(key)}(?![\w{_MARKS}])"
-    return re.search(pattern, folded_content) is not None
+        return None
+    return re.compile(rf"(?<![\w{_MARKS}]){re.escape(key)}(?![\w{_MARKS}])")
 
 
-def _matching(activity: Activity, observances: Iterable[Observance]) -> list[Observance]:
+_CUES = tuple(fold(c) for c in _ANNIVERSARY_CUE)
+
+
+def _matching(activity: Activity, observances: Sequence[Observance]) -> list[Observance]:
+    if not observances:
+        return []
     content = fold(activity.content)
-    cue = any(fold(c) in content for c in _ANNIVERSARY_CUE)
-    return [
-        o
-        for o in observances
-        if (o.founded is None or cue) and any(_mentions(content, k) for k in o.keywords)
-    ]
+    cue = any(c in content for c in _CUES)
+    found = []
+    for o in observances:
+        if o.founded is not None and not cue:
+            continue
+        patterns = (_keyword(k) for k in o.keywords)
+        if any(p is not None and p.search(content) for p in patterns):
+            found.append(o)
+    return found
 
 
 def suggest_key_dates(activity: Activity, observances: Sequence[Observance]) -> list[KeyDate]:
@@ -175,6 +188,8 @@ def suggest_key_dates(activity: Activity, observances: Sequence[Observance]) -> 
 
 def anniversary_problems(activity: Activity, observances: Sequence[Observance] = ()) -> list[Problem]:
     """Warnings when "kỷ niệm n năm … (a - b)" disagrees with itself, the year or the config."""
+    if not _DIGIT.search(activity.content):
+        return []
     folded = _ascii(activity.content)
     count_m, span_m = _COUNT.search(folded), _SPAN.search(folded)
     if count_m is None and span_m is None:

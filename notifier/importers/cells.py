@@ -11,8 +11,9 @@ timings with "Thường xuyên", "Trong năm", "Quý", "Tháng", "hằng năm", 
 funding with "Không phát sinh", "Nguồn ngân sách…", "Kinh phí…", "Xã hội hoá";
 units with a head noun ("Sở", "UBND", "Hội …", "Liên hiệp", "Ban", "Các cơ quan…").
 A wrapped cell continues with a lower-case word or after a joining word/punctuation.
-Matching uses notifier.text.fold_ascii, so NFD, upper case, old tone placement and
-text typed without diacritics are recognised alike.
+Matching folds each character to its lower-case base letter (`flat_ascii`, offsets kept),
+so NFD, upper case, old tone placement and text typed without diacritics are recognised
+alike; heads that collide without diacritics ("Bản"/"Ban") are checked with them.
 Not here: dating a timing (timing.py), splitting a unit cell into units (units.py),
 deciding which column a line belongs to (flat.py).
 """
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
 
-from notifier.text import clean, fold_ascii
+from notifier.text import clean
 
 __all__ = [
     "Kind",
@@ -55,12 +56,11 @@ class Line:
 
 def split_lines(text: str) -> list[Line]:
     """Clean every line of `text`; keep the non-empty ones with their original numbers."""
-    out: list[Line] = []
-    for no, raw in enumerate(text.splitlines(), 1):
-        cleaned = clean(raw)
-        if cleaned:
-            out.append(Line(no, cleaned))
-    return out
+    # One clean() over the whole text is several times faster than one per line; the
+    # leading "x" line keeps clean()'s final strip from removing leading blank lines,
+    # so the n-th cleaned line is the n-th source line.
+    cleaned = clean("x\n" + text).split("\n")[1:]
+    return [Line(no, line) for no, line in enumerate(cleaned, 1) if line]
 
 
 class Kind(Enum):
@@ -72,21 +72,29 @@ class Kind(Enum):
 
 @lru_cache(maxsize=8192)
 def key(text: str) -> str:
-    """Matching key of a line's opening: lower case, no diacritics (cached: cells repeat)."""
-    return fold_ascii(text[:80])
+    """Matching key of a line's opening: lower case, no diacritics (cached: cells repeat).
+
+    Lines are already clean (NFC, tidy spaces), so a per-character fold is enough.
+    """
+    head = text[:80]
+    return flat_ascii(head if unicodedata.is_normalized("NFC", head) else clean(head))
 
 
 # Timing cells: what opens them. Anchored at the start; the whole cell stays short.
-_CHAR_CACHE: dict[str, str] = {}
+class _AsciiTable(dict[int, str]):
+    """str.translate table: a character → its lower-case base letter, filled on demand."""
 
-
-def _ascii_char(ch: str) -> str:
-    out = _CHAR_CACHE.get(ch)
-    if out is None:
+    def __missing__(self, code: int) -> str:
+        ch = chr(code)
         base = unicodedata.normalize("NFD", ch)[:1].lower() or ch
-        out = "d" if base in "đ" else base
-        _CHAR_CACHE[ch] = out if len(out) == 1 else ch
-    return out
+        if base == "đ":
+            base = "d"
+        out = base if len(base) == 1 else ch
+        self[code] = out
+        return out
+
+
+_ASCII = _AsciiTable()
 
 
 def flat_ascii(text: str) -> str:
@@ -94,7 +102,7 @@ def flat_ascii(text: str) -> str:
 
     Unlike text.fold_ascii it keeps offsets, so a match found here slices the original.
     """
-    return "".join(_ascii_char(c) for c in text)
+    return text.translate(_ASCII)
 
 
 _TIMING = re.compile(

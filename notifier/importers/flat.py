@@ -67,14 +67,16 @@ class FlatTable:
     end: int = 0  # index (in the lines given) just after the table
 
 
-def find_header(lines: Sequence[Line], start: int = 0) -> tuple[int, int, Columns] | None:
+def find_header(
+    lines: Sequence[Line], start: int = 0, stop: int | None = None
+) -> tuple[int, int, Columns] | None:
     """(index of the "Stt" line, index after the header, columns), or None if no table.
 
     A header is a number-column cell followed by at least two more recognised header
     cells, one a line; a cell wrapped over two lines ("Đơn vị chủ" / "trì") is joined.
     """
-    for i in range(start, len(lines)):
-        if role_of(lines[i].text) is not Role.NUMBER:
+    for i in range(start, len(lines) if stop is None else min(stop, len(lines))):
+        if len(lines[i].text) > 12 or role_of(lines[i].text) is not Role.NUMBER:
             continue
         headers, j = _header_cells(lines, i + 1)
         roles = {role_of(h) for h in headers}
@@ -91,7 +93,12 @@ def _header_cells(lines: Sequence[Line], j: int) -> tuple[list[str], int]:
         if role_of(text) is not None and role_of(text) is not Role.NUMBER:
             headers.append(text)
             j += 1
-        elif j + 1 < len(lines) and len(text) < 40 and role_of(f"{text} {lines[j + 1].text}"):
+        elif (
+            j + 1 < len(lines)
+            and len(text) < 40
+            and continues(text, lines[j + 1].text)  # "Đơn vị chủ" / "trì"
+            and role_of(f"{text} {lines[j + 1].text}")
+        ):
             headers.append(f"{text} {lines[j + 1].text}")
             j += 2
         else:
@@ -150,16 +157,38 @@ _JOIN_EVIDENT = 5.0  # beats starting the next column (3) plus skipping an optio
 _WEAK = -0.5  # a start or join scoring below this is "weak evidence"
 
 
-def _join_score(role: Role, prev: str, text: str, kind: Kind) -> float:
-    evident = continues(prev, text) or (
-        role is Role.TIMING and key(prev.rsplit(" ", 1)[-1]) in _TIMING_TAIL
-    )
-    # "Quý II/" then "2024", "6 tháng đầu năm" then "2024": the numeral belongs to the cell.
+def _evidence(texts: Sequence[str]) -> tuple[list[bool], list[bool]]:
+    """Per line: does it continue the line before (any cell; a timing cell)?"""
+    evident = [False] * len(texts)
+    timing_tail = [False] * len(texts)
+    for i in range(1, len(texts)):
+        prev, text = texts[i - 1], texts[i]
+        evident[i] = continues(prev, text)
+        # "Quý II/" then "2024", "Trước ngày" then "15/6/2024": the timing goes on.
+        timing_tail[i] = evident[i] or key(prev.rsplit(" ", 1)[-1]) in _TIMING_TAIL
+    return evident, timing_tail
+
+
+_KINDS = tuple(Kind)
+
+
+def _join_score(role: Role, evident: bool, kind: Kind) -> float:
     if evident:
         if kind in (Kind.TIMING, Kind.FUNDING) and role not in (Role.TIMING, Role.FUNDING):
             return 1.0 if role is Role.CONTENT else 0.0
         return _JOIN_EVIDENT
     return _JOIN_BARE[role][kind]
+
+
+def _tables(roles: tuple[Role, ...]) -> tuple[list[list[float]], list[list[float]], list[list[float]], list[float]]:
+    """Per column, scores by kind index: start, join with evidence, join without; skips."""
+    start = [[_START[r][k] for k in _KINDS] for r in roles]
+    join_ev = [[_join_score(r, True, k) for k in _KINDS] for r in roles]
+    join_bare = [[_join_score(r, False, k) for k in _KINDS] for r in roles]
+    return start, join_ev, join_bare, [_SKIP[r] for r in roles]
+
+
+_TABLES: dict[tuple[Role, ...], tuple] = {}
 
 
 def assign_cells(texts: Sequence[str], roles: Sequence[Role]) -> tuple[list[int], bool]:
@@ -172,48 +201,64 @@ def assign_cells(texts: Sequence[str], roles: Sequence[Role]) -> tuple[list[int]
     if n == 0 or k == 0:
         return [], n == 0
     kinds = [kind_of(t) for t in texts]
+    evident, timing_tail = _evidence(texts)
     for i in range(n - 1):
         # A cell's opening words wrapped alone ("Lồng ghép trong" / "kinh phí …",
         # "Nhiệm vụ thường" / "xuyên"): the line is what it is together with its rest.
-        if kinds[i] is Kind.OTHER and continues(texts[i], texts[i + 1]):
+        if kinds[i] is Kind.OTHER and evident[i + 1]:
             kinds[i] = kind_of(f"{texts[i]} {texts[i + 1]}")
+    roles = tuple(roles)
+    tables = _TABLES.get(roles)
+    if tables is None:
+        tables = _TABLES[roles] = _tables(roles)
+    start, join_ev, join_bare, skip = tables
+    timing_cols = [r is Role.TIMING for r in roles]
+    kx = [_KINDS.index(kd) for kd in kinds]
     neg = float("-inf")
     skip_before = [0.0] * (k + 1)  # skip_before[c] = cost of skipping columns 0..c-1
     for c in range(k):
-        skip_before[c + 1] = skip_before[c] + _SKIP[roles[c]]
-    best = [[neg] * k for _ in range(n)]
-    back = [[-1] * k for _ in range(n)]
-    for c in range(k):
-        best[0][c] = skip_before[c] + _START[roles[c]][kinds[0]]
+        skip_before[c + 1] = skip_before[c] + skip[c]
+    best = [[skip_before[c] + start[c][kx[0]] for c in range(k)]]
+    back = [[-1] * k]
     for i in range(1, n):
-        text, prev, kind = texts[i], texts[i - 1], kinds[i]
-        row, prev_row = best[i], best[i - 1]
+        ki, prev_row = kx[i], best[i - 1]
+        row, arrow = [neg] * k, [-1] * k
         for c in range(k):
-            role = roles[c]
-            score = prev_row[c] + _join_score(role, prev, text, kind) if prev_row[c] > neg else neg
+            ev = timing_tail[i] if timing_cols[c] else evident[i]
+            score = prev_row[c] + (join_ev if ev else join_bare)[c][ki]
             arg = c
-            start = _START[role][kind]
+            begin = start[c][ki]
             skipped = 0.0
             for p in range(c - 1, -1, -1):  # start column c after column p
-                if prev_row[p] > neg and prev_row[p] + skipped + start > score:
-                    score, arg = prev_row[p] + skipped + start, p
-                skipped += _SKIP[roles[p]]
-            row[c], back[i][c] = score, arg
+                candidate = prev_row[p] + skipped + begin
+                if candidate > score:
+                    score, arg = candidate, p
+                skipped += skip[p]
+            row[c], arrow[c] = score, arg
+        best.append(row)
+        back.append(arrow)
     last = max(range(k), key=lambda c: best[n - 1][c] + skip_before[k] - skip_before[c + 1])
     cols = [0] * n
     c = last
     for i in range(n - 1, -1, -1):
         cols[i] = c
         c = back[i][c] if i else c
-    return cols, _sure(texts, kinds, roles, cols)
+    return cols, _sure(kinds, roles, cols, evident, timing_tail)
 
 
-def _sure(texts: Sequence[str], kinds: Sequence[Kind], roles: Sequence[Role], cols: list[int]) -> bool:
+def _sure(
+    kinds: Sequence[Kind],
+    roles: Sequence[Role],
+    cols: list[int],
+    evident: list[bool],
+    timing_tail: list[bool],
+) -> bool:
     """False when some line was placed against the evidence (a weak start or join)."""
     for i, c in enumerate(cols):
         role = roles[c]
         if i and cols[i - 1] == c:
-            score = _join_score(role, texts[i - 1], texts[i], kinds[i])
+            ev = timing_tail[i] if role is Role.TIMING else evident[i]
+            score = _join_score(role, ev, kinds[i])
         else:
             score = _START[role][kinds[i]]
         if score < _WEAK and role is not Role.CONTENT:
@@ -254,7 +299,7 @@ def read_flat(lines: Sequence[Line], header: tuple[int, int, Columns]) -> FlatTa
         if _NOISE.match(folded):
             i += 1
             continue
-        if role_of(text) is Role.NUMBER and (found := find_header(lines, i)) and found[0] == i:
+        if (found := find_header(lines, i, i + 1)) is not None:
             i = found[1]  # the header repeated after a page break
             continue
         mark = _section_mark(text, last_section)
