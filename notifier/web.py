@@ -80,6 +80,8 @@ def wants_gzip(accept_encoding: str) -> bool:
 
 def etag_matches(if_none_match: str, *tags: str) -> bool:
     """Weak comparison (RFC 9110 §13.1.2) of an If-None-Match list against our tags."""
+    if if_none_match in tags:  # what clients send back nearly always: the tag as received
+        return True
     if if_none_match.strip() == "*":
         return True
     given = {m.group(1) for m in _ETAG.finditer(if_none_match)}
