@@ -195,7 +195,7 @@ class _Offsets:
     send_time: time
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Reminder:
     """One email to send: its key, when, to whom, with which template.
 
@@ -215,6 +215,14 @@ class Reminder:
     refs: tuple[str, ...]  # activity refs ("plan-slug:II.7" when several plans)
     template: str  # "reminder" | "report" | "overdue" | "digest"
     build: Callable[[], dict[str, Any]] = field(repr=False, compare=False)
+
+    def __init__(self, key: str, kind: str, due_at: datetime, to: tuple[str, ...],
+                 to_names: tuple[str, ...], units: tuple[str, ...], plan: str,
+                 refs: tuple[str, ...], template: str, build: Callable[[], dict[str, Any]]) -> None:
+        # Frozen: one __dict__ update instead of ten object.__setattr__ calls (planning a
+        # year for 1,000 plans makes ~70,000 of these).
+        self.__dict__.update(key=key, kind=kind, due_at=due_at, to=to, to_names=to_names,
+                             units=units, plan=plan, refs=refs, template=template, build=build)
 
     @cached_property
     def context(self) -> Mapping[str, Any]:
@@ -282,11 +290,14 @@ class _Planner:
     warnings: list[str]
     _working: dict[date, bool] = field(default_factory=dict)
     _before: dict[tuple[date, int], date] = field(default_factory=dict)
+    _at: dict[tuple[date, time], datetime] = field(default_factory=dict)
+    _sends: dict[tuple[date, tuple[int, ...]], list[tuple[int, date]]] = field(default_factory=dict)
     _recipients: dict[tuple[str, int], tuple[Any, ...]] = field(default_factory=dict)
     _changes: list[date] | None = None
     _offsets: dict[tuple[str, str], _Offsets] = field(default_factory=dict)
     _names: dict[str, str] = field(default_factory=dict)
-    _led: dict[tuple[int, date, date, date], dict[str, list[Activity]]] = field(default_factory=dict)
+    _led: dict[tuple[int, date, date, int], dict[str, list[Activity]]] = field(default_factory=dict)
+    _reach: dict[tuple[str, int], tuple[Any, ...]] = field(default_factory=dict)
     shared: _Shared = field(init=False)
 
     def __post_init__(self) -> None:
@@ -320,6 +331,13 @@ class _Planner:
                 d += timedelta(days=1)
         return d
 
+    def at(self, day: date, when: time) -> datetime:
+        """The send instant; one shared datetime per (day, time)."""
+        hit = self._at.get((day, when))
+        if hit is None:
+            hit = self._at[(day, when)] = _at(day, when)
+        return hit
+
     def send_day_before(self, anchor: date, n: int) -> date:
         hit = self._before.get((anchor, n))
         if hit is None:
@@ -334,19 +352,32 @@ class _Planner:
     def recipients(self, name: str, on: date) -> tuple[Any, ...]:
         """directory.recipients, cached per stretch of days in which no unit starts or ends:
         a route depends on the day only through valid_from / valid_until."""
-        if self._changes is None:
-            self._changes = _validity_changes(self.directory)
-        key = (name, bisect.bisect_right(self._changes, on))
+        key = (name, self._stretch(on))
         hit = self._recipients.get(key)
         if hit is None:
             found = self.directory.recipients(name, on=on)
             hit = self._recipients[key] = tuple(found or ())
         return hit
 
+    def reachable(self, name: str, on: date) -> tuple[Any, ...]:
+        """The recipients that have an address (groups never do)."""
+        key = (name, self._stretch(on))
+        hit = self._reach.get(key)
+        if hit is None:
+            hit = self._reach[key] = tuple(
+                u for u in self.recipients(name, on) if u.email and not getattr(u, "is_group", False))
+        return hit
+
+    def _stretch(self, on: date) -> int:
+        """Which stretch between unit validity changes `on` falls in."""
+        if self._changes is None:
+            self._changes = _validity_changes(self.directory)
+        return bisect.bisect_right(self._changes, on)
+
     def led_by(self, plan: Plan, lo: date, hi: date, on: date) -> dict[str, list[Activity]]:
         """The plan's activities overlapping [lo, hi], by the slug of each unit that receives
         their lead's mail on `on` (a group lead counts for each of its members)."""
-        key = (id(plan), lo, hi, on)
+        key = (id(plan), lo, hi, self._stretch(on))
         hit = self._led.get(key)
         if hit is None:
             hit = self._led[key] = {}
@@ -707,25 +738,25 @@ def _reminder(
     kind: str, key: str, due_at: datetime, unit: Any, plan: str, refs: tuple[str, ...],
     build: Callable[[], dict[str, Any]],
 ) -> Reminder:
-    return Reminder(key=key, kind=kind, due_at=due_at, to=(unit.email,), to_names=(unit.name,),
-                    units=(unit.name,), plan=plan, refs=refs, template=_TEMPLATES[kind],
-                    build=build)
+    to, names = _addressed(unit.email, unit.name)
+    return Reminder(key, kind, due_at, to, names, names, plan, refs, _TEMPLATES[kind], build)
 
 
-def _send_days(p: _Planner, anchor: date, offsets: Iterable[int]) -> list[tuple[int, date]]:
+@lru_cache(maxsize=1024)
+def _addressed(email: str, name: str) -> tuple[tuple[str], tuple[str]]:
+    """(to, names) tuples shared by every reminder to one unit."""
+    return (email,), (name,)
+
+
+def _send_days(p: _Planner, anchor: date, offsets: tuple[int, ...]) -> list[tuple[int, date]]:
     """(offset, send day) for each offset; two offsets landing on one day keep the smaller."""
-    by_day: dict[date, int] = {}
-    for n in sorted(set(offsets)):
-        send = p.send_day_before(anchor, n)
-        by_day.setdefault(send, n)
-    return [(n, d) for d, n in by_day.items()]
-
-
-def _reachable(p: _Planner, name: str, on: date) -> Iterator[Any]:
-    """The units that receive `name`'s mail on `on` and have an address."""
-    for unit in p.recipients(name, on):
-        if unit.email and not getattr(unit, "is_group", False):
-            yield unit
+    hit = p._sends.get((anchor, offsets))
+    if hit is None:
+        by_day: dict[date, int] = {}
+        for n in sorted(set(offsets)):
+            by_day.setdefault(p.send_day_before(anchor, n), n)
+        hit = p._sends[(anchor, offsets)] = [(n, d) for d, n in by_day.items()]
+    return hit
 
 
 def _unreachable(directory: _Directory, events: Sequence[_Event]) -> list[str]:
@@ -765,6 +796,7 @@ class _Letter:
     _seen: set[int] = field(default_factory=set)  # ids: Plan and Activity compare by value, slowly
     deadline: ReportDeadline | None = None
     duty: ReportDuty | None = None
+    sources: list[tuple[_Event, str, date]] = field(default_factory=list)  # reports: (event, lead, send)
 
     def add(self, lead: str, plan: Plan, activities: Sequence[Activity]) -> None:
         if not self.leads:  # the first (and usually only) add has nothing to deduplicate
@@ -790,10 +822,11 @@ class _Letter:
         return self.unit.name if self.unit.name in self.leads else self.leads[0]
 
     def ordered(self) -> list[tuple[Plan, Activity]]:
-        if len(self.plans) == 1:
+        """By ref within one plan ("II.7" before "II.10"); across plans, plan by plan in the
+        order the plans were met and each plan's activities in document order."""
+        if len(self.plans) == 1 and len(self.activities) > 1:
             return sorted(self.activities, key=lambda pa: _ref_order(pa[1].ref))
-        order = {id(p): i for i, p in enumerate(self.plans)}
-        return sorted(self.activities, key=lambda pa: (order[id(pa[0])], _ref_order(pa[1].ref)))
+        return self.activities
 
     def refs(self) -> tuple[str, ...]:
         if len(self.plans) == 1:
@@ -804,67 +837,82 @@ class _Letter:
 def _activity_reminders(
     p: _Planner, events: Sequence[_Event], start: datetime, end: datetime
 ) -> Iterator[Reminder]:
-    """Group each plan's activities by (unit, boundary) and emit one reminder per offset."""
+    """Group each plan's activities by (unit, boundary) and emit one reminder per offset.
+
+    This is the planner's hot loop (tens of thousands of reminders a year for a large
+    province), so it gathers plain tuples and builds each context only when asked."""
     groups: dict[tuple[int, str, str, date], list[_Event]] = {}
     for e in events:
         if e.activity is not None:
             for unit in e.units:
                 groups.setdefault((id(e.plan), e.kind, unit, e.day), []).append(e)
-    letters: dict[str, _Letter] = {}
+    # key → (kind, due_at, unit, day, n, plan, [(lead, activities), ...])
+    found: dict[str, tuple[str, datetime, Any, date, int, Plan, list[tuple[str, list[Activity]]]]] = {}
     for (_, kind, lead, day), group in groups.items():
         plan = group[0].plan
-        activities = [e.activity for e in group if e.activity is not None]
         rules = p.offsets(plan, lead)
         if not rules.enabled:
             continue
+        activities = [e.activity for e in group if e.activity is not None]
         offsets = rules.before_start if kind == "activity-start" else rules.before_end
         # An "activity-end" reminder never precedes the window's opening (deadlines have none).
         opens = min((e.opens for e in group if e.opens is not None), default=None)
         rule_word = "start" if kind == "activity-start" else "end"
         for n, send in _send_days(p, day, offsets):
-            due_at = _at(send, rules.send_time)
+            due_at = p.at(send, rules.send_time)
             if not start <= due_at < end or (plan.date and send < plan.date):
                 continue
             if kind == "activity-end" and opens is not None and send < opens:
                 continue
-            for unit in _reachable(p, lead, send):
+            for unit in p.reachable(lead, send):
                 key = f"{plan.slug}/activities/{unit.slug}/{rule_word}-{n}/{day.isoformat()}"
-                letter = letters.get(key)
-                if letter is None:
-                    letter = letters[key] = _Letter(kind, due_at, unit, day, n)
-                letter.add(lead, plan, activities)
-    for key, letter in letters.items():
-        yield _activity_reminder(p, key, letter)
+                hit = found.get(key)
+                if hit is None:
+                    found[key] = (kind, due_at, unit, day, n, plan, [(lead, activities)])
+                else:  # the unit leads directly and through a group: one email
+                    hit[6].append((lead, activities))
+    for key, (kind, due_at, unit, day, n, plan, parts) in found.items():
+        leads, activities = _merge_parts(parts)
+        refs = tuple(a.ref for a in activities)
+        build = partial(_activity_context, p, unit, plan, day, n, leads, activities)
+        yield _reminder(kind, key, due_at, unit, plan.slug, refs, build)
 
 
-def _activity_reminder(p: _Planner, key: str, letter: _Letter) -> Reminder:
-    pairs = letter.ordered()
-    refs = tuple(a.ref for _, a in pairs)
-    build = partial(_activity_context, p, letter, pairs)
-    return _reminder(letter.kind, key, letter.due_at, letter.unit, letter.plans[0].slug, refs, build)
+def _merge_parts(parts: list[tuple[str, list[Activity]]]) -> tuple[list[str], list[Activity]]:
+    """The leads and their activities (each once, by ref) gathered under one key."""
+    if len(parts) == 1:
+        lead, activities = parts[0]
+        leads = [lead]
+    else:
+        leads = list(dict.fromkeys(lead for lead, _ in parts))
+        seen: set[int] = set()
+        activities = [a for _, group in parts for a in group
+                      if id(a) not in seen and not seen.add(id(a))]  # type: ignore[func-returns-value]
+    if len(activities) > 1:
+        activities = sorted(activities, key=lambda a: _ref_order(a.ref))
+    return leads, activities
 
 
-def _activity_context(p: _Planner, letter: _Letter, pairs: list[tuple[Plan, Activity]]
-                      ) -> dict[str, Any]:
-    (plan,) = letter.plans
-    unit = letter.unit
+def _activity_context(p: _Planner, unit: Any, plan: Plan, day: date, n: int, leads: list[str],
+                      activities: list[Activity]) -> dict[str, Any]:
     recipient, links = p.shared.unit(unit)
     plan_ctx = p.shared.plan(plan)
-    ctx: dict[str, Any] = {
+    return {
         "recipient": recipient,
-        "lead_as_written": letter.lead_as_written(),
+        # The unit's own name if the plan used it, else the lead (group, predecessor) as written.
+        "lead_as_written": unit.name if unit.name in leads else leads[0],
         "plan": plan_ctx,
         "plans": [plan_ctx],
         "citation": plan_ctx["citation"],
         "links": links,
-        "boundary": letter.day.isoformat(),
-        "days_before": letter.n,
+        "boundary": day.isoformat(),
+        "days_before": n,
         "count": p.rules.count,
-        "activities": [p.shared.activity(a, pl) for pl, a in pairs],
+        "activities": [p.shared.activity(a, plan) for a in activities],
         "ics_name": f"nhac-viec-{slugify(plan.number or plan.slug, max_length=40)}",
-        "events": [p.shared.ics_event(a, pl, unit) for pl, a in pairs if a.timing.end is not None],
+        "events": [p.shared.ics_event(a, plan, unit) for a in activities
+                   if a.timing.end is not None],
     }
-    return ctx
 
 
 def _report_reminders(
@@ -886,8 +934,7 @@ def _report_reminders(
         receiver_slugs = {u.slug for u in receivers}
         to_slug = receivers[0].slug if receivers else slugify(e.duty.to or "x")
         report_id = f"{deadline.period.value}{'-' + str(deadline.index) if deadline.index else ''}"
-        lo, hi = deadline.cutoff
-        led: dict[date, dict[str, list[Activity]]] = {}
+        due_iso = deadline.due.isoformat()
         for lead in e.units:
             rules = p.offsets(e.plan, lead)
             if not rules.enabled:
@@ -897,22 +944,22 @@ def _report_reminders(
             sends += [("report-overdue", f"overdue+{n}", -n, p.working_days_after(deadline.due, n))
                       for n in sorted(set(rules.after_deadline))]
             for kind, rule, n, send in sends:
-                due_at = _at(send, rules.send_time)
+                due_at = p.at(send, rules.send_time)
                 if not start <= due_at < end or (e.plan.date and send < e.plan.date):
                     continue
-                mine = led.get(send)
-                if mine is None:
-                    mine = led[send] = p.led_by(e.plan, lo, hi, send)
-                for unit in _reachable(p, lead, send):
+                for unit in p.reachable(lead, send):
                     if unit.slug in receiver_slugs:
                         continue
-                    key = f"_/{report_id}.{to_slug}/{unit.slug}/{rule}/{deadline.due.isoformat()}"
+                    key = f"_/{report_id}.{to_slug}/{unit.slug}/{rule}/{due_iso}"
                     letter = letters.get(key)
                     if letter is None:
                         letter = letters[key] = _Letter(kind, due_at, unit, deadline.due, n,
                                                         deadline=deadline, duty=e.duty)
-                    letter.add(lead, e.plan, mine.get(unit.slug, ()))
+                    letter.sources.append((e, lead, send))
     for key, letter in letters.items():
+        for e, lead, send in letter.sources:  # the unit's activities, plan by plan
+            lo, hi = e.deadline.cutoff  # type: ignore[union-attr]
+            letter.add(lead, e.plan, p.led_by(e.plan, lo, hi, send).get(letter.unit.slug, ()))
         yield _report_reminder(p, key, letter)
 
 
@@ -1042,7 +1089,7 @@ def _digest_reminders(
             continue
         sent_to: set[str] = set()
         for coordinator in coordinators:
-            for unit in _reachable(p, coordinator.name, send):
+            for unit in p.reachable(coordinator.name, send):
                 if unit.slug not in sent_to:
                     sent_to.add(unit.slug)
                     key = f"_/digest/{unit.slug}/{rules.frequency}/{send.isoformat()}"
