@@ -46,8 +46,8 @@ sys.path.insert(0, str(ROOT))
 CORPUS = ROOT / "benchmarks" / "corpus" / "timing.tsv"
 TARGET = 50.0
 
-from notifier.timing import INTERNAL_ERROR, Timing, parse_timing, parse_uncached  # noqa: E402
-from notifier.timing import _memo as memo  # noqa: E402 - to empty it between passes
+from notifier.timing import INTERNAL_ERROR, Timing, parse_timing, parse_uncached
+from notifier.timing import _memo as memo
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +91,9 @@ def load_corpus(path: Path = CORPUS) -> list[Case]:
 
 
 def _no_diacritics(text: str) -> str:
-    stripped = "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
+    stripped = "".join(
+        c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c)
+    )
     return stripped.replace("đ", "d").replace("Đ", "D")
 
 
@@ -162,9 +164,13 @@ def _import_pass(cases: list[Case]) -> float:
 def measure(cases: list[Case], rounds: int) -> dict[str, float]:
     """Median seconds per expression of each contender over interleaved rounds."""
     contenders: dict[str, Callable[[], float]] = {
-        "ours": lambda: _pass(lambda c: parse_uncached(c.text, year=c.year, deadline=c.deadline), cases, 20),
+        "ours": lambda: _pass(
+            lambda c: parse_uncached(c.text, year=c.year, deadline=c.deadline), cases, 20
+        ),
         "ours_import": lambda: statistics.median(_import_pass(cases) for _ in range(20)),
-        "ours_warm": lambda: _pass(lambda c: parse_timing(c.text, year=c.year, deadline=c.deadline), cases, 50),
+        "ours_warm": lambda: _pass(
+            lambda c: parse_timing(c.text, year=c.year, deadline=c.deadline), cases, 50
+        ),
         "dateparser.parse": lambda: _pass(lambda c: dp_parse_span(c.text), cases),
         "dateparser.search_dates": lambda: _pass(lambda c: dp_search_span(c.text), cases),
     }
@@ -218,14 +224,20 @@ def main() -> int:
     cases = with_variants(load_corpus())
     distinct = len({(c.text, c.year, c.deadline) for c in cases})
     with_year = [c for c in cases if states_year(c)]
-    print(f"Corpus: {len(cases)} expressions ({distinct} distinct), {CORPUS.relative_to(ROOT)} + variants")
+    print(
+        f"Corpus: {len(cases)} expressions ({distinct} distinct), {CORPUS.relative_to(ROOT)} + variants"
+    )
     print(f"dateparser {dateparser.__version__}, Python {sys.version.split()[0]}\n")
 
     right, crashes = check_ours(cases)
     peers = {"dateparser.parse": dp_parse_span, "dateparser.search_dates": dp_search_span}
     peer_right = {name: sum(fn(c.text) == c.span for c in cases) for name, fn in peers.items()}
-    peer_right_year = {name: sum(fn(c.text) == c.span for c in with_year) for name, fn in peers.items()}
-    ours_year = sum(ours_right(c, parse_uncached(c.text, year=c.year, deadline=c.deadline)) for c in with_year)
+    peer_right_year = {
+        name: sum(fn(c.text) == c.span for c in with_year) for name, fn in peers.items()
+    }
+    ours_year = sum(
+        ours_right(c, parse_uncached(c.text, year=c.year, deadline=c.deadline)) for c in with_year
+    )
 
     per_expr = measure(cases, args.rounds)
     base = per_expr["dateparser.parse"]
@@ -236,16 +248,27 @@ def main() -> int:
         ("dateparser.parse", "dateparser.parse", f"{peer_right['dateparser.parse']}", f"{peer_right_year['dateparser.parse']}"),
         ("dateparser.search_dates", "dateparser.search_dates", f"{peer_right['dateparser.search_dates']}", f"{peer_right_year['dateparser.search_dates']}"),
     ]  # fmt: skip
-    print(f"{'parser':36} {'expr/s':>11} {'× parse':>8} {'µs/expr':>8}  correct/{len(cases)}  stating year/{len(with_year)}")
+    print(
+        f"{'parser':36} {'expr/s':>11} {'× parse':>8} {'µs/expr':>8}  correct/{len(cases)}  stating year/{len(with_year)}"
+    )
     for label, key, ok, ok_year in rows:
         rate = 1 / per_expr[key]
-        print(f"{label:36} {rate:11,.0f} {base / per_expr[key]:8.1f} {per_expr[key] * 1e6:8.1f}  {ok:>11}  {ok_year:>13}")
+        print(
+            f"{label:36} {rate:11,.0f} {base / per_expr[key]:8.1f} {per_expr[key] * 1e6:8.1f}  {ok:>11}  {ok_year:>13}"
+        )
     seed = [c for c in cases if c.source.startswith("seed")]
     if seed:
-        print(f"\nThe seed plan's {len(seed)} timing cells as one import (memo emptied per import):")
+        print(
+            f"\nThe seed plan's {len(seed)} timing cells as one import (memo emptied per import):"
+        )
         seed_times = measure_seed(seed, args.rounds)
-        for label, key in (("notifier parse_timing", "ours_import"), ("dateparser.parse", "dateparser.parse")):
-            print(f"{label:36} {1 / seed_times[key]:11,.0f} {seed_times['dateparser.parse'] / seed_times[key]:8.1f}")
+        for label, key in (
+            ("notifier parse_timing", "ours_import"),
+            ("dateparser.parse", "dateparser.parse"),
+        ):
+            print(
+                f"{label:36} {1 / seed_times[key]:11,.0f} {seed_times['dateparser.parse'] / seed_times[key]:8.1f}"
+            )
     ratio = base / per_expr["ours"]
     print(
         f"\nRatio without memo: {ratio:.1f}× dateparser.parse, "
@@ -253,10 +276,16 @@ def main() -> int:
         f"(target ≥ {TARGET:.0f}×: {'met' if ratio >= TARGET else 'NOT met'}); "
         f"one import: {base / per_expr['ours_import']:.1f}×."
     )
-    wrong = [c for c in cases if not ours_right(c, parse_uncached(c.text, year=c.year, deadline=c.deadline))]
+    wrong = [
+        c
+        for c in cases
+        if not ours_right(c, parse_uncached(c.text, year=c.year, deadline=c.deadline))
+    ]
     for case in wrong[:10]:
         got = parse_uncached(case.text, year=case.year, deadline=case.deadline)
-        print(f"  ours wrong: {case.text!r} → {got.kind.value} {got.start} {got.end}; expected {case.kind} {case.start} {case.end}")
+        print(
+            f"  ours wrong: {case.text!r} → {got.kind.value} {got.start} {got.end}; expected {case.kind} {case.start} {case.end}"
+        )
     if crashes:
         print(f"\nOUR PARSER FAILED on {len(crashes)} expressions:")
         for line in crashes[:20]:

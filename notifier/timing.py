@@ -13,7 +13,8 @@ How (docs/timing.md has the conventions and why):
    ("hằng quý"), conditions ("sau khi …", "(nếu có)", "theo chỉ đạo"), "thường xuyên",
    named lunar days and "âm lịch", then deadline words ("trước", "chậm nhất");
 3. what is left is dated by `timing_grammar.parse_core` with the conventions of
-   `timing_spans`; the steps' findings decide the kind.
+   `timing_spans` (recurrences get their RRULE from `timing_rules`); the steps'
+   findings decide the kind.
 Not here: working days and lunar arithmetic (workdays.py), reminders (reminders.py).
 """
 
@@ -27,9 +28,10 @@ from functools import lru_cache
 
 from notifier.text import clean, fold_ascii
 from notifier.timing_grammar import Core, parse_core
+from notifier.timing_rules import recurrence_rule
 from notifier.timing_spans import SpanError, check_year, year_span
 
-__all__ = ["TimingKind", "Timing", "parse_timing", "parse_uncached"]
+__all__ = ["Timing", "TimingKind", "parse_timing", "parse_uncached"]
 
 
 class TimingKind(StrEnum):
@@ -102,11 +104,15 @@ def parse_uncached(text: str, *, year: int | None = None, deadline: bool = False
     try:
         cleaned = clean(text)
     except Exception as exc:  # noqa: BLE001 - e.g. lone surrogates: still answer
-        return Timing(repr(text), TimingKind.UNDATABLE, reason=f"{INTERNAL_ERROR} ({type(exc).__name__})")
+        return Timing(
+            repr(text), TimingKind.UNDATABLE, reason=f"{INTERNAL_ERROR} ({type(exc).__name__})"
+        )
     try:
         return _parse(cleaned, year, deadline)
     except Exception as exc:  # noqa: BLE001 - the contract is "never raises"; tests watch this
-        return Timing(cleaned, TimingKind.UNDATABLE, reason=f"{INTERNAL_ERROR} ({type(exc).__name__})")
+        return Timing(
+            cleaned, TimingKind.UNDATABLE, reason=f"{INTERNAL_ERROR} ({type(exc).__name__})"
+        )
 
 
 # --- normalisation -------------------------------------------------------------------
@@ -164,12 +170,22 @@ _RECUR = re.compile(
 )
 # Report periods listed beside a recurrence: "6 tháng, hằng năm" = half-yearly and yearly.
 _RECUR_MATE = re.compile(r"\b(6|sau|3|ba|9|chin)\s+thang\b(?!\s*(?:dau|cuoi|nam|/|\d))", re.ASCII)
-_PERIOD_FREQ = {"6": "half", "sau": "half", "3": "quarter", "ba": "quarter", "9": "nine", "chin": "nine"}
+_PERIOD_FREQ = {
+    "6": "half",
+    "sau": "half",
+    "3": "quarter",
+    "ba": "quarter",
+    "9": "nine",
+    "chin": "nine",
+}
 
 
 def _take_recurrence(found: _Found) -> None:
-    if "hang" not in found.key and "moi" not in found.key and "theo" not in found.key and (
-        "dinh ky" not in found.key and "lan" not in found.key
+    if (
+        "hang" not in found.key
+        and "moi" not in found.key
+        and "theo" not in found.key
+        and ("dinh ky" not in found.key and "lan" not in found.key)
     ):
         return
     for m in _RECUR.finditer(found.key):
@@ -225,11 +241,23 @@ def _take_continuous(found: _Found) -> None:
 # Named days; lunar ones set the lunar flag. "Tết" alone is the Tết item of the grammar.
 _NAMED = (
     (re.compile(r"\btet\s+duong lich\b", re.ASCII), " ngay 1/1 ", False),
-    (re.compile(r"\b(?:dip|nhan dip)\s+tet(?:\s+(?:nguyen dan|am lich|co truyen))?\b", re.ASCII), " diptet ", False),
+    (
+        re.compile(r"\b(?:dip|nhan dip)\s+tet(?:\s+(?:nguyen dan|am lich|co truyen))?\b", re.ASCII),
+        " diptet ",
+        False,
+    ),
     (re.compile(r"\btet\s+(?:nguyen dan|am lich|co truyen)\b", re.ASCII), " tet ", False),
-    (re.compile(r"\b(?:ngay\s+)?(?:mung|mong)\s+(\d{1,2})\s+tet\b", re.ASCII), r" ngay \1/1 ", True),
+    (
+        re.compile(r"\b(?:ngay\s+)?(?:mung|mong)\s+(\d{1,2})\s+tet\b", re.ASCII),
+        r" ngay \1/1 ",
+        True,
+    ),
     (re.compile(r"\b(?:tet\s+)?trung thu\b", re.ASCII), " ngay 15/8 ", True),
-    (re.compile(r"\b(?:tet\s+)?nguyen tieu\b|\bram\s+thang\s+gieng\b", re.ASCII), " ngay 15/1 ", True),
+    (
+        re.compile(r"\b(?:tet\s+)?nguyen tieu\b|\bram\s+thang\s+gieng\b", re.ASCII),
+        " ngay 15/1 ",
+        True,
+    ),
     (re.compile(r"\btet\s+doan ngo\b", re.ASCII), " ngay 5/5 ", True),
     (re.compile(r"\b(?:ngay\s+)?gio to(?:\s+hung vuong)?\b", re.ASCII), " ngay 10/3 ", True),
     (re.compile(r"\bram\s+thang\b", re.ASCII), " ngay 15 thang ", True),
@@ -252,7 +280,9 @@ def _take_calendar(found: _Found) -> None:
 
 
 _EDGES = " .,;:-/*\"'“”()[]…!?+&"
-_LEAD = re.compile(r"^(?:(?:du kien|thoi gian(?: thuc hien)?|thuc hien|trien khai|to chuc)\b\s*:?\s*)+", re.ASCII)
+_LEAD = re.compile(
+    r"^(?:(?:du kien|thoi gian(?: thuc hien)?|thuc hien|trien khai|to chuc)\b\s*:?\s*)+", re.ASCII
+)
 _BY = re.compile(
     r"^(?:(?:hoan thanh|xong|gui|nop|bao cao)\s+)?(?:cham nhat|muon nhat|han chot|han cuoi"
     r"|thoi han(?:\s+hoan thanh)?|khong qua|khong muon hon|truoc hoac trong|truoc hoac vao"
@@ -318,7 +348,10 @@ def _parse(cleaned: str, year: int | None, deadline: bool) -> Timing:
 
 
 # A delay counted from the condition: "30 ngày", "trong vòng 15 ngày làm việc".
-_RELATIVE = re.compile(r"(?:trong\s+(?:vong\s+)?)?\d{1,3}\s+(?:ngay|tuan|thang|nam)(?:\s+lam viec)?(?:\s+ke tu)?", re.ASCII)
+_RELATIVE = re.compile(
+    r"(?:trong\s+(?:vong\s+)?)?\d{1,3}\s+(?:ngay|tuan|thang|nam)(?:\s+lam viec)?(?:\s+ke tu)?",
+    re.ASCII,
+)
 
 
 def _without_span(found: _Found, rest: str) -> Timing:
@@ -385,87 +418,11 @@ def _continuous(found: _Found, core: Core | None, rest: str, year: int | None) -
 
 # --- recurrence ----------------------------------------------------------------------
 
-_MONTHS = {
-    "year": (12,),
-    "half": (6, 12),
-    "quarter": (3, 6, 9, 12),
-    "nine": (9,),
-    "month": tuple(range(1, 13)),
-}
-_WEEKDAYS = {
-    "thu hai": "MO", "thu ba": "TU", "thu tu": "WE", "thu nam": "TH",
-    "thu sau": "FR", "thu bay": "SA", "chu nhat": "SU",
-}  # fmt: skip
-_ANCHOR_LEAD = r"^(?:(?:vao|trong)\s+)?"
-_ANCHOR_DM = re.compile(_ANCHOR_LEAD + r"(?:ngay\s+)?(\d{1,2})\s*/\s*(\d{1,2})\b(?!\s*/)", re.ASCII)
-_ANCHOR_D = re.compile(_ANCHOR_LEAD + r"(?:ngay|mung|mong)\s+(\d{1,2})\b(?!\s*/)", re.ASCII)
-_ANCHOR_M = re.compile(_ANCHOR_LEAD + r"thang\s+(\d{1,2})\b(?!\s*/)", re.ASCII)
-_ANCHOR_Q = re.compile(_ANCHOR_LEAD + r"quy\s+(iv|i{1,3}|\d)\b(?!\s*/)", re.ASCII)
-_ANCHOR_W = re.compile(_ANCHOR_LEAD + r"(thu (?:hai|ba|tu|nam|sau|bay)|chu nhat)\b", re.ASCII)
-_QUARTERS = {"i": 1, "ii": 2, "iii": 3, "iv": 4}
-
-
-def _rule(freqs: set[str], anchor: re.Match[str] | None, which: str, before: bool) -> str:
-    """RRULE for the frequencies: one occurrence on the last day of each period, or on the
-    anchor day. SpanError when the anchor does not fit the frequency."""
-    if "day" in freqs:
-        if anchor is not None:
-            raise SpanError("“hằng ngày” không đi với một ngày cụ thể")
-        return "FREQ=DAILY"
-    if "week" in freqs:
-        if anchor is None:
-            return "FREQ=WEEKLY;BYDAY=SU"
-        if which != "weekday" or len(freqs) > 1:
-            raise SpanError("“hằng tuần” chỉ đi với một thứ trong tuần, ví dụ “thứ Hai hằng tuần”")
-        return f"FREQ=WEEKLY;BYDAY={_WEEKDAYS[anchor.group(1)]}"
-    months = sorted({m for f in freqs for m in _MONTHS[f]})
-    if anchor is None:
-        by_month = "" if len(months) == 12 else "BYMONTH=" + ",".join(map(str, months)) + ";"
-        return ("FREQ=MONTHLY;" if len(months) == 12 else "FREQ=YEARLY;") + by_month + "BYMONTHDAY=-1"
-    if which == "day" and len(months) == 12:
-        day = int(anchor.group(1))
-        _check_day_month(day, 1)
-        return "FREQ=MONTHLY;BYMONTHDAY=" + ("-1" if before and day == 1 else str(day - before))
-    if months != [12]:
-        raise SpanError("không rõ mốc lặp lại: mỗi kỳ ứng với ngày nào (ghi ví dụ “ngày 25 hằng tháng”)")
-    if which == "day_month":
-        day, month = int(anchor.group(1)), int(anchor.group(2))
-        _check_day_month(day, month)
-        if before and day == 1:
-            return f"FREQ=YEARLY;BYMONTH={(month - 2) % 12 + 1};BYMONTHDAY=-1"
-        return f"FREQ=YEARLY;BYMONTH={month};BYMONTHDAY={day - before}"
-    if which == "month":
-        month = int(anchor.group(1))
-        _check_day_month(1, month)
-        return f"FREQ=YEARLY;BYMONTH={month};BYMONTHDAY=-1"
-    if which == "quarter":
-        token = anchor.group(1)
-        quarter = _QUARTERS.get(token) or int(token)
-        if not 1 <= quarter <= 4:
-            raise SpanError(f"không có quý {token.upper()} (chỉ có quý I–IV)")
-        return f"FREQ=YEARLY;BYMONTH={3 * quarter};BYMONTHDAY=-1"
-    raise SpanError("không rõ mốc lặp lại: mỗi năm vào ngày nào (ghi ví dụ “ngày 2/9 hằng năm”)")
-
-
-def _check_day_month(day: int, month: int) -> None:
-    if not 1 <= month <= 12:
-        raise SpanError(f"không có tháng {month} (chỉ có tháng 1–12)")
-    if not 1 <= day <= (29 if month == 2 else 30 if month in (4, 6, 9, 11) else 31):
-        raise SpanError(f"không có ngày {day}/{month}")
-
 
 def _recurring(found: _Found, rest: str, year: int | None) -> Timing:
-    anchor, which = None, ""
-    for name, pattern in (
-        ("day_month", _ANCHOR_DM), ("day", _ANCHOR_D), ("month", _ANCHOR_M),
-        ("quarter", _ANCHOR_Q), ("weekday", _ANCHOR_W),
-    ):  # fmt: skip
-        anchor = pattern.match(rest)
-        if anchor:
-            which, rest = name, rest[anchor.end() :].strip(_EDGES)
-            break
+    """A rule from timing_rules, over the years written or the plan's year."""
     try:
-        rule = _rule(found.freqs, anchor, which, found.bound == "before")
+        rule, rest = recurrence_rule(found.freqs, rest, before=found.bound == "before")
     except SpanError as exc:
         return Timing(found.cleaned, TimingKind.UNDATABLE, reason=str(exc))
     core, problem = _plan_year_span(rest, found, year)

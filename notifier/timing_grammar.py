@@ -53,10 +53,49 @@ _RANGE = frozenset({"-", "den", "toi"})
 _LIST = frozenset({",", "va", "&", "+", ";", "hoac"})
 # Words that carry no date: "trong năm", "vào tháng", "giai đoạn", "dự kiến", "đến hết".
 _FILLER = frozenset(
-    "trong vao khoang cac cua het giai doan tu du kien thoi gian thuc hien cho luc "
-    "nhung suot dip nhan ca : . ( ) \" '".split()
+    [
+        "trong",
+        "vao",
+        "khoang",
+        "cac",
+        "cua",
+        "het",
+        "giai",
+        "doan",
+        "tu",
+        "du",
+        "kien",
+        "thoi",
+        "gian",
+        "thuc",
+        "hien",
+        "cho",
+        "luc",
+        "nhung",
+        "suot",
+        "dip",
+        "nhan",
+        "ca",
+        ":",
+        ".",
+        "(",
+        ")",
+        '"',
+        "'",
+    ]
 )
-_ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8, "ix": 9, "x": 10}
+_ROMAN = {
+    "i": 1,
+    "ii": 2,
+    "iii": 3,
+    "iv": 4,
+    "v": 5,
+    "vi": 6,
+    "vii": 7,
+    "viii": 8,
+    "ix": 9,
+    "x": 10,
+}
 _WORD_NUMBERS = {"nhat": 1, "mot": 1, "hai": 2, "ba": 3, "tu": 4, "nam": 5, "sau": 6, "chin": 9}
 _LUNAR_MONTHS = {"gieng": 1, "chap": 12}
 _THIRD_WORDS = {"dau": 0, "giua": 1, "cuoi": 2, "thuong": 0, "trung": 1, "ha": 2}
@@ -113,7 +152,7 @@ class _Tokens(list[str]):
         return int(tok) if len(tok) == 4 and _is_number(tok) else None
 
     def year_suffix(self, i: int) -> tuple[int | None, int]:
-        """"/2024", ".2024", "năm 2024", " 2024", or "- 2024" at the very end."""
+        """ "/2024", ".2024", "năm 2024", " 2024", or "- 2024" at the very end."""
         sep = self[i]
         if sep in ("/", ".", "nam") and self.year(i + 1) is not None:
             return self.year(i + 1), i + 2
@@ -149,7 +188,7 @@ _Parsed = tuple[_Item, int] | None
 
 
 def _months_of_year(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
-    """"6 tháng đầu năm", "6 tháng cuối năm 2024", "nửa đầu năm", "9 tháng năm 2024"."""
+    """ "6 tháng đầu năm", "6 tháng cuối năm 2024", "nửa đầu năm", "9 tháng năm 2024"."""
     tok = t[i]
     if tok == "nua" and t[i + 1] in ("dau", "cuoi", "sau") and t[i + 2] == "nam":
         unit = "first" if t[i + 1] == "dau" else "last"
@@ -175,13 +214,17 @@ def _period_of(t: _Tokens, i: int, unit: str, value: int) -> _Parsed:
             raise SpanError("thiếu tháng: ghi rõ tháng nào, ví dụ “cuối tháng 6/2024”")
         month, lunar, leap, j = found
         year, j = t.year_suffix(j)
-        return _Item(unit, year=year, month=month, value=value, of="month", lunar=lunar, leap=leap), j
+        return _Item(
+            unit, year=year, month=month, value=value, of="month", lunar=lunar, leap=leap
+        ), j
     if unit == "third" and tok == "quy":
         quarter = _quarter_value(t[i + 1])
         if quarter is None:
             raise SpanError("thiếu quý: ghi rõ quý nào, ví dụ “đầu quý III/2024”")
         year, j = t.year_suffix(i + 2)
-        return _Item(unit, year=year, quarter=quarter, value=value, of="quarter", written=t[i + 1]), j
+        return _Item(
+            unit, year=year, quarter=quarter, value=value, of="quarter", written=t[i + 1]
+        ), j
     if unit == "third" and tok == "nam":
         year, j = t.year_suffix(i + 1)
         return _Item(unit, year=year, value=value, of="year"), j
@@ -191,7 +234,7 @@ def _period_of(t: _Tokens, i: int, unit: str, value: int) -> _Parsed:
 
 
 def _third(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
-    """"đầu/giữa/cuối tháng 5", "cuối quý II/2024", "cuối năm", "thượng tuần tháng 3"."""
+    """ "đầu/giữa/cuối tháng 5", "cuối quý II/2024", "cuối năm", "thượng tuần tháng 3"."""
     tok = t[i]
     if tok not in _THIRD_WORDS:
         return None
@@ -206,7 +249,7 @@ def _third(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
 
 
 def _week(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
-    """"tuần đầu tháng 5", "tuần cuối (của) tháng 6/2024", "tuần thứ 2 tháng 5"."""
+    """ "tuần đầu tháng 5", "tuần cuối (của) tháng 6/2024", "tuần thứ 2 tháng 5"."""
     if t[i] != "tuan":
         return None
     tok, j = t[i + 1], i + 2
@@ -232,7 +275,7 @@ def _week(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
 
 
 def _tet(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
-    """"Tết Nguyên đán 2025" (mùng 1), "dịp Tết 2025" (the season); timing.py rewrites."""
+    """ "Tết Nguyên đán 2025" (mùng 1), "dịp Tết 2025" (the season); timing.py rewrites."""
     tok = t[i]
     if tok not in ("tet", "diptet"):
         return None
@@ -241,7 +284,7 @@ def _tet(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
 
 
 def _quarter(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
-    """"quý II/2024", "quý 2 năm 2024", "Q2/2024"."""
+    """ "quý II/2024", "quý 2 năm 2024", "Q2/2024"."""
     tok = t[i]
     if tok in ("quy", "q"):
         written, j = t[i + 1], i + 2
@@ -257,7 +300,7 @@ def _quarter(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
 
 
 def _month(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
-    """"tháng 10/2024", "tháng 3 năm 2024", "tháng Giêng", "10/2024"."""
+    """ "tháng 10/2024", "tháng 3 năm 2024", "tháng Giêng", "10/2024"."""
     if t[i] == "thang":
         found = t.month_value(i + 1)
         if found is None:
@@ -286,7 +329,7 @@ def _day_rest(t: _Tokens, day: int, j: int) -> _Parsed:
 
 
 def _day(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
-    """"02/12/2024", "ngày 02 tháng 12 năm 2024", "ngày 10", "2/12"."""
+    """ "02/12/2024", "ngày 02 tháng 12 năm 2024", "ngày 10", "2/12"."""
     if t[i] == "ngay":
         day = t.number(i + 1)
         return None if day is None else _day_rest(t, day, i + 2)
@@ -297,7 +340,7 @@ def _day(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
 
 
 def _year(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
-    """"năm 2024", "2024", and "năm" alone (the plan's year: "trong năm")."""
+    """ "năm 2024", "2024", and "năm" alone (the plan's year: "trong năm")."""
     if t[i] == "nam":
         year = t.year(i + 1)
         return _Item("year", year=year), i + 1 + (year is not None)
@@ -334,7 +377,7 @@ _BY_WORD = {
 }  # fmt: skip
 
 
-def _recognisers(tok: str) -> tuple:  # noqa: ANN401 - a tuple of the functions above
+def _recognisers(tok: str) -> tuple:
     if _is_number(tok):
         return _BY_NUMBER
     return _BY_WORD.get(tok, _RECOGNISERS)
@@ -441,7 +484,7 @@ def _resolve(items: list[_Item], default_year: int | None) -> list[_Item]:
     return items
 
 
-def _nearest(items: list[_Item], k: int, ok) -> _Item | None:  # noqa: ANN001 - a predicate
+def _nearest(items: list[_Item], k: int, ok) -> _Item | None:
     for other in items[k + 1 :]:
         if ok(other):
             return other
@@ -467,7 +510,9 @@ def _span(item: _Item, lunar_all: bool) -> Span:
         return tet_season(year)
     if unit in ("month", "week") or (unit == "third" and item.of == "month"):
         assert item.month is not None
-        base = lunar_month(item.month, year, leap=item.leap) if lunar else month_span(item.month, year)
+        base = (
+            lunar_month(item.month, year, leap=item.leap) if lunar else month_span(item.month, year)
+        )
         if unit == "month":
             return base
         if unit == "week":

@@ -20,8 +20,8 @@ Not here: reading text (timing.py, timing_grammar.py), working days (workdays.py
 from __future__ import annotations
 
 import calendar
-from functools import lru_cache
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import NamedTuple
 
 from notifier.workdays import lunar_to_solar as _lunar_to_solar
@@ -57,8 +57,6 @@ _ONE_DAY = timedelta(days=1)
 
 # vnlunar recomputes new moons on every call; a plan asks for a handful of lunar dates.
 lunar_to_solar = lru_cache(maxsize=4096)(_lunar_to_solar)
-_ROMAN = ("", "I", "II", "III", "IV")
-_THIRDS = ("đầu", "giữa", "cuối")
 
 
 class Span(NamedTuple):
@@ -77,7 +75,7 @@ def check_year(year: int) -> int:
 
 
 def month_name(month: int, *, lunar: bool = False) -> str:
-    """"tháng 3"; lunar months 1 and 12 by their names, "tháng Giêng", "tháng Chạp"."""
+    """ "tháng 3"; lunar months 1 and 12 by their names, "tháng Giêng", "tháng Chạp"."""
     if lunar and month == 1:
         return "tháng Giêng"
     if lunar and month == 12:
@@ -126,14 +124,14 @@ def day_span(day: int, month: int, year: int) -> Span:
 
 
 def first_months(count: int, year: int) -> Span:
-    """"6 tháng đầu năm": month 1 to month `count`."""
+    """ "6 tháng đầu năm": month 1 to month `count`."""
     if not 1 <= count <= 12:
         raise SpanError(f"một năm không có {count} tháng")
     return Span(month_span(1, year).start, month_span(count, year).end)
 
 
 def last_months(count: int, year: int) -> Span:
-    """"6 tháng cuối năm": the last `count` months of the year."""
+    """ "6 tháng cuối năm": the last `count` months of the year."""
     if not 1 <= count <= 12:
         raise SpanError(f"một năm không có {count} tháng")
     return Span(month_span(13 - count, year).start, month_span(12, year).end)
@@ -188,12 +186,16 @@ def lunar_day(day: int, month: int, year: int, *, leap: bool = False) -> Span:
     _check_month(month)
     check_year(year)
     if not 1 <= day <= 30:
-        raise SpanError(f"không có {_lunar_label(day, month, year, leap)} (tháng âm lịch có 29 hoặc 30 ngày)")
+        raise SpanError(
+            f"không có {_lunar_label(day, month, year, leap)} (tháng âm lịch có 29 hoặc 30 ngày)"
+        )
     solar = lunar_to_solar(day, month, year, leap=leap)
     if solar is None:
         if leap and lunar_to_solar(1, month, year, leap=True) is None:
             raise SpanError(f"năm {year} âm lịch không có {month_name(month, lunar=True)} nhuận")
-        raise SpanError(f"{_lunar_label(day, month, year, leap)} không tồn tại (tháng thiếu, chỉ có 29 ngày)")
+        raise SpanError(
+            f"{_lunar_label(day, month, year, leap)} không tồn tại (tháng thiếu, chỉ có 29 ngày)"
+        )
     return Span(solar, solar)
 
 
@@ -229,14 +231,6 @@ def tet(year: int) -> Span:
 
 
 def tet_season(year: int) -> Span:
-    """"dịp Tết": 23 tháng Chạp (ông Công ông Táo) of the year before to mùng 7 (hạ nêu)."""
+    """ "dịp Tết": 23 tháng Chạp (ông Công ông Táo) of the year before to mùng 7 (hạ nêu)."""
     check_year(year - 1)
     return Span(lunar_day(23, 12, year - 1).start, lunar_day(7, 1, year).start)
-
-
-def quarter_roman(quarter: int) -> str:
-    return _ROMAN[quarter] if 1 <= quarter <= 4 else str(quarter)
-
-
-def third_name(part: int) -> str:
-    return _THIRDS[part]

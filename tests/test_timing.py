@@ -30,9 +30,15 @@ SEED = ROOT.parent / "shared" / "seeds" / "000_6a99d0bb3ce2a896.txt"
 
 D = date.fromisoformat
 R, DT, DL = TimingKind.RANGE, TimingKind.DATE, TimingKind.DEADLINE
-CO, RE, CN, UN = TimingKind.CONTINUOUS, TimingKind.RECURRING, TimingKind.CONDITIONAL, TimingKind.UNDATABLE
+CO, RE, CN, UN = (
+    TimingKind.CONTINUOUS,
+    TimingKind.RECURRING,
+    TimingKind.CONDITIONAL,
+    TimingKind.UNDATABLE,
+)
 
 # (text, plan year, kind, start, end, extra): extra checks bound, rule, and text in reason.
+# fmt: off
 TABLE: list[tuple[str, int | None, TimingKind, str | None, str | None, dict[str, str]]] = [
     # the seed plan's timing cells
     ("Thường xuyên trong năm 2024", None, CO, "2024-01-01", "2024-12-31", {}),
@@ -197,6 +203,7 @@ TABLE: list[tuple[str, int | None, TimingKind, str | None, str | None, dict[str,
     ("cuối tháng", 2024, UN, None, None, {"reason": "thiếu tháng"}),
     ("ngày 20 hằng quý", 2024, UN, None, None, {"reason": "mốc lặp lại"}),
 ]
+# fmt: on
 
 DEADLINE_TABLE = [
     ("Quý II/2024", DL, "2024-04-01", "2024-06-30", "by"),
@@ -213,7 +220,9 @@ def _d(value: str | None) -> date | None:
     return D(value) if value else None
 
 
-def _check(t: Timing, kind: TimingKind, start: str | None, end: str | None, extra: dict[str, str]) -> None:
+def _check(
+    t: Timing, kind: TimingKind, start: str | None, end: str | None, extra: dict[str, str]
+) -> None:
     assert (t.kind, t.start, t.end) == (kind, _d(start), _d(end)), t
     if "bound" in extra:
         assert t.bound == extra["bound"], t
@@ -226,8 +235,17 @@ def _check(t: Timing, kind: TimingKind, start: str | None, end: str | None, extr
         assert t.reason, t
 
 
-@pytest.mark.parametrize(("text", "year", "kind", "start", "end", "extra"), TABLE, ids=[r[0] for r in TABLE])
-def test_real_expressions(text: str, year: int | None, kind: TimingKind, start: str | None, end: str | None, extra: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("text", "year", "kind", "start", "end", "extra"), TABLE, ids=[r[0] for r in TABLE]
+)
+def test_real_expressions(
+    text: str,
+    year: int | None,
+    kind: TimingKind,
+    start: str | None,
+    end: str | None,
+    extra: dict[str, str],
+) -> None:
     t = parse_timing(text, year=year)
     _check(t, kind, start, end, extra)
     assert t.text == clean(text)
@@ -240,7 +258,9 @@ def test_table_is_large_and_covers_every_kind() -> None:
 
 
 @pytest.mark.parametrize(("text", "kind", "start", "end", "bound"), DEADLINE_TABLE)
-def test_deadline_column_turns_windows_into_deadlines(text: str, kind: TimingKind, start: str | None, end: str | None, bound: str | None) -> None:
+def test_deadline_column_turns_windows_into_deadlines(
+    text: str, kind: TimingKind, start: str | None, end: str | None, bound: str | None
+) -> None:
     t = parse_timing(text, deadline=True)
     assert (t.kind, t.start, t.end, t.bound) == (kind, _d(start), _d(end), bound)
 
@@ -250,7 +270,11 @@ def test_seed_timings_are_all_dated() -> None:
     if not SEED.exists():
         pytest.skip(f"seed plan not found at {SEED}")
     lines = SEED.read_text(encoding="utf-8").splitlines()
-    cells = [ln for ln in lines if ln.strip() and fold_ascii(ln).startswith(("trong nam", "thuong xuyen", "quy ", "thang "))]
+    cells = [
+        ln
+        for ln in lines
+        if ln.strip() and fold_ascii(ln).startswith(("trong nam", "thuong xuyen", "quy ", "thang "))
+    ]
     assert len(cells) == 31
     for cell in cells:
         t = parse_timing(cell, year=2024)
@@ -294,12 +318,96 @@ def test_lunar_months_tile_the_lunar_year(year: int, month: int) -> None:
 
 # --- properties ------------------------------------------------------------------------
 
-WORDS = (
-    "quý tháng ngày năm tuần đầu giữa cuối thượng hạ trung thứ nửa sáu từ đến và hoặc trước "
-    "chậm nhất hạn chót hoàn thành trong thường xuyên hằng hàng định kỳ mỗi theo khi sau nếu có "
-    "âm lịch mùng rằm Giêng Chạp Tết Nguyên đán dịp Giỗ Tổ Hùng Vương giai đoạn I II III IV V "
-    "0 1 2 3 4 5 6 9 10 12 13 15 29 30 31 99 1899 2024 2025 2199 / - – , . ( ) ; :"
-).split()
+WORDS = [
+    "quý",
+    "tháng",
+    "ngày",
+    "năm",
+    "tuần",
+    "đầu",
+    "giữa",
+    "cuối",
+    "thượng",
+    "hạ",
+    "trung",
+    "thứ",
+    "nửa",
+    "sáu",
+    "từ",
+    "đến",
+    "và",
+    "hoặc",
+    "trước",
+    "chậm",
+    "nhất",
+    "hạn",
+    "chót",
+    "hoàn",
+    "thành",
+    "trong",
+    "thường",
+    "xuyên",
+    "hằng",
+    "hàng",
+    "định",
+    "kỳ",
+    "mỗi",
+    "theo",
+    "khi",
+    "sau",
+    "nếu",
+    "có",
+    "âm",
+    "lịch",
+    "mùng",
+    "rằm",
+    "Giêng",
+    "Chạp",
+    "Tết",
+    "Nguyên",
+    "đán",
+    "dịp",
+    "Giỗ",
+    "Tổ",
+    "Hùng",
+    "Vương",
+    "giai",
+    "đoạn",
+    "I",
+    "II",
+    "III",
+    "IV",
+    "V",
+    "0",
+    "1",
+    "2",
+    "3",
+    "4",
+    "5",
+    "6",
+    "9",
+    "10",
+    "12",
+    "13",
+    "15",
+    "29",
+    "30",
+    "31",
+    "99",
+    "1899",
+    "2024",
+    "2025",
+    "2199",
+    "/",
+    "-",
+    "–",
+    ",",
+    ".",
+    "(",
+    ")",
+    ";",
+    ":",
+]
 timing_like = st.lists(st.sampled_from(WORDS), max_size=12).map(" ".join)
 plan_years = st.one_of(st.none(), st.integers(1890, 2210))
 
@@ -350,14 +458,21 @@ def test_quarters_round_trip(quarter: int, year: int, word: str, roman: bool, se
     text = f"{word} {ROMAN[quarter] if roman else quarter}{sep}{year}"
     t = parse_timing(text)
     first = 3 * quarter - 2
-    expected = (date(year, first, 1), date(year, first + 2, calendar.monthrange(year, first + 2)[1]))
+    expected = (
+        date(year, first, 1),
+        date(year, first + 2, calendar.monthrange(year, first + 2)[1]),
+    )
     assert (t.kind, t.start, t.end) == (R, *expected), text
 
 
 @given(st.integers(1, 12), years, st.sampled_from(["Tháng", "tháng", "THÁNG", "thang"]), year_sep)
 def test_months_round_trip(month: int, year: int, word: str, sep: str) -> None:
     t = parse_timing(f"{word} {month}{sep}{year}")
-    assert (t.kind, t.start, t.end) == (R, date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1]))
+    assert (t.kind, t.start, t.end) == (
+        R,
+        date(year, month, 1),
+        date(year, month, calendar.monthrange(year, month)[1]),
+    )
 
 
 DAY_FORMATS = [
@@ -423,11 +538,22 @@ def test_spans_lie_in_the_stated_years(case: tuple[str, set[int]], year: int | N
 
 # --- spelling variants give the same result ------------------------------------------
 
-OLD_TONES = {"Quý": "Qúy", "quý": "qúy", "QUÝ": "QÚY", "hóa": "hoá", "Hóa": "Hoá", "tùy": "tuỳ", "Thủy": "Thuỷ", "thủy": "thuỷ"}
+OLD_TONES = {
+    "Quý": "Qúy",
+    "quý": "qúy",
+    "QUÝ": "QÚY",
+    "hóa": "hoá",
+    "Hóa": "Hoá",
+    "tùy": "tuỳ",
+    "Thủy": "Thuỷ",
+    "thủy": "thuỷ",
+}
 
 
 def _no_diacritics(text: str) -> str:
-    stripped = "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
+    stripped = "".join(
+        c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c)
+    )
     return stripped.replace("đ", "d").replace("Đ", "D")
 
 
@@ -460,7 +586,10 @@ def test_spelling_variants_parse_alike(variant: str) -> None:
         assert _signature(changed) == _signature(canonical), (variant, text, changed)
 
 
-@given(st.sampled_from([row[0] for row in TABLE]), st.lists(st.sampled_from(sorted(VARIANTS)), max_size=4))
+@given(
+    st.sampled_from([row[0] for row in TABLE]),
+    st.lists(st.sampled_from(sorted(VARIANTS)), max_size=4),
+)
 def test_combined_variants_parse_alike(text: str, names: list[str]) -> None:
     changed = text
     for name in names:
@@ -516,7 +645,9 @@ def test_memo_returns_the_same_answer() -> None:
 def test_rules_expand_with_dateutil(text: str, first_three: list[str]) -> None:
     t = parse_timing(text, year=2024)
     assert t.kind is RE and t.rule and t.start and t.end
-    rule = rrulestr(t.rule + f";UNTIL={t.end:%Y%m%d}", dtstart=datetime.combine(t.start, datetime.min.time()))
+    rule = rrulestr(
+        t.rule + f";UNTIL={t.end:%Y%m%d}", dtstart=datetime.combine(t.start, datetime.min.time())
+    )
     got = [d.date().isoformat() for d in rule][:3]
     assert got == first_three
 
@@ -555,5 +686,11 @@ def test_benchmark_corpus_expectations_hold() -> None:
     rows = list(csv.DictReader(io.StringIO(body, newline=""), delimiter="\t"))
     assert len(rows) >= 150
     for row in rows:
-        t = parse_timing(row["text"], year=int(row["year"]) if row["year"] else None, deadline=row["deadline"] == "1")
-        assert (t.kind.value, t.start, t.end) == (row["kind"], _d(row["start"]), _d(row["end"])), row
+        t = parse_timing(
+            row["text"],
+            year=int(row["year"]) if row["year"] else None,
+            deadline=row["deadline"] == "1",
+        )
+        assert (t.kind.value, t.start, t.end) == (row["kind"], _d(row["start"]), _d(row["end"])), (
+            row
+        )
