@@ -22,44 +22,173 @@ import random
 import sys
 import time
 import unicodedata
+from itertools import pairwise
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from notifier.importers import cells, parse_text, read_plan  # noqa: E402
-from notifier.importers.cells import split_lines  # noqa: E402
+from notifier.importers import cells, parse_text, read_plan
+from notifier.importers.cells import split_lines
 
 SEEDS = ROOT.parent / "shared" / "seeds"
 TARGET_S_PER_10K = 2.0
 
-ROMANS = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII", "XIII", "XIV",
-          "XV", "XVI", "XVII", "XVIII", "XIX", "XX", "XXI", "XXII", "XXIII", "XXIV", "XXV"]
-LEADS = ["Sở Ngoại vụ", "Sở Văn hóa, Thể thao và Du lịch", "Sở Giáo dục và Đào tạo", "Công an tỉnh",
-         "Hội Hữu nghị Việt Nam - Lào tỉnh", "Liên hiệp các tổ chức hữu nghị tỉnh", "UBND huyện Ea Súp",
-         "Sở Ngoại vụ; Sở Văn hóa, Thể thao và Du lịch; các cơ quan, đơn vị liên quan", "Tỉnh đoàn",
-         "Các cơ quan, đơn vị, địa phương trong tỉnh", "Đài Phát thanh - Truyền hình tỉnh"]
-COORDS = ["Các cơ quan, đơn vị liên quan", "Các đơn vị liên quan", "Sở Ngoại vụ, các đơn vị liên quan",
-          "UBND các huyện, thị xã, thành phố", "Sở Tài chính, Sở Ngoại vụ"]
-TIMINGS = ["Trong năm 2024", "Thường xuyên trong năm 2024", "Quý II/2024", "Quý III/2024",
-           "Tháng 10/2024", "6 tháng đầu năm 2024", "Từ tháng 3 đến tháng 5/2024", "Hằng quý",
-           "Trước ngày 15/6/2024", "02/12/2024"]
-FUNDINGS = ["Không phát sinh", "Nguồn ngân sách nhà nước năm 2024 cấp cho đơn vị", "Nguồn xã hội hoá",
-            "Không phát sinh kinh phí", "Kinh phí sự nghiệp văn hóa"]
-OPENERS = ["Tổ chức", "Tuyên truyền", "Chương trình", "Gặp mặt", "Hội thảo", "Tọa đàm", "Tham dự",
-           "Xây dựng", "Biên soạn", "Giới thiệu", "Cuộc thi", "Đón tiếp"]
-WORDS = ("giao lưu văn hóa đối ngoại nhân dân hữu nghị tại tỉnh với các đối tác nước ngoài quảng bá "
-         "hình ảnh du lịch di sản cho học sinh sinh viên của tỉnh bằng tiếng Anh kỷ niệm quan hệ các "
-         "hoạt động trong khuôn khổ hợp tác phóng viên báo chí thường xuyên").split()
+ROMANS = [
+    "I",
+    "II",
+    "III",
+    "IV",
+    "V",
+    "VI",
+    "VII",
+    "VIII",
+    "IX",
+    "X",
+    "XI",
+    "XII",
+    "XIII",
+    "XIV",
+    "XV",
+    "XVI",
+    "XVII",
+    "XVIII",
+    "XIX",
+    "XX",
+    "XXI",
+    "XXII",
+    "XXIII",
+    "XXIV",
+    "XXV",
+]
+LEADS = [
+    "Sở Ngoại vụ",
+    "Sở Văn hóa, Thể thao và Du lịch",
+    "Sở Giáo dục và Đào tạo",
+    "Công an tỉnh",
+    "Hội Hữu nghị Việt Nam - Lào tỉnh",
+    "Liên hiệp các tổ chức hữu nghị tỉnh",
+    "UBND huyện Ea Súp",
+    "Sở Ngoại vụ; Sở Văn hóa, Thể thao và Du lịch; các cơ quan, đơn vị liên quan",
+    "Tỉnh đoàn",
+    "Các cơ quan, đơn vị, địa phương trong tỉnh",
+    "Đài Phát thanh - Truyền hình tỉnh",
+]
+COORDS = [
+    "Các cơ quan, đơn vị liên quan",
+    "Các đơn vị liên quan",
+    "Sở Ngoại vụ, các đơn vị liên quan",
+    "UBND các huyện, thị xã, thành phố",
+    "Sở Tài chính, Sở Ngoại vụ",
+]
+TIMINGS = [
+    "Trong năm 2024",
+    "Thường xuyên trong năm 2024",
+    "Quý II/2024",
+    "Quý III/2024",
+    "Tháng 10/2024",
+    "6 tháng đầu năm 2024",
+    "Từ tháng 3 đến tháng 5/2024",
+    "Hằng quý",
+    "Trước ngày 15/6/2024",
+    "02/12/2024",
+]
+FUNDINGS = [
+    "Không phát sinh",
+    "Nguồn ngân sách nhà nước năm 2024 cấp cho đơn vị",
+    "Nguồn xã hội hoá",
+    "Không phát sinh kinh phí",
+    "Kinh phí sự nghiệp văn hóa",
+]
+OPENERS = [
+    "Tổ chức",
+    "Tuyên truyền",
+    "Chương trình",
+    "Gặp mặt",
+    "Hội thảo",
+    "Tọa đàm",
+    "Tham dự",
+    "Xây dựng",
+    "Biên soạn",
+    "Giới thiệu",
+    "Cuộc thi",
+    "Đón tiếp",
+]
+WORDS = [
+    "giao",
+    "lưu",
+    "văn",
+    "hóa",
+    "đối",
+    "ngoại",
+    "nhân",
+    "dân",
+    "hữu",
+    "nghị",
+    "tại",
+    "tỉnh",
+    "với",
+    "các",
+    "đối",
+    "tác",
+    "nước",
+    "ngoài",
+    "quảng",
+    "bá",
+    "hình",
+    "ảnh",
+    "du",
+    "lịch",
+    "di",
+    "sản",
+    "cho",
+    "học",
+    "sinh",
+    "sinh",
+    "viên",
+    "của",
+    "tỉnh",
+    "bằng",
+    "tiếng",
+    "Anh",
+    "kỷ",
+    "niệm",
+    "quan",
+    "hệ",
+    "các",
+    "hoạt",
+    "động",
+    "trong",
+    "khuôn",
+    "khổ",
+    "hợp",
+    "tác",
+    "phóng",
+    "viên",
+    "báo",
+    "chí",
+    "thường",
+    "xuyên",
+]
 PLACES = ["Lào", "Campuchia", "Hàn Quốc", "Nhật Bản", "Mondulkiri", "Jeollabuk", "Sê Kông"]
 
 
 def generate(n: int, rng: random.Random) -> tuple[str, list[tuple[str, str, str, str]]]:
     """A flattened plan of `n` activities and, per row, (ref, content, lead, timing)."""
-    lines = ["Số: 99/KH-UBND", "Đắk Lắk, ngày 10 tháng 01 năm 2024", "KẾ HOẠCH",
-             "NGOẠI GIAO VĂN HÓA NĂM 2024", "báo cáo kết quả trong báo cáo 6 tháng, hằng năm gửi Sở Ngoại vụ.",
-             "PHỤ LỤC", "Stt", "Nội dung", "Đơn vị chủ   trì", "Đơn vị phối hợp", "Thời gian thực hiện",
-             "Kinh phí   thực hiện"]
+    lines = [
+        "Số: 99/KH-UBND",
+        "Đắk Lắk, ngày 10 tháng 01 năm 2024",
+        "KẾ HOẠCH",
+        "NGOẠI GIAO VĂN HÓA NĂM 2024",
+        "báo cáo kết quả trong báo cáo 6 tháng, hằng năm gửi Sở Ngoại vụ.",
+        "PHỤ LỤC",
+        "Stt",
+        "Nội dung",
+        "Đơn vị chủ   trì",
+        "Đơn vị phối hợp",
+        "Thời gian thực hiện",
+        "Kinh phí   thực hiện",
+    ]
     expected = []
     per_section = -(-n // len(ROMANS))
     for s, mark in enumerate(ROMANS):
@@ -92,7 +221,7 @@ def _wrap(text: str, rng: random.Random) -> list[str]:
     cuts = [i for i in range(2, len(words)) if words[i][:1].islower()]
     chosen = sorted(rng.sample(cuts, min(len(cuts), rng.randint(0, 2))))
     bounds = [0, *chosen, len(words)]
-    return [" ".join(words[a:b]) for a, b in zip(bounds, bounds[1:])]
+    return [" ".join(words[a:b]) for a, b in pairwise(bounds)]
 
 
 def _cold() -> None:
@@ -100,7 +229,7 @@ def _cold() -> None:
     cells.kind_of.cache_clear()
 
 
-def best(fn, repeat: int) -> float:  # noqa: ANN001 - any callable
+def best(fn, repeat: int) -> float:
     times = []
     for _ in range(repeat):
         _cold()
@@ -128,12 +257,20 @@ def main() -> int:
     floor = best(lambda: split_lines(text), args.repeat)
     elapsed = best(lambda: parse_text(text), args.repeat)
     target = TARGET_S_PER_10K * args.activities / 10_000
-    print(f"generated plan: {args.activities} activities, {n_lines} lines, {len(text) / 1e6:.1f} MB")
-    print(f"parse_text:     {elapsed:.3f} s  ({args.activities / elapsed:,.0f} activities/s, "
-          f"{n_lines / elapsed:,.0f} lines/s)")
-    print(f"target:         {target:.1f} s  → ratio target/actual = {target / elapsed:.2f}x "
-          f"({'meets' if elapsed <= target else 'MISSES'} the target)")
-    print(f"floor (split+clean lines only): {floor:.3f} s → parse_text = {elapsed / floor:.1f}x the floor")
+    print(
+        f"generated plan: {args.activities} activities, {n_lines} lines, {len(text) / 1e6:.1f} MB"
+    )
+    print(
+        f"parse_text:     {elapsed:.3f} s  ({args.activities / elapsed:,.0f} activities/s, "
+        f"{n_lines / elapsed:,.0f} lines/s)"
+    )
+    print(
+        f"target:         {target:.1f} s  → ratio target/actual = {target / elapsed:.2f}x "
+        f"({'meets' if elapsed <= target else 'MISSES'} the target)"
+    )
+    print(
+        f"floor (split+clean lines only): {floor:.3f} s → parse_text = {elapsed / floor:.1f}x the floor"
+    )
     print(f"problems reported: {len(plan.problems)}; report duties: {len(plan.reports)}")
 
     for name in ("000_6a99d0bb3ce2a896.txt", "001_645accf3a744a29c.txt"):
@@ -142,9 +279,11 @@ def main() -> int:
             print(f"{name}: not found, skipped")
             continue
         seed_plan = read_plan(path)
-        t = best(lambda: read_plan(path), 20)
-        print(f"read_plan {name}: {t * 1000:.2f} ms ({len(seed_plan.activities)} activities, "
-              f"{len(seed_plan.reports)} duties)")
+        t = best(lambda p=path: read_plan(p), 20)
+        print(
+            f"read_plan {name}: {t * 1000:.2f} ms ({len(seed_plan.activities)} activities, "
+            f"{len(seed_plan.reports)} duties)"
+        )
     return 0 if elapsed <= target else 2
 
 

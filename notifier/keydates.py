@@ -72,9 +72,7 @@ class Observance:
 _MARKS = "\u0300-\u036f"
 _DIGIT = re.compile(r"\d")
 _FULL = re.compile(r"(?<!\d)(\d{1,2})\s*[/.-]\s*(\d{1,2})\s*[/.-]\s*(\d{4})(?!\d)")
-_WORDS = re.compile(
-    r"\bngay\s+(\d{1,2})\s+thang\s+(\d{1,2})(?:\s+nam\s+(\d{4}))?", re.I
-)
+_WORDS = re.compile(r"\bngay\s+(\d{1,2})\s+thang\s+(\d{1,2})(?:\s+nam\s+(\d{4}))?", re.IGNORECASE)
 _PARTIAL = re.compile(r"(?<![\d/.-])(\d{1,2})/(\d{1,2})(?![\d/]|\.\d)")
 _CITATION = re.compile(r"\bso\s*[:.]?\s*\d+\w*\s*/\s*\S+\s+(?:ngay\s+)?$")
 _CUE = re.compile(r"nhan\s+dip|vao\s+dip|dip|nhan\s+ngay|vao\s+ngay|ky\s+niem|ngay")
@@ -186,7 +184,9 @@ def suggest_key_dates(activity: Activity, observances: Sequence[Observance]) -> 
     return sorted(found.values(), key=lambda k: k.date)
 
 
-def anniversary_problems(activity: Activity, observances: Sequence[Observance] = ()) -> list[Problem]:
+def anniversary_problems(
+    activity: Activity, observances: Sequence[Observance] = ()
+) -> list[Problem]:
     """Warnings when "kỷ niệm n năm … (a - b)" disagrees with itself, the year or the config."""
     if not _DIGIT.search(activity.content):
         return []

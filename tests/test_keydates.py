@@ -59,11 +59,15 @@ def test_explicit_date_in_the_window():
 
 
 def test_anniversaries_from_the_config():
-    sweden = _activity("Cuộc thi/Giao lưu văn hóa nhân dịp kỷ niệm 55 năm thiết lập quan hệ Ngoại giao "
-                       "Việt Nam - Thụy Điển (1969 - 2024)")
+    sweden = _activity(
+        "Cuộc thi/Giao lưu văn hóa nhân dịp kỷ niệm 55 năm thiết lập quan hệ Ngoại giao "
+        "Việt Nam - Thụy Điển (1969 - 2024)"
+    )
     assert _dates(sweden) == [(date(2024, 1, 11), "anniversary", 55)]
-    mongolia = _activity("Tọa đàm/Gặp mặt nhân dịp kỷ niệm 70 năm thiết lập quan hệ Ngoại giao "
-                         "Việt Nam - Mông Cổ (1954 - 2024)")
+    mongolia = _activity(
+        "Tọa đàm/Gặp mặt nhân dịp kỷ niệm 70 năm thiết lập quan hệ Ngoại giao "
+        "Việt Nam - Mông Cổ (1954 - 2024)"
+    )
     assert _dates(mongolia) == [(date(2024, 11, 17), "anniversary", 70)]
     assert anniversary_problems(sweden, OBSERVANCES) == []
 
@@ -80,7 +84,9 @@ def test_observances_need_their_keyword_and_anniversaries_a_cue():
 def test_outside_the_window_nothing_is_suggested():
     a = _activity("Gặp mặt nhân dịp Quốc khánh Lào (02/12/2024)", _month(6))
     assert suggest_key_dates(a, OBSERVANCES) == []
-    undated = _activity("Gặp mặt nhân dịp Quốc khánh Lào", Timing("Khi có yêu cầu", TimingKind.UNDATABLE))
+    undated = _activity(
+        "Gặp mặt nhân dịp Quốc khánh Lào", Timing("Khi có yêu cầu", TimingKind.UNDATABLE)
+    )
     assert suggest_key_dates(undated, OBSERVANCES) == []
 
 
@@ -97,7 +103,9 @@ def test_matching_ignores_case_form_and_tone_placement():
         unicodedata.normalize("NFD", "kỷ niệm 55 năm quan hệ Việt Nam - Thụy Điển"),
         "kỷ niệm 55 năm quan hệ Việt Nam - Thuỵ Điển",
     ):
-        assert [k.date for k in suggest_key_dates(_activity(content), OBSERVANCES)] == [date(2024, 1, 11)]
+        assert [k.date for k in suggest_key_dates(_activity(content), OBSERVANCES)] == [
+            date(2024, 1, 11)
+        ]
     # "Lao" is not "Lào", "Hàn" is not "Hàn Quốc".
     assert suggest_key_dates(_activity("kỷ niệm ngày thành lập Hội Lao động"), OBSERVANCES) == []
 
@@ -114,14 +122,19 @@ def test_lunar_observances_use_the_vietnamese_calendar():
 
 def test_year_counts_that_disagree_are_warned():
     # Seed III.6: "51 năm … (1973 - 2023)" in a 2024 plan.
-    japan = _activity("Chương trình Giao lưu văn hóa Việt Nam - Nhật Bản nhân dịp kỷ niệm 51 năm thiết "
-                      "lập quan hệ Ngoại giao giữa hai nước (1973 - 2023)", ref="III.6")
+    japan = _activity(
+        "Chương trình Giao lưu văn hóa Việt Nam - Nhật Bản nhân dịp kỷ niệm 51 năm thiết "
+        "lập quan hệ Ngoại giao giữa hai nước (1973 - 2023)",
+        ref="III.6",
+    )
     [problem] = anniversary_problems(japan, OBSERVANCES)
     assert problem.severity == "warning" and problem.line == 10 and problem.key == "III.6.key_dates"
     assert "2023 - 1973 = 50" in problem.message and "2024" in problem.message
     # Seed III.3: "55 năm … Brazil (1989 - 2024)" is 35 years; the config agrees with the span.
-    brazil = _activity("Hội thi nhân dịp kỷ niệm 55 năm thiết lập quan hệ Ngoại giao Việt Nam - Brazil "
-                       "(1989 - 2024)")
+    brazil = _activity(
+        "Hội thi nhân dịp kỷ niệm 55 năm thiết lập quan hệ Ngoại giao Việt Nam - Brazil "
+        "(1989 - 2024)"
+    )
     [problem] = anniversary_problems(brazil, OBSERVANCES)
     assert "35" in problem.message
     assert _dates(brazil) == [(date(2024, 5, 8), "anniversary", 35)]
@@ -146,10 +159,26 @@ def test_apply_keeps_accepted_dates_and_does_not_repeat_warnings():
 @given(
     st.dates(date(2000, 1, 1), date(2040, 12, 31)),
     st.integers(0, 400),
-    st.lists(st.sampled_from(["Quốc khánh Lào", "Yoga", "kỷ niệm", "Thụy Điển", "Giỗ Tổ", "(02/12)",
-                              "ngày 15 tháng 3", "(21/6/2024)", "31/2/2024", "Brazil (1989 - 2024)",
-                              "số 12/KH-UBND ngày 01/01/2024", "55 năm", "ông Công ông Táo"]),
-             max_size=8),
+    st.lists(
+        st.sampled_from(
+            [
+                "Quốc khánh Lào",
+                "Yoga",
+                "kỷ niệm",
+                "Thụy Điển",
+                "Giỗ Tổ",
+                "(02/12)",
+                "ngày 15 tháng 3",
+                "(21/6/2024)",
+                "31/2/2024",
+                "Brazil (1989 - 2024)",
+                "số 12/KH-UBND ngày 01/01/2024",
+                "55 năm",
+                "ông Công ông Táo",
+            ]
+        ),
+        max_size=8,
+    ),
 )
 def test_suggestions_stay_inside_the_window(start: date, length: int, words: list[str]):
     end = start + timedelta(days=length)

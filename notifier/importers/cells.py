@@ -29,12 +29,12 @@ from functools import lru_cache
 from notifier.text import clean
 
 __all__ = [
+    "ROMAN",
     "Kind",
     "Line",
-    "ROMAN",
-    "flat_ascii",
     "continues",
     "ends_with_joiner",
+    "flat_ascii",
     "is_funding_like",
     "is_timing_like",
     "is_unit_like",
@@ -126,7 +126,7 @@ _TIMING = re.compile(
     | (?:nam|quy|thang|trong|thuong|tu|truoc|hang|dau|cuoi|giua|khi|theo|dinh|ca|tuan|ngay
        |giai|cham|\d{1,2}\ thang|hoan\ thanh|sau)$
     )""",
-    re.X,
+    re.VERBOSE,
 )
 
 _FUNDING = re.compile(
@@ -143,7 +143,7 @@ _FUNDING = re.compile(
     | \d{1,3}(?:[.,]\d{3})+\s*$
     | (?:nguon(?:\ [a-z]+)?|khong(?:\ phat)?|kinh|ngan|long(?:\ ghep)?|xa(?:\ hoi)?)$
     )""",
-    re.X,
+    re.VERBOSE,
 )
 
 # Head nouns of unit names; the negative look-aheads keep out events that share a head
@@ -171,12 +171,46 @@ _UNIT = re.compile(
        |canh|bien|quan|uy|mat|hiep|doan|thanh|hoi\ dong|uy\ ban|van\ phong|trung\ tam)$
     | (?:cac|so|hoi|ban|ubnd|lien|trung|cong|tinh|dai|bao|truong|van|bo|uy)\ [a-z]+$
     )""",
-    re.X,
+    re.VERBOSE,
 )
 
 _JOIN_WORDS = frozenset(
-    "va voi cua cac cho tai trong ve de giua hoac cung nhung theo tu den o la thuoc nhan "
-    "dip nham hay nhu gom ke sau truoc khi bang qua tren duoi vao".split()
+    [
+        "va",
+        "voi",
+        "cua",
+        "cac",
+        "cho",
+        "tai",
+        "trong",
+        "ve",
+        "de",
+        "giua",
+        "hoac",
+        "cung",
+        "nhung",
+        "theo",
+        "tu",
+        "den",
+        "o",
+        "la",
+        "thuoc",
+        "nhan",
+        "dip",
+        "nham",
+        "hay",
+        "nhu",
+        "gom",
+        "ke",
+        "sau",
+        "truoc",
+        "khi",
+        "bang",
+        "qua",
+        "tren",
+        "duoi",
+        "vao",
+    ]
 )
 _JOIN_TAIL = re.compile(r"[,;:(/&+\-]$")
 _CONTINUE_HEAD = re.compile(r"^[(\[),;:/&+.\-]")
@@ -225,12 +259,34 @@ def is_funding_like(text: str) -> bool:
 # Without diacritics some heads collide with ordinary words ("Bản" / "Ban", "Sổ" / "Sở",
 # "Phong trào" / "Phòng"); text written with diacritics must use the real head.
 _HEAD_FORMS = {
-    "so": {"sở"}, "ban": {"ban"}, "bao": {"báo", "bảo"}, "dai": {"đài", "đại"}, "hoi": {"hội"},
-    "cuc": {"cục"}, "phong": {"phòng"}, "bo": {"bộ"}, "vien": {"viện"}, "truong": {"trường"},
-    "tinh": {"tỉnh"}, "cong": {"công"}, "van": {"văn"}, "lien": {"liên"}, "cac": {"các"},
-    "doan": {"đoàn"}, "nha": {"nhà"}, "ngan": {"ngân"}, "don": {"đơn"}, "co": {"cơ"},
-    "uy": {"ủy", "uỷ"}, "mat": {"mặt"}, "hiep": {"hiệp"}, "toa": {"tòa", "toà"},
-    "thanh": {"thanh", "thành"}, "chi": {"chi"}, "kho": {"kho"}, "trung": {"trung"},
+    "so": {"sở"},
+    "ban": {"ban"},
+    "bao": {"báo", "bảo"},
+    "dai": {"đài", "đại"},
+    "hoi": {"hội"},
+    "cuc": {"cục"},
+    "phong": {"phòng"},
+    "bo": {"bộ"},
+    "vien": {"viện"},
+    "truong": {"trường"},
+    "tinh": {"tỉnh"},
+    "cong": {"công"},
+    "van": {"văn"},
+    "lien": {"liên"},
+    "cac": {"các"},
+    "doan": {"đoàn"},
+    "nha": {"nhà"},
+    "ngan": {"ngân"},
+    "don": {"đơn"},
+    "co": {"cơ"},
+    "uy": {"ủy", "uỷ"},
+    "mat": {"mặt"},
+    "hiep": {"hiệp"},
+    "toa": {"tòa", "toà"},
+    "thanh": {"thanh", "thành"},
+    "chi": {"chi"},
+    "kho": {"kho"},
+    "trung": {"trung"},
 }
 
 

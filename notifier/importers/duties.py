@@ -50,7 +50,7 @@ _TO_STOP = re.compile(
     r"\s(?:tong\s+hop|theo|truoc|de|trong|cham|vao|nham|dinh\s+ky|hang|truc\s+tiep|qua|"
     r"ngay|dong\s+thoi|va\s+(?:bao|gui|de)|chu\s+tri|tham\s+muu|xem\s+xet)\b|[.;:()#]"
 )
-_ENUM = re.compile(r"^(?:\d+(?:\.\d+)*\.?|[a-zđ]\)|[-+•*])\s*", re.I)
+_ENUM = re.compile(r"^(?:\d+(?:\.\d+)*\.?|[a-zđ]\)|[-+•*])\s*", re.IGNORECASE)
 _ASKER = re.compile(r"(?:ubnd|uy\s+ban\s+nhan\s+dan)\s+\S+\s+(?:de\s+nghi|yeu\s+cau|giao)\s+")
 _VERBS = re.compile(
     r"\s(?:chu\s+dong|chu\s+tri|co\s+trach\s+nhiem|can\s+cu|trien\s+khai|thuc\s+hien|bao\s+cao|"
@@ -184,7 +184,9 @@ def _title_name(sentence: str, folded: str, start: int, end: int) -> str:
 
 def _name_after(sentence: str, masked: str, start: int) -> str:
     """ "báo cáo kết quả thực hiện về Sở X" → "Báo cáo kết quả thực hiện"."""
-    to = next((t for t in _TO.finditer(masked, start) if is_unit_like(sentence[t.end() :][:120])), None)
+    to = next(
+        (t for t in _TO.finditer(masked, start) if is_unit_like(sentence[t.end() :][:120])), None
+    )
     stop = re.compile(r"[,;.(#]").search(masked, start)
     ends = [x.start() for x in (to, stop) if x is not None]
     end = min(ends) if ends else len(sentence)

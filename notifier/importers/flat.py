@@ -180,7 +180,9 @@ def _join_score(role: Role, evident: bool, kind: Kind) -> float:
     return _JOIN_BARE[role][kind]
 
 
-def _tables(roles: tuple[Role, ...]) -> tuple[list[list[float]], list[list[float]], list[list[float]], list[float]]:
+def _tables(
+    roles: tuple[Role, ...],
+) -> tuple[list[list[float]], list[list[float]], list[list[float]], list[float]]:
     """Per column, scores by kind index: start, join with evidence, join without; skips."""
     start = [[_START[r][k] for k in _KINDS] for r in roles]
     join_ev = [[_join_score(r, True, k) for k in _KINDS] for r in roles]
@@ -405,7 +407,9 @@ def _subsection_mark(lines: Sequence[Line], i: int, last: int) -> tuple[int, str
     return None
 
 
-def _close(current: _Open | None, numbering: Numbering, roles: Sequence[Role], table: FlatTable) -> None:
+def _close(
+    current: _Open | None, numbering: Numbering, roles: Sequence[Role], table: FlatTable
+) -> None:
     """Finish the open block: a section's title, or a row split into its cells."""
     if current is None:
         return

@@ -36,18 +36,31 @@ __all__ = [
     "recase",
 ]
 
-_NUMBER = re.compile(r"\bso\s*[:.]?\s*(\d{1,6}[a-z]?\s*/\s*[a-z0-9đ][a-z0-9\-.&]*(?:\s*/\s*[a-z0-9\-]+)*)")
-_PLAN_NUMBER = re.compile(r"\bke\s+hoach\s+(?:hanh\s+dong\s+)?so\s*[:.]?\s*(\d{1,6}[a-z]?\s*/\s*[a-z0-9][a-z0-9\-.&]*)")
+_NUMBER = re.compile(
+    r"\bso\s*[:.]?\s*(\d{1,6}[a-z]?\s*/\s*[a-z0-9đ][a-z0-9\-.&]*(?:\s*/\s*[a-z0-9\-]+)*)"
+)
+_PLAN_NUMBER = re.compile(
+    r"\bke\s+hoach\s+(?:hanh\s+dong\s+)?so\s*[:.]?\s*(\d{1,6}[a-z]?\s*/\s*[a-z0-9][a-z0-9\-.&]*)"
+)
 _DATED_PLACE = re.compile(
     r"^(?P<place>[^\d,;:()]{2,40}?)\s*,\s*ngay\s+(?P<d>\d{1,2})\s+thang\s+(?P<m>\d{1,2})\s+nam\s+(?P<y>\d{4})"
 )
 _ISSUER_LINE = re.compile(
     r"^(?:uy\s+ban\s+nhan\s+dan|ubnd)\s+(?P<level>tinh|thanh\s+pho|huyen|quan|thi\s+xa|xa|phuong)\s+(?P<place>.+)$"
 )
-_UBND_LEVEL = re.compile(r"\b(?:ubnd|uy\s+ban\s+nhan\s+dan)\s+(tinh|thanh\s+pho|huyen|thi\s+xa|quan)\b")
+_UBND_LEVEL = re.compile(
+    r"\b(?:ubnd|uy\s+ban\s+nhan\s+dan)\s+(tinh|thanh\s+pho|huyen|thi\s+xa|quan)\b"
+)
 _YEAR = re.compile(r"\bnam\s+((?:19|20)\d{2})\b")
-_LEVELS = {"tinh": "tỉnh", "thanh pho": "thành phố", "huyen": "huyện", "quan": "quận",
-           "thi xa": "thị xã", "xa": "xã", "phuong": "phường"}
+_LEVELS = {
+    "tinh": "tỉnh",
+    "thanh pho": "thành phố",
+    "huyen": "huyện",
+    "quan": "quận",
+    "thi xa": "thị xã",
+    "xa": "xã",
+    "phuong": "phường",
+}
 
 
 @dataclass(slots=True)
@@ -107,7 +120,9 @@ def read_metadata(
             meta.number = number
         if meta.date is None and (found := find_dated_place(line.text)):
             meta.place, meta.date = found
-    meta.title = _title(top, body_text, meta.place) or _heading_title(heading, body_text, meta.place)
+    meta.title = _title(top, body_text, meta.place) or _heading_title(
+        heading, body_text, meta.place
+    )
     meta.issuer = _issuer(top, meta.number, body_text, meta.place)
     meta.year = year or _year_of(meta.title) or (meta.date.year if meta.date else None)
     _report_missing(meta, head[0].no if head else None)
@@ -176,8 +191,10 @@ def _heading_title(heading: Sequence[Line], body_text: str, place: str) -> str:
 
 def _looks_like_subject(text: str) -> bool:
     folded = flat_ascii(text)
-    return len(text) <= 200 and not text.endswith(":") and not re.match(
-        r"(?:can cu|de |thuc hien|nham|theo )", folded
+    return (
+        len(text) <= 200
+        and not text.endswith(":")
+        and not re.match(r"(?:can cu|de |thuc hien|nham|theo )", folded)
     )
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from notifier.errors import Problem
 from notifier.importers.cells import Line, flat_ascii, is_unit_like, starts_lower
@@ -135,8 +136,14 @@ def parse_prose(lines: Sequence[Line], *, source: str = "", year: int | None = N
             inferred.append(item.ref)
         cells = {Role.CONTENT: item.content, Role.LEAD: lead, Role.COORDINATING: coord}
         cells[Role.TIMING] = stated
-        row = Row(item.ref, {k: v for k, v in cells.items() if v}, item.line, item.ref,
-                  item.section, item.section_title)
+        row = Row(
+            item.ref,
+            {k: v for k, v in cells.items() if v},
+            item.line,
+            item.ref,
+            item.section,
+            item.section_title,
+        )
         activity, row_problems = row_to_activity(row, timing)
         plan.activities.append(activity)
         problems.extend(row_problems)
@@ -147,7 +154,7 @@ def parse_prose(lines: Sequence[Line], *, source: str = "", year: int | None = N
                 f"({', '.join(inferred)}); tạm lấy “Trong năm {plan_year}” theo năm của kế "
                 "hoạch. Hãy sửa trong tệp lịch nếu biết thời gian cụ thể.",
                 line=items[0].line if items else None,
-                key="timing",
+                key="inferred.timing",
                 severity="warning",
             )
         )
@@ -157,7 +164,7 @@ def parse_prose(lines: Sequence[Line], *, source: str = "", year: int | None = N
                 f"Đơn vị chủ trì “{general[0]}” lấy từ câu giao nhiệm vụ chung "
                 f"(dòng {general[2]}), không ghi riêng cho từng hoạt động.",
                 line=general[2],
-                key="lead",
+                key="inferred.lead",
                 severity="warning",
             )
         )
@@ -231,7 +238,9 @@ def _announcement(announce: Line | None, heading: list[Line]) -> tuple:
         m = _ISSUER.search(folded)
         if m:
             level = {"tinh": "tỉnh", "huyen": "huyện"}.get(m.group(1), "thành phố")
-            named = announce.text[m.start("place") : m.end("place")].strip() if m.group("place") else ""
+            named = (
+                announce.text[m.start("place") : m.end("place")].strip() if m.group("place") else ""
+            )
             if named[:1].isupper():
                 place = named
             issuer = f"UBND {level} {place}".strip()
@@ -245,7 +254,7 @@ def _cited(folded: str, at: int) -> bool:
     )
 
 
-def _safe_date(y: int, m: int, d: int):  # noqa: ANN202 - date | None
+def _safe_date(y: int, m: int, d: int):
     from datetime import date
 
     try:
@@ -356,7 +365,7 @@ def _top_level(text: str, mark: str) -> list[int]:
 
 def _cut(text: str, at: list[int]) -> list[str]:
     bounds = [-1, *at, len(text)]
-    return [text[a + 1 : b] for a, b in zip(bounds, bounds[1:])]
+    return [text[a + 1 : b] for a, b in pairwise(bounds)]
 
 
 def _capital(text: str) -> str:
@@ -402,7 +411,9 @@ def _stated_timing(content: str) -> str:
     for m in _STATED_TIMING.finditer(folded):
         # A date needs its preposition ("vào ngày 21/6"), and cited documents' dates
         # ("Quyết định số 208/QĐ-TTg ngày 14/02/2011") are not timings.
-        if _cited(folded, m.start()) or (folded[m.start()].isdigit() or folded.startswith("ngay", m.start())):
+        if _cited(folded, m.start()) or (
+            folded[m.start()].isdigit() or folded.startswith("ngay", m.start())
+        ):
             continue
         return _capital(content[m.start() : m.end()])
     return ""

@@ -30,8 +30,8 @@ from notifier.text import clean
 from notifier.timing import Timing, TimingKind, parse_timing
 
 __all__ = [
-    "Columns",
     "DEFAULT_ROLES",
+    "Columns",
     "Numbering",
     "Role",
     "Row",
