@@ -31,29 +31,46 @@ from notifier.errors import Problem, ScheduleError
 from notifier.schedules import ScheduleFile, read_schedule, schedule_paths, schedule_schema
 from notifier.tomlfile import key_label, sentence
 
-__all__ = ["check", "summary", "write_schemas", "SCHEMA_FILES"]
+__all__ = ["SCHEMA_FILES", "check", "summary", "write_schemas"]
 
 _UNIT_HINT = "Thêm đơn vị (hoặc tên khác trong aliases) vào [[units]] của config.toml, hoặc sửa tên trong tệp lịch."
 _DATABLE = {"range", "date", "deadline", "continuous"}
 
 
-def check(config_path: Path, schedules_dir: Path | None = None, *, today: date,
-          environ: Mapping[str, str] | None = None) -> list[Problem]:
+def check(
+    config_path: Path,
+    schedules_dir: Path | None = None,
+    *,
+    today: date,
+    environ: Mapping[str, str] | None = None,
+) -> list[Problem]:
     """Every problem with config.toml and the schedules, config first, each file by line."""
     problems: list[Problem] = []
     if not config_path.exists():
-        problems.append(Problem("không có tệp cấu hình; dùng cấu hình mặc định (chưa có đơn vị nào).",
-                                file=str(config_path), severity="warning",
-                                hint="Chép config.toml mẫu của dự án, rồi sửa danh mục đơn vị."))
+        problems.append(
+            Problem(
+                "không có tệp cấu hình; dùng cấu hình mặc định (chưa có đơn vị nào).",
+                file=str(config_path),
+                severity="warning",
+                hint="Chép config.toml mẫu của dự án, rồi sửa danh mục đơn vị.",
+            )
+        )
     config, found = read_config(config_path, environ=environ, missing_ok=True)
     problems += found
     if config is not None:
         problems += _config_findings(config)
-    folder = schedules_dir or (config.schedules_path() if config is not None
-                               else config_path.parent / "schedules")
+    folder = schedules_dir or (
+        config.schedules_path() if config is not None else config_path.parent / "schedules"
+    )
     if not folder.is_dir():
-        problems.append(Problem("thư mục lịch không tồn tại; chưa nhập kế hoạch nào.", file=str(folder),
-                                severity="warning", hint="Chạy `notifier import TỆP_KẾ_HOẠCH`."))
+        problems.append(
+            Problem(
+                "thư mục lịch không tồn tại; chưa nhập kế hoạch nào.",
+                file=str(folder),
+                severity="warning",
+                hint="Chạy `notifier import TỆP_KẾ_HOẠCH`.",
+            )
+        )
         return problems
     for path in schedule_paths(folder):
         try:
@@ -88,7 +105,9 @@ def _config_findings(config: Config) -> list[Problem]:
         calendar = config.work_calendar()
     except ValueError:
         return found  # read_config already reported the contradiction
-    found += deadline_problems(config.deadline_rules(), calendar, config.calendar.deadline_on_day_off)
+    found += deadline_problems(
+        config.deadline_rules(), calendar, config.calendar.deadline_on_day_off
+    )
     for text in calendar.problems():
         found.append(_calendar_warning(config, text))
     return sorted(found, key=lambda p: p.line or 0)
@@ -108,8 +127,13 @@ def _calendar_warning(config: Config, text: str) -> Problem:
         day = date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
         if day in values:
             path, value = ("calendar", key, values.index(day)), day
-    return Problem(sentence(message or text), file=config.file, line=config.line(*path),
-                   key=key_label(path, value, config._lines), severity="warning")
+    return Problem(
+        sentence(message or text),
+        file=config.file,
+        line=config.line(*path),
+        key=key_label(path, value, config._lines),
+        severity="warning",
+    )
 
 
 # --- per-schedule findings -----------------------------------------------------------------------
@@ -122,10 +146,22 @@ def _schedule_findings(loaded: ScheduleFile, config: Config, today: date) -> lis
     return sorted(found, key=lambda p: p.line or 0)
 
 
-def _problem(loaded: ScheduleFile, path: tuple[str | int, ...], value: Any, message: str,
-             hint: str = "", severity: str = "error") -> Problem:
-    return Problem(sentence(message), file=loaded.file, line=loaded.line(*path),
-                   key=key_label(path, value, loaded.lines), hint=hint, severity=severity)
+def _problem(
+    loaded: ScheduleFile,
+    path: tuple[str | int, ...],
+    value: Any,
+    message: str,
+    hint: str = "",
+    severity: str = "error",
+) -> Problem:
+    return Problem(
+        sentence(message),
+        file=loaded.file,
+        line=loaded.line(*path),
+        key=key_label(path, value, loaded.lines),
+        hint=hint,
+        severity=severity,
+    )
 
 
 def _unit_findings(loaded: ScheduleFile, config: Config, today: date) -> list[Problem]:
@@ -134,32 +170,67 @@ def _unit_findings(loaded: ScheduleFile, config: Config, today: date) -> list[Pr
     found: list[Problem] = []
     uses: dict[str, list[tuple[str, tuple[str | int, ...]]]] = {}
 
-    def names(table: str, n: int, ref: str, key: str, values: list[str], text_key: str, text: str) -> None:
+    def names(
+        table: str, n: int, ref: str, key: str, values: list[str], text_key: str, text: str
+    ) -> None:
         if values:
             for j, name in enumerate(values):
                 unit = directory.get(name)
                 if unit is None:
                     guess = directory.closest(name)
-                    found.append(_problem(loaded, (table, n, key, j), name,
-                                          _unknown(name, guess), _UNIT_HINT))
+                    found.append(
+                        _problem(
+                            loaded, (table, n, key, j), name, _unknown(name, guess), _UNIT_HINT
+                        )
+                    )
                 else:
                     uses.setdefault(unit.name, []).append((ref, (table, n, key, j)))
         elif text.strip():
             split = directory.split(text)
             for piece in split.unknown:
-                found.append(_problem(loaded, (table, n, text_key), text,
-                                      _unknown(piece, directory.closest(piece)), _UNIT_HINT))
+                found.append(
+                    _problem(
+                        loaded,
+                        (table, n, text_key),
+                        text,
+                        _unknown(piece, directory.closest(piece)),
+                        _UNIT_HINT,
+                    )
+                )
             for name in split.names:
                 uses.setdefault(name, []).append((ref, (table, n, text_key)))
 
     plan = loaded.plan
     for n, act in enumerate(plan.activities):
         names("activities", n, act.ref, "lead", act.lead, "lead_text", act.lead_text)
-        names("activities", n, act.ref, "coordinating", act.coordinating, "coordinating_text",
-              act.coordinating_text)
+        names(
+            "activities",
+            n,
+            act.ref,
+            "coordinating",
+            act.coordinating,
+            "coordinating_text",
+            act.coordinating_text,
+        )
     for n, duty in enumerate(plan.reports):
-        names("reports", n, f"báo cáo {duty.id}", "to", [duty.to] if duty.to else [], "to_text", duty.to_text)
-        names("reports", n, f"báo cáo {duty.id}", "owners", duty.owners, "owners_text", duty.owners_text)
+        names(
+            "reports",
+            n,
+            f"báo cáo {duty.id}",
+            "to",
+            [duty.to] if duty.to else [],
+            "to_text",
+            duty.to_text,
+        )
+        names(
+            "reports",
+            n,
+            f"báo cáo {duty.id}",
+            "owners",
+            duty.owners,
+            "owners_text",
+            duty.owners_text,
+        )
     for name, places in uses.items():
         notes = directory.changes(name, on=today)
         if not notes:
@@ -167,9 +238,16 @@ def _unit_findings(loaded: ScheduleFile, config: Config, today: date) -> list[Pr
         refs = list(dict.fromkeys(ref for ref, _ in places))
         shown = ", ".join(refs[:6]) + (f" và {len(refs) - 6} chỗ khác" if len(refs) > 6 else "")
         path = places[0][1]
-        found.append(_problem(loaded, path, name, f"“{name}” (dùng ở {shown}): " + " ".join(notes),
-                              "Không cần sửa nếu đúng; sửa valid_until/successors trong config.toml nếu sai.",
-                              severity="warning"))
+        found.append(
+            _problem(
+                loaded,
+                path,
+                name,
+                f"“{name}” (dùng ở {shown}): " + " ".join(notes),
+                "Không cần sửa nếu đúng; sửa valid_until/successors trong config.toml nếu sai.",
+                severity="warning",
+            )
+        )
     return found
 
 
@@ -189,10 +267,17 @@ def _timing_findings(loaded: ScheduleFile) -> list[Problem]:
     for n, act in enumerate(plan.activities):
         t = act.timing
         if str(t.kind) in _DATABLE and t.end is None:
-            found.append(_problem(loaded, ("activities", n, "kind"), str(t.kind),
-                                  "hoạt động có loại thời gian này nhưng không có ngày kết thúc (end) nên "
-                                  "không được nhắc", f"Ví dụ: end = {date(plan.year or 2024, 6, 30).isoformat()}",
-                                  severity="warning"))
+            found.append(
+                _problem(
+                    loaded,
+                    ("activities", n, "kind"),
+                    str(t.kind),
+                    "hoạt động có loại thời gian này nhưng không có ngày kết thúc (end) nên "
+                    "không được nhắc",
+                    f"Ví dụ: end = {date(plan.year or 2024, 6, 30).isoformat()}",
+                    severity="warning",
+                )
+            )
         if not parser_ready or not t.text.strip():
             continue
         try:
@@ -206,10 +291,16 @@ def _timing_findings(loaded: ScheduleFile) -> list[Problem]:
             continue
         key = "start" if parsed.start != t.start else "end" if parsed.end != t.end else "kind"
         value = {"start": t.start, "end": t.end, "kind": str(t.kind)}[key]
-        found.append(_problem(
-            loaded, ("activities", n, key), value,
-            f"ngày đã được sửa tay: “{t.text}” cho {_span(*ours)}, tệp dùng {_span(*theirs)} (ngày trong tệp "
-            "được dùng)", severity="info"))
+        found.append(
+            _problem(
+                loaded,
+                ("activities", n, key),
+                value,
+                f"ngày đã được sửa tay: “{t.text}” cho {_span(*ours)}, tệp dùng {_span(*theirs)} (ngày trong tệp "
+                "được dùng)",
+                severity="info",
+            )
+        )
     return found
 
 
@@ -240,16 +331,32 @@ def _report_findings(loaded: ScheduleFile, config: Config) -> list[Problem]:
     rules = config.deadline_rules()
     for n, duty in enumerate(plan.reports):
         if plan.year is None:
-            found.append(_problem(loaded, ("plan", "year"), None,
-                                  f"kế hoạch không ghi năm nên không tính được hạn báo cáo “{duty.id}”",
-                                  "Ví dụ: year = 2024", severity="warning"))
+            found.append(
+                _problem(
+                    loaded,
+                    ("plan", "year"),
+                    None,
+                    f"kế hoạch không ghi năm nên không tính được hạn báo cáo “{duty.id}”",
+                    "Ví dụ: year = 2024",
+                    severity="warning",
+                )
+            )
             continue
         period = Period.parse(duty.period)
-        indexes = range(1, period.count + 1) if period in (Period.MONTHLY, Period.QUARTERLY) else [None]
+        indexes = (
+            range(1, period.count + 1) if period in (Period.MONTHLY, Period.QUARTERLY) else [None]
+        )
         missing = []
         for index in indexes:
-            result = report_deadline(period, plan.year, rules, calendar, config.calendar.deadline_on_day_off,
-                                     to=duty.to or None, index=index)
+            result = report_deadline(
+                period,
+                plan.year,
+                rules,
+                calendar,
+                config.calendar.deadline_on_day_off,
+                to=duty.to or None,
+                index=index,
+            )
             if not result:
                 missing.append((index, getattr(result, "reason", "")))
         if not missing:
@@ -258,9 +365,13 @@ def _report_findings(loaded: ScheduleFile, config: Config) -> list[Problem]:
             message = missing[0][1]
         else:
             labels = ", ".join(period_label(period, plan.year, i) for i, _ in missing)
-            message = (f"Cấu hình chưa có hạn báo cáo {labels}. Thêm các mục [[reports.deadlines]] với "
-                       f'period = "{period.value}", year = {plan.year}, index, date và wording')
-        found.append(_problem(loaded, ("reports", n, "period"), duty.period, message, severity="warning"))
+            message = (
+                f"Cấu hình chưa có hạn báo cáo {labels}. Thêm các mục [[reports.deadlines]] với "
+                f'period = "{period.value}", year = {plan.year}, index, date và wording'
+            )
+        found.append(
+            _problem(loaded, ("reports", n, "period"), duty.period, message, severity="warning")
+        )
     return found
 
 

@@ -160,16 +160,29 @@ class _Section(BaseModel):
 class NotifierSection(_Section):
     """[notifier] Thông tin chung: tỉnh, múi giờ, địa chỉ web, thư mục dữ liệu."""
 
-    province: Text = Field("", description="Tên tỉnh; để hiểu “Sở Ngoại vụ tỉnh Đắk Lắk” là “Sở Ngoại vụ”.",
-                           examples=["Đắk Lắk"])
+    province: Text = Field(
+        "",
+        description="Tên tỉnh; để hiểu “Sở Ngoại vụ tỉnh Đắk Lắk” là “Sở Ngoại vụ”.",
+        examples=["Đắk Lắk"],
+    )
     timezone: Annotated[str, AfterValidator(_timezone)] = Field(
-        "Asia/Ho_Chi_Minh", description="Múi giờ của mọi ngày trong lịch.", examples=["Asia/Ho_Chi_Minh"])
+        "Asia/Ho_Chi_Minh",
+        description="Múi giờ của mọi ngày trong lịch.",
+        examples=["Asia/Ho_Chi_Minh"],
+    )
     public_url: Annotated[str, AfterValidator(_url)] = Field(
-        "http://127.0.0.1:8080", description="Địa chỉ gốc dùng trong đường dẫn ở email, trang web và lịch ICS.",
-        examples=["https://lich.example.org"])
-    schedules_dir: Text = Field("schedules", description="Thư mục chứa các tệp lịch (so với thư mục của config.toml).",
-                                examples=["schedules"])
-    var_dir: Text = Field("var", description="Thư mục dữ liệu chạy: cơ sở dữ liệu, thư chờ gửi.", examples=["var"])
+        "http://127.0.0.1:8080",
+        description="Địa chỉ gốc dùng trong đường dẫn ở email, trang web và lịch ICS.",
+        examples=["https://lich.example.org"],
+    )
+    schedules_dir: Text = Field(
+        "schedules",
+        description="Thư mục chứa các tệp lịch (so với thư mục của config.toml).",
+        examples=["schedules"],
+    )
+    var_dir: Text = Field(
+        "var", description="Thư mục dữ liệu chạy: cơ sở dữ liệu, thư chờ gửi.", examples=["var"]
+    )
 
 
 class CalendarSection(_Section):
@@ -179,68 +192,127 @@ class CalendarSection(_Section):
         DayOffRule.NEXT_WORKING_DAY,
         description="Hạn rơi vào ngày nghỉ: “next_working_day” (ngày làm việc kế tiếp, Bộ luật Dân sự "
         "2015 Điều 148) hoặc “previous_working_day” (ngày làm việc liền trước).",
-        examples=["next_working_day"])
+        examples=["next_working_day"],
+    )
     extra_days_off: list[Day] = Field(
-        default_factory=list, description="Ngày nghỉ thêm theo thông báo lịch nghỉ hằng năm.",
-        examples=[[date(2026, 1, 2)]])
+        default_factory=list,
+        description="Ngày nghỉ thêm theo thông báo lịch nghỉ hằng năm.",
+        examples=[[date(2026, 1, 2)]],
+    )
     extra_workdays: list[Day] = Field(
-        default_factory=list, description="Ngày thứ Bảy/Chủ nhật đi làm bù.", examples=[[date(2026, 1, 10)]])
+        default_factory=list,
+        description="Ngày thứ Bảy/Chủ nhật đi làm bù.",
+        examples=[[date(2026, 1, 10)]],
+    )
 
 
 class DeadlineEntry(_Section):
     """[[reports.deadlines]] Hạn nộp một loại báo cáo trong một năm."""
 
-    period: Period = Field(description="Kỳ báo cáo: half-year, annual, quarterly, monthly, nine-month.",
-                           examples=["half-year"])
-    year: Annotated[int, Field(ge=2000, le=2100)] = Field(description="Năm của kỳ báo cáo.", examples=[2024])
-    date: Day = Field(description="Ngày ghi trong văn bản (NĂM-THÁNG-NGÀY).", examples=[date(2024, 6, 15)])
+    period: Period = Field(
+        description="Kỳ báo cáo: half-year, annual, quarterly, monthly, nine-month.",
+        examples=["half-year"],
+    )
+    year: Annotated[int, Field(ge=2000, le=2100)] = Field(
+        description="Năm của kỳ báo cáo.", examples=[2024]
+    )
+    date: Day = Field(
+        description="Ngày ghi trong văn bản (NĂM-THÁNG-NGÀY).", examples=[date(2024, 6, 15)]
+    )
     wording: Wording = Field(
         description="“before” = “trước ngày X” (ngày cuối là X-1); “by” = “chậm nhất ngày X”.",
-        examples=["before"])
-    to: Name | None = Field(None, description="Chỉ áp dụng cho báo cáo gửi đơn vị này.", examples=["Sở Ngoại vụ"])
-    index: int | None = Field(None, description="Tháng (1-12) hoặc quý (1-4) với kỳ monthly/quarterly; "
-                              "nửa năm (1 hoặc 2) với half-year.", examples=[2])
+        examples=["before"],
+    )
+    to: Name | None = Field(
+        None, description="Chỉ áp dụng cho báo cáo gửi đơn vị này.", examples=["Sở Ngoại vụ"]
+    )
+    index: int | None = Field(
+        None,
+        description="Tháng (1-12) hoặc quý (1-4) với kỳ monthly/quarterly; "
+        "nửa năm (1 hoặc 2) với half-year.",
+        examples=[2],
+    )
 
 
 class ReportsSection(_Section):
     """[reports] Báo cáo định kỳ."""
 
-    deadlines: list[DeadlineEntry] = Field(default_factory=list, description="Hạn nộp báo cáo theo kỳ và năm.")
+    deadlines: list[DeadlineEntry] = Field(
+        default_factory=list, description="Hạn nộp báo cáo theo kỳ và năm."
+    )
 
 
 class UnitEntry(_Section):
     """[[units]] Một cơ quan, đơn vị nhận thư."""
 
-    name: Name = Field(description="Tên chính thức đầy đủ (dùng trong dòng “Kính gửi”).", examples=["Sở Ngoại vụ"])
-    slug: Text | None = Field(None, description="Mã ASCII dùng trong tên tệp, đường dẫn; mặc định tạo từ tên.",
-                              examples=["so-ngoai-vu"])
-    aliases: list[Name] = Field(default_factory=list, description="Tên khác, tên viết tắt trong kế hoạch.",
-                                examples=[["SNgV", "Sở Ngoại vụ tỉnh"]])
-    email: Email | None = Field(None, description="Địa chỉ nhận thư.", examples=["songoaivu@example.org"])
-    coordinator: bool = Field(False, description="Đầu mối tổng hợp: nhận bản tin tổng hợp.", examples=[True])
-    valid_from: Day | None = Field(None, description="Ngày đơn vị bắt đầu hoạt động.", examples=[date(2025, 7, 1)])
-    valid_until: Day | None = Field(None, description="Ngày cuối cùng đơn vị còn hoạt động.",
-                                    examples=[date(2025, 6, 30)])
-    successors: list[Name] = Field(default_factory=list, description="Đơn vị nhận thư thay sau valid_until.",
-                                   examples=[["Văn phòng UBND tỉnh"]])
-    kind: Text = Field("", description="Phân loại tự do (department, association, locality…).",
-                       examples=["department"])
+    name: Name = Field(
+        description="Tên chính thức đầy đủ (dùng trong dòng “Kính gửi”).", examples=["Sở Ngoại vụ"]
+    )
+    slug: Text | None = Field(
+        None,
+        description="Mã ASCII dùng trong tên tệp, đường dẫn; mặc định tạo từ tên.",
+        examples=["so-ngoai-vu"],
+    )
+    aliases: list[Name] = Field(
+        default_factory=list,
+        description="Tên khác, tên viết tắt trong kế hoạch.",
+        examples=[["SNgV", "Sở Ngoại vụ tỉnh"]],
+    )
+    email: Email | None = Field(
+        None, description="Địa chỉ nhận thư.", examples=["songoaivu@example.org"]
+    )
+    coordinator: bool = Field(
+        False, description="Đầu mối tổng hợp: nhận bản tin tổng hợp.", examples=[True]
+    )
+    valid_from: Day | None = Field(
+        None, description="Ngày đơn vị bắt đầu hoạt động.", examples=[date(2025, 7, 1)]
+    )
+    valid_until: Day | None = Field(
+        None, description="Ngày cuối cùng đơn vị còn hoạt động.", examples=[date(2025, 6, 30)]
+    )
+    successors: list[Name] = Field(
+        default_factory=list,
+        description="Đơn vị nhận thư thay sau valid_until.",
+        examples=[["Văn phòng UBND tỉnh"]],
+    )
+    kind: Text = Field(
+        "",
+        description="Phân loại tự do (department, association, locality…).",
+        examples=["department"],
+    )
 
 
 class GroupEntry(_Section):
     """[[groups]] Một cụm từ chỉ nhóm đơn vị (“các cơ quan, đơn vị liên quan”)."""
 
-    name: Name = Field(description="Tên nhóm như kế hoạch viết.", examples=["Các cơ quan, đơn vị liên quan"])
-    slug: Text | None = Field(None, description="Mã ASCII; mặc định tạo từ tên.", examples=["cac-so-ban-nganh"])
-    aliases: list[Name] = Field(default_factory=list, description="Các cách viết khác của nhóm.",
-                                examples=[["các đơn vị liên quan"]])
-    members: list[Name] = Field(default_factory=list, description="Đơn vị thành viên; [] = không gửi thư cho nhóm.",
-                                examples=[["Sở Tài chính"]])
+    name: Name = Field(
+        description="Tên nhóm như kế hoạch viết.", examples=["Các cơ quan, đơn vị liên quan"]
+    )
+    slug: Text | None = Field(
+        None, description="Mã ASCII; mặc định tạo từ tên.", examples=["cac-so-ban-nganh"]
+    )
+    aliases: list[Name] = Field(
+        default_factory=list,
+        description="Các cách viết khác của nhóm.",
+        examples=[["các đơn vị liên quan"]],
+    )
+    members: list[Name] = Field(
+        default_factory=list,
+        description="Đơn vị thành viên; [] = không gửi thư cho nhóm.",
+        examples=[["Sở Tài chính"]],
+    )
     kind: Text = Field("", description="Phân loại tự do.", examples=["group"])
-    valid_from: Day | None = Field(None, description="Ngày nhóm bắt đầu có.", examples=[date(2025, 7, 1)])
-    valid_until: Day | None = Field(None, description="Ngày cuối cùng nhóm còn có.", examples=[date(2025, 6, 30)])
-    successors: list[Name] = Field(default_factory=list, description="Nhóm/đơn vị thay thế sau valid_until.",
-                                   examples=[["UBND các xã, phường"]])
+    valid_from: Day | None = Field(
+        None, description="Ngày nhóm bắt đầu có.", examples=[date(2025, 7, 1)]
+    )
+    valid_until: Day | None = Field(
+        None, description="Ngày cuối cùng nhóm còn có.", examples=[date(2025, 6, 30)]
+    )
+    successors: list[Name] = Field(
+        default_factory=list,
+        description="Nhóm/đơn vị thay thế sau valid_until.",
+        examples=[["UBND các xã, phường"]],
+    )
 
 
 class ObservanceEntry(_Section):
@@ -248,24 +320,36 @@ class ObservanceEntry(_Section):
 
     name: Name = Field(description="Tên ngày kỷ niệm.", examples=["Quốc khánh Lào"])
     date: MonthDay | None = Field(None, description="THÁNG-NGÀY dương lịch.", examples=["12-02"])
-    lunar: MonthDay | None = Field(None, description="THÁNG-NGÀY âm lịch (thay cho date).", examples=["03-10"])
-    keywords: list[Name] = Field(default_factory=list, description="Cụm từ nhận diện trong nội dung hoạt động.",
-                                 examples=[["Quốc khánh Lào"]])
+    lunar: MonthDay | None = Field(
+        None, description="THÁNG-NGÀY âm lịch (thay cho date).", examples=["03-10"]
+    )
+    keywords: list[Name] = Field(
+        default_factory=list,
+        description="Cụm từ nhận diện trong nội dung hoạt động.",
+        examples=[["Quốc khánh Lào"]],
+    )
 
     @model_validator(mode="after")
     def _one_date(self) -> ObservanceEntry:
         if (self.date is None) == (self.lunar is None):
-            raise ValueError('ghi đúng một trong hai: date = "12-02" (dương lịch) hoặc lunar = "03-10" (âm lịch)')
+            raise ValueError(
+                'ghi đúng một trong hai: date = "12-02" (dương lịch) hoặc lunar = "03-10" (âm lịch)'
+            )
         return self
 
 
 class AnniversaryEntry(_Section):
     """[[anniversaries]] Ngày kỷ niệm có năm gốc (“55 năm”; năm tròn chia hết cho 5 được đánh dấu)."""
 
-    name: Name = Field(description="Tên sự kiện.", examples=["Thiết lập quan hệ ngoại giao Việt Nam - Thụy Điển"])
+    name: Name = Field(
+        description="Tên sự kiện.", examples=["Thiết lập quan hệ ngoại giao Việt Nam - Thụy Điển"]
+    )
     date: Day = Field(description="Ngày gốc (NĂM-THÁNG-NGÀY).", examples=[date(1969, 1, 11)])
-    keywords: list[Name] = Field(default_factory=list, description="Cụm từ nhận diện trong nội dung.",
-                                 examples=[["Thụy Điển"]])
+    keywords: list[Name] = Field(
+        default_factory=list,
+        description="Cụm từ nhận diện trong nội dung.",
+        examples=[["Thụy Điển"]],
+    )
 
 
 class SmtpSection(_Section):
@@ -273,15 +357,29 @@ class SmtpSection(_Section):
     Mật khẩu KHÔNG ghi ở đây: dùng biến môi trường NOTIFIER_SMTP_PASSWORD hoặc password_file."""
 
     host: Text | None = Field(None, description="Máy chủ SMTP.", examples=["smtp.example.org"])
-    port: Port = Field(587, description="Cổng SMTP (587 cho STARTTLS, 465 cho SSL).", examples=[587])
-    user: Text | None = Field(None, description="Tên đăng nhập SMTP.", examples=["notifier@example.org"])
+    port: Port = Field(
+        587, description="Cổng SMTP (587 cho STARTTLS, 465 cho SSL).", examples=[587]
+    )
+    user: Text | None = Field(
+        None, description="Tên đăng nhập SMTP.", examples=["notifier@example.org"]
+    )
     starttls: bool = Field(True, description="Dùng STARTTLS (cổng 587).", examples=[True])
-    ssl: bool = Field(False, description="Dùng SSL ngay từ đầu (cổng 465); khi đó đặt starttls = false.",
-                      examples=[False])
-    from_address: Email | None = Field(None, description="Địa chỉ người gửi.", examples=["notifier@example.org"])
-    from_name: Text = Field("", description="Tên người gửi hiển thị.", examples=["Hệ thống nhắc việc"])
-    password_file: Text | None = Field(None, description="Tệp chứa mật khẩu SMTP, nằm NGOÀI thư mục dự án.",
-                                       examples=["/etc/notifier/smtp-password"])
+    ssl: bool = Field(
+        False,
+        description="Dùng SSL ngay từ đầu (cổng 465); khi đó đặt starttls = false.",
+        examples=[False],
+    )
+    from_address: Email | None = Field(
+        None, description="Địa chỉ người gửi.", examples=["notifier@example.org"]
+    )
+    from_name: Text = Field(
+        "", description="Tên người gửi hiển thị.", examples=["Hệ thống nhắc việc"]
+    )
+    password_file: Text | None = Field(
+        None,
+        description="Tệp chứa mật khẩu SMTP, nằm NGOÀI thư mục dự án.",
+        examples=["/etc/notifier/smtp-password"],
+    )
 
     @model_validator(mode="after")
     def _one_tls(self) -> SmtpSection:
@@ -296,7 +394,9 @@ _DURATION = re.compile(r"-?P(?:\d+W|(?=\d|T\d)(?:\d+D)?(?:T(?=\d)(?:\d+H)?(?:\d+
 def _duration(value: str) -> str:
     value = value.strip()
     if not _DURATION.fullmatch(value):
-        raise ValueError(f"“{value}” không phải khoảng thời gian RFC 5545 (PT1H = 1 giờ, P1D = 1 ngày)")
+        raise ValueError(
+            f"“{value}” không phải khoảng thời gian RFC 5545 (PT1H = 1 giờ, P1D = 1 ngày)"
+        )
     return value
 
 
@@ -306,29 +406,41 @@ Duration = Annotated[str, AfterValidator(_duration)]
 class FeedsSection(_Section):
     """[feeds] Lịch ICS: tần suất làm mới, nhắc trong lịch, tệp mã bí mật của lịch riêng."""
 
-    refresh_interval: Duration | None = Field(None, description="Ứng dụng lịch tải lại sau khoảng này.",
-                                              examples=["PT1H"])
-    published_ttl: Duration | None = Field(None, description="Thời gian sống của lịch đã xuất bản.",
-                                           examples=["PT1H"])
-    alarms: list[Duration] = Field(default_factory=list, description="Nhắc trong lịch, so với lúc bắt đầu.",
-                                   examples=[["-PT15H"]])
-    tokens_file: Text | None = Field(None, description="Tệp mã bí mật của lịch, nằm NGOÀI thư mục dự án.",
-                                     examples=["/etc/notifier/feed-tokens.toml"])
+    refresh_interval: Duration | None = Field(
+        None, description="Ứng dụng lịch tải lại sau khoảng này.", examples=["PT1H"]
+    )
+    published_ttl: Duration | None = Field(
+        None, description="Thời gian sống của lịch đã xuất bản.", examples=["PT1H"]
+    )
+    alarms: list[Duration] = Field(
+        default_factory=list,
+        description="Nhắc trong lịch, so với lúc bắt đầu.",
+        examples=[["-PT15H"]],
+    )
+    tokens_file: Text | None = Field(
+        None,
+        description="Tệp mã bí mật của lịch, nằm NGOÀI thư mục dự án.",
+        examples=["/etc/notifier/feed-tokens.toml"],
+    )
 
 
 class DatabaseSection(_Section):
     """[database] Cơ sở dữ liệu. Không có url: SQLite trong thư mục var/."""
 
-    url: Text | None = Field(None, description="URL SQLAlchemy, ví dụ postgresql+psycopg://…",
-                             examples=["postgresql+psycopg://notifier@localhost/notifier"])
+    url: Text | None = Field(
+        None,
+        description="URL SQLAlchemy, ví dụ postgresql+psycopg://…",
+        examples=["postgresql+psycopg://notifier@localhost/notifier"],
+    )
 
 
 class WebSection(_Section):
     """[web] Máy chủ web (lịch ICS, trang tổng quan)."""
 
     host: Text = Field("127.0.0.1", description="Địa chỉ lắng nghe.", examples=["127.0.0.1"])
-    port: Annotated[int, Field(ge=0, le=65535)] = Field(8080, description="Cổng lắng nghe (0 = tự chọn).",
-                                                         examples=[8080])
+    port: Annotated[int, Field(ge=0, le=65535)] = Field(
+        8080, description="Cổng lắng nghe (0 = tự chọn).", examples=[8080]
+    )
 
 
 # --- the whole file ------------------------------------------------------------------------------
@@ -344,8 +456,11 @@ class Config(_Section):
     groups: list[GroupEntry] = Field(default_factory=list, description="Cụm từ chỉ nhóm đơn vị.")
     # Named apart from the `observances()` method of the contract; the TOML key is "observances".
     observance_entries: list[ObservanceEntry] = Field(
-        default_factory=list, alias="observances", description="Ngày kỷ niệm hằng năm.")
-    anniversaries: list[AnniversaryEntry] = Field(default_factory=list, description="Ngày kỷ niệm có năm gốc.")
+        default_factory=list, alias="observances", description="Ngày kỷ niệm hằng năm."
+    )
+    anniversaries: list[AnniversaryEntry] = Field(
+        default_factory=list, description="Ngày kỷ niệm có năm gốc."
+    )
     reminders: ReminderRules = Field(default_factory=ReminderRules)
     digest: DigestRules = Field(default_factory=DigestRules)
     feeds: FeedsSection = Field(default_factory=FeedsSection)
@@ -408,12 +523,27 @@ class Config(_Section):
         for entry in self.observance_entries:
             lunar = entry.lunar is not None
             month, day = (int(p) for p in (entry.lunar if lunar else entry.date or "").split("-"))
-            found.append(Observance(name=entry.name, keywords=tuple(entry.keywords or [entry.name]),
-                                    month=month, day=day, lunar=lunar, founded=None))
+            found.append(
+                Observance(
+                    name=entry.name,
+                    keywords=tuple(entry.keywords or [entry.name]),
+                    month=month,
+                    day=day,
+                    lunar=lunar,
+                    founded=None,
+                )
+            )
         for ann in self.anniversaries:
-            found.append(Observance(name=ann.name, keywords=tuple(ann.keywords or [ann.name]),
-                                    month=ann.date.month, day=ann.date.day, lunar=False,
-                                    founded=ann.date.year))
+            found.append(
+                Observance(
+                    name=ann.name,
+                    keywords=tuple(ann.keywords or [ann.name]),
+                    month=ann.date.month,
+                    day=ann.date.day,
+                    lunar=False,
+                    founded=ann.date.year,
+                )
+            )
         return found
 
     def work_calendar(self) -> WorkCalendar:
@@ -427,8 +557,16 @@ class Config(_Section):
         from notifier.reporting import DeadlineRule
 
         return [
-            DeadlineRule(period=e.period, year=e.year, date=e.date, wording=e.wording, to=e.to,
-                         index=e.index, file=self.file, line=self.line("reports", "deadlines", n, "date"))
+            DeadlineRule(
+                period=e.period,
+                year=e.year,
+                date=e.date,
+                wording=e.wording,
+                to=e.to,
+                index=e.index,
+                file=self.file,
+                line=self.line("reports", "deadlines", n, "date"),
+            )
             for n, e in enumerate(self.reports.deadlines)
         ]
 
@@ -441,8 +579,21 @@ def default_config() -> Config:
 # --- loading -------------------------------------------------------------------------------------
 
 # Keys that would hold a secret. Config files get committed; secrets never go in them.
-_SECRET_KEYS = frozenset({"password", "passwd", "pass", "pwd", "mat_khau", "matkhau", "secret",
-                          "token", "api_key", "apikey", "feed_token"})
+_SECRET_KEYS = frozenset(
+    {
+        "password",
+        "passwd",
+        "pass",
+        "pwd",
+        "mat_khau",
+        "matkhau",
+        "secret",
+        "token",
+        "api_key",
+        "apikey",
+        "feed_token",
+    }
+)
 
 
 def _secret_problems(data: Any, path: KeyPath, file: str, lines: Lines) -> list[Problem]:
@@ -454,12 +605,18 @@ def _secret_problems(data: Any, path: KeyPath, file: str, lines: Lines) -> list[
             if key.lower() in _SECRET_KEYS:
                 del data[key]
                 env = "NOTIFIER_SMTP_PASSWORD" if path[:1] == ("smtp",) else "biến môi trường"
-                found.append(Problem(
-                    "không ghi mật khẩu hay mã bí mật vào config.toml (tệp này được lưu cùng mã nguồn).",
-                    file=file, line=lines.line(here), key=key_label(here, "…", lines),
-                    hint=(f"Dùng biến môi trường {env}, hoặc password_file = \"/etc/notifier/smtp-password\" "
-                          "(tệp nằm ngoài thư mục dự án)."),
-                ))
+                found.append(
+                    Problem(
+                        "không ghi mật khẩu hay mã bí mật vào config.toml (tệp này được lưu cùng mã nguồn).",
+                        file=file,
+                        line=lines.line(here),
+                        key=key_label(here, "…", lines),
+                        hint=(
+                            f'Dùng biến môi trường {env}, hoặc password_file = "/etc/notifier/smtp-password" '
+                            "(tệp nằm ngoài thư mục dự án)."
+                        ),
+                    )
+                )
             else:
                 found += _secret_problems(data[key], here, file, lines)
     elif isinstance(data, list):
@@ -468,8 +625,9 @@ def _secret_problems(data: Any, path: KeyPath, file: str, lines: Lines) -> list[
     return found
 
 
-def read_config(path: Path, *, environ: Mapping[str, str] | None = None,
-                missing_ok: bool = False) -> tuple[Config | None, list[Problem]]:
+def read_config(
+    path: Path, *, environ: Mapping[str, str] | None = None, missing_ok: bool = False
+) -> tuple[Config | None, list[Problem]]:
     """Validate config.toml: (Config, warnings) when usable, else (None, every problem).
 
     With `missing_ok`, an absent file gives the embedded defaults. `environ`, when
@@ -481,8 +639,13 @@ def read_config(path: Path, *, environ: Mapping[str, str] | None = None,
             config = default_config()
             config._base = path.parent
             return _with_environment(config, environ)
-        return None, [Problem("không tìm thấy tệp cấu hình.", file=file,
-                              hint="Dùng --config ĐƯỜNG_DẪN, hoặc chép config.toml mẫu của dự án.")]
+        return None, [
+            Problem(
+                "không tìm thấy tệp cấu hình.",
+                file=file,
+                hint="Dùng --config ĐƯỜNG_DẪN, hoặc chép config.toml mẫu của dự án.",
+            )
+        ]
     try:
         parsed = read_toml(path, name=file)
     except TomlSyntaxError as exc:
@@ -494,7 +657,9 @@ def read_config(path: Path, *, environ: Mapping[str, str] | None = None,
     try:
         config = Config.model_validate(parsed.data)
     except ValidationError as exc:
-        return None, _by_line(problems + validation_problems(exc, model=Config, file=file, lines=lines))
+        return None, _by_line(
+            problems + validation_problems(exc, model=Config, file=file, lines=lines)
+        )
     config._file, config._base, config._lines = file, path.parent, lines
     problems = _by_line(problems + _semantic_problems(config))
     if any(p.severity == "error" for p in problems):
@@ -506,8 +671,9 @@ def _by_line(problems: list[Problem]) -> list[Problem]:
     return sorted(problems, key=lambda p: p.line or 0)
 
 
-def _with_environment(config: Config, environ: Mapping[str, str] | None,
-                      warnings: list[Problem] | None = None) -> tuple[Config | None, list[Problem]]:
+def _with_environment(
+    config: Config, environ: Mapping[str, str] | None, warnings: list[Problem] | None = None
+) -> tuple[Config | None, list[Problem]]:
     found = list(warnings or [])
     if environ is None:
         return config, found
@@ -517,20 +683,27 @@ def _with_environment(config: Config, environ: Mapping[str, str] | None,
         return None, found + exc.problems
 
 
-def load_config(path: Path, *, environ: Mapping[str, str] | None = None,
-                missing_ok: bool = False) -> Config:
+def load_config(
+    path: Path, *, environ: Mapping[str, str] | None = None, missing_ok: bool = False
+) -> Config:
     """The validated config; ConfigError listing every problem at once if it is not usable."""
     config, problems = read_config(path, environ=environ, missing_ok=missing_ok)
     if config is None:
         errors = [p for p in problems if p.severity == "error"]
-        raise ConfigError(f"{path} có {len(errors)} lỗi; sửa rồi chạy lại `notifier check`.", problems)
+        raise ConfigError(
+            f"{path} có {len(errors)} lỗi; sửa rồi chạy lại `notifier check`.", problems
+        )
     return config
 
 
 def _semantic_problems(config: Config) -> list[Problem]:
     """What the field types cannot see: the unit directory, the calendar, deadline rules, secrets."""
-    return (_directory_problems(config) + _calendar_problems(config) + _deadline_entry_problems(config)
-            + _password_file_problems(config))
+    return (
+        _directory_problems(config)
+        + _calendar_problems(config)
+        + _deadline_entry_problems(config)
+        + _password_file_problems(config)
+    )
 
 
 _QUOTED = re.compile(r"“([^”]+)”")
@@ -549,7 +722,11 @@ def _place_unit_problem(config: Config, problem: Problem) -> Problem:
     """Give a units.py Problem (which has no line) the line of the entry it names."""
     tables = ["groups", "units"] if "groups" in problem.key else ["units", "groups"]
     words = problem.key.split()
-    field = words[-1] if words and words[-1] in UnitEntry.model_fields | GroupEntry.model_fields else None
+    field = (
+        words[-1]
+        if words and words[-1] in UnitEntry.model_fields | GroupEntry.model_fields
+        else None
+    )
     for name in _QUOTED.findall(problem.message):
         for table in tables:
             entries: list[Any] = getattr(config, table)
@@ -557,11 +734,22 @@ def _place_unit_problem(config: Config, problem: Problem) -> Problem:
                 if fold(entry.name) == fold(name) or name == (entry.slug or ""):
                     path: KeyPath = (table, n, field) if field else (table, n)
                     value = getattr(entry, field) if field else None
-                    return Problem(sentence(problem.message), file=config.file, line=config.line(*path),
-                                   key=key_label(path, value, config._lines), hint=problem.hint,
-                                   severity=problem.severity)
-    return Problem(sentence(problem.message), file=config.file, line=problem.line, key=problem.key,
-                   hint=problem.hint, severity=problem.severity)
+                    return Problem(
+                        sentence(problem.message),
+                        file=config.file,
+                        line=config.line(*path),
+                        key=key_label(path, value, config._lines),
+                        hint=problem.hint,
+                        severity=problem.severity,
+                    )
+    return Problem(
+        sentence(problem.message),
+        file=config.file,
+        line=problem.line,
+        key=problem.key,
+        hint=problem.hint,
+        severity=problem.severity,
+    )
 
 
 def _calendar_problems(config: Config) -> list[Problem]:
@@ -571,10 +759,15 @@ def _calendar_problems(config: Config) -> list[Problem]:
     for day in both:
         n = cal.extra_workdays.index(day)
         path = ("calendar", "extra_workdays", n)
-        found.append(Problem(
-            f"ngày {day:%d/%m/%Y} vừa là ngày nghỉ thêm vừa là ngày làm bù.", file=config.file,
-            line=config.line(*path), key=key_label(path, day, config._lines),
-            hint="Chỉ giữ ngày này ở một trong hai danh sách extra_days_off, extra_workdays."))
+        found.append(
+            Problem(
+                f"ngày {day:%d/%m/%Y} vừa là ngày nghỉ thêm vừa là ngày làm bù.",
+                file=config.file,
+                line=config.line(*path),
+                key=key_label(path, day, config._lines),
+                hint="Chỉ giữ ngày này ở một trong hai danh sách extra_days_off, extra_workdays.",
+            )
+        )
     return found
 
 
@@ -585,12 +778,20 @@ def _deadline_entry_problems(config: Config) -> list[Problem]:
     found = []
     for n, e in enumerate(config.reports.deadlines):
         try:
-            DeadlineRule(period=e.period, year=e.year, date=e.date, wording=e.wording, to=e.to, index=e.index)
+            DeadlineRule(
+                period=e.period, year=e.year, date=e.date, wording=e.wording, to=e.to, index=e.index
+            )
         except ValueError as exc:
             path = ("reports", "deadlines", n, "index")
-            found.append(Problem(sentence(str(exc)), file=config.file, line=config.line(*path),
-                                 key=key_label(path, e.index, config._lines),
-                                 hint="Ví dụ: index = 2 (tháng 2 hoặc quý II)."))
+            found.append(
+                Problem(
+                    sentence(str(exc)),
+                    file=config.file,
+                    line=config.line(*path),
+                    key=key_label(path, e.index, config._lines),
+                    hint="Ví dụ: index = 2 (tháng 2 hoặc quý II).",
+                )
+            )
     return found
 
 
@@ -604,11 +805,15 @@ def _password_file_problems(config: Config) -> list[Problem]:
     if not target.is_relative_to(project):
         return []
     path = ("smtp", "password_file")
-    return [Problem(
-        f"tệp mật khẩu nằm trong thư mục dự án ({project}) nên có thể bị lưu cùng mã nguồn.",
-        file=config.file, line=config.line(*path), key=key_label(path, name, config._lines),
-        hint='Đặt tệp ngoài thư mục dự án. Ví dụ: password_file = "/etc/notifier/smtp-password"',
-    )]
+    return [
+        Problem(
+            f"tệp mật khẩu nằm trong thư mục dự án ({project}) nên có thể bị lưu cùng mã nguồn.",
+            file=config.file,
+            line=config.line(*path),
+            key=key_label(path, name, config._lines),
+            hint='Đặt tệp ngoài thư mục dự án. Ví dụ: password_file = "/etc/notifier/smtp-password"',
+        )
+    ]
 
 
 # --- environment ---------------------------------------------------------------------------------
@@ -646,15 +851,20 @@ def apply_environment(config: Config, environ: Mapping[str, str]) -> Config:
             changed[section] = model.model_validate(data)
         except ValidationError as exc:
             for p in validation_problems(exc, model=model):
-                key = next((k for k in values if f"] {k}" in f"] {p.key}" or p.key.startswith(k)), None)
+                key = next(
+                    (k for k in values if f"] {k}" in f"] {p.key}" or p.key.startswith(k)), None
+                )
                 variable = sources.get((section, key)) if key else None
                 if variable is None:
                     problems.append(p)
                     continue
-                problems.append(Problem(
-                    p.message, key=f"biến môi trường {variable} = {values[key]!r}".replace("'", '"'),
-                    hint=p.hint.replace(f"Ví dụ: {key} = ", f"Ví dụ: {variable}="),
-                ))
+                problems.append(
+                    Problem(
+                        p.message,
+                        key=f"biến môi trường {variable} = {values[key]!r}".replace("'", '"'),
+                        hint=p.hint.replace(f"Ví dụ: {key} = ", f"Ví dụ: {variable}="),
+                    )
+                )
     if problems:
         raise ConfigError("Biến môi trường NOTIFIER_* không hợp lệ.", problems)
     return config.model_copy(update=changed)
@@ -695,9 +905,17 @@ def smtp_password(config: Config, environ: Mapping[str, str]) -> Secret | None:
     try:
         text = target.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"Không đọc được tệp mật khẩu SMTP {target} ({exc.strerror}).", [Problem(
-            f"không đọc được tệp mật khẩu {target} ({exc.strerror}).", file=config.file,
-            line=config.line("smtp", "password_file"), key="[smtp] password_file")]) from None
+        raise ConfigError(
+            f"Không đọc được tệp mật khẩu SMTP {target} ({exc.strerror}).",
+            [
+                Problem(
+                    f"không đọc được tệp mật khẩu {target} ({exc.strerror}).",
+                    file=config.file,
+                    line=config.line("smtp", "password_file"),
+                    key="[smtp] password_file",
+                )
+            ],
+        ) from None
     first = text.splitlines()[0] if text.strip() else ""
     return Secret(first.strip()) if first.strip() else None
 
@@ -716,11 +934,13 @@ def _for_taplo(schema: dict[str, Any], title: str) -> dict[str, Any]:
     out: dict[str, Any] = json.loads(text)
     if "$defs" in out:
         out["definitions"] = out.pop("$defs")
-    return {"$schema": "http://json-schema.org/draft-07/schema#", "title": title, **{
-        k: v for k, v in out.items() if k != "title"}}
+    return {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "title": title,
+        **{k: v for k, v in out.items() if k != "title"},
+    }
 
 
 def config_schema() -> dict[str, Any]:
     """JSON Schema of config.toml, with the Vietnamese descriptions and examples above."""
     return _for_taplo(Config.model_json_schema(), "config.toml của notifier")
-

@@ -49,7 +49,14 @@ from notifier.plan import Activity, KeyDate, Plan, ReportDuty
 from notifier.reporting import Period
 from notifier.text import nfc, slugify
 from notifier.timing import Timing, TimingKind
-from notifier.tomlfile import Lines, TomlSyntaxError, key_label, read_toml, sentence, validation_problems
+from notifier.tomlfile import (
+    Lines,
+    TomlSyntaxError,
+    key_label,
+    read_toml,
+    sentence,
+    validation_problems,
+)
 
 __all__ = [
     "SCHEMA_DIRECTIVE",
@@ -96,14 +103,25 @@ class PlanTable(_Table):
     """[plan] Thông tin văn bản kế hoạch."""
 
     number: Text = Field("", description="Số hiệu văn bản.", examples=["34/KH-UBND"])
-    date: Day | None = Field(None, description="Ngày ban hành (NĂM-THÁNG-NGÀY).", examples=[date(2024, 2, 22)])
+    date: Day | None = Field(
+        None, description="Ngày ban hành (NĂM-THÁNG-NGÀY).", examples=[date(2024, 2, 22)]
+    )
     issuer: Text = Field("", description="Cơ quan ban hành.", examples=["UBND tỉnh Đắk Lắk"])
     place: Text = Field("", description="Địa danh.", examples=["Đắk Lắk"])
-    title: Text = Field("", description="Trích yếu.", examples=["Kế hoạch công tác ngoại giao văn hóa năm 2024"])
+    title: Text = Field(
+        "", description="Trích yếu.", examples=["Kế hoạch công tác ngoại giao văn hóa năm 2024"]
+    )
     year: Annotated[int, Field(ge=1900, le=2200)] | None = Field(
-        None, description="Năm thực hiện kế hoạch (dùng khi thời gian không ghi năm).", examples=[2024])
-    timing_header: Text = Field("Thời gian thực hiện", description="Tên cột thời gian; “Thời hạn hoàn thành” "
-                                "nghĩa là mỗi thời gian là một hạn chót.", examples=["Thời gian thực hiện"])
+        None,
+        description="Năm thực hiện kế hoạch (dùng khi thời gian không ghi năm).",
+        examples=[2024],
+    )
+    timing_header: Text = Field(
+        "Thời gian thực hiện",
+        description="Tên cột thời gian; “Thời hạn hoàn thành” "
+        "nghĩa là mỗi thời gian là một hạn chót.",
+        examples=["Thời gian thực hiện"],
+    )
     source: Text = Field("", description="Tệp gốc đã nhập.", examples=["000_6a99d0bb3ce2a896.txt"])
 
 
@@ -113,10 +131,14 @@ class KeyDateTable(_Table):
     date: Day = Field(description="Ngày (NĂM-THÁNG-NGÀY).", examples=[date(2024, 12, 2)])
     label: Label = Field(description="Vì sao có ngày này.", examples=["Quốc khánh Lào"])
     source: Literal["content", "observance", "anniversary"] = Field(
-        "content", description="content = ghi trong nội dung; observance/anniversary = từ config.toml.",
-        examples=["content"])
+        "content",
+        description="content = ghi trong nội dung; observance/anniversary = từ config.toml.",
+        examples=["content"],
+    )
     years: int | None = Field(None, description="Số năm kỷ niệm.", examples=[55])
-    accepted: bool = Field(False, description="true = dùng làm ngày chính của hoạt động.", examples=[True])
+    accepted: bool = Field(
+        False, description="true = dùng làm ngày chính của hoạt động.", examples=[True]
+    )
 
 
 class ActivityTable(_Table):
@@ -124,29 +146,61 @@ class ActivityTable(_Table):
 
     ref: Label = Field(description="Mục và số thứ tự, ví dụ II.7.", examples=["II.7"])
     section: Text = Field("", description="Số mục (La Mã).", examples=["II"])
-    section_title: Text = Field("", description="Tên mục.", examples=["Hoạt động đối ngoại văn hóa"])
+    section_title: Text = Field(
+        "", description="Tên mục.", examples=["Hoạt động đối ngoại văn hóa"]
+    )
     content: Text = Field("", description="Nội dung hoạt động.", examples=["Tổ chức gặp mặt …"])
-    lead_text: Text = Field("", description="Ô “Đơn vị chủ trì” như văn bản viết.", examples=["Sở Ngoại vụ"])
-    lead: list[Label] = Field(default_factory=list, description="Tên chuẩn của đơn vị chủ trì (danh mục "
-                              "trong config.toml).", examples=[["Sở Ngoại vụ"]])
-    coordinating_text: Text = Field("", description="Ô “Đơn vị phối hợp” như văn bản viết.",
-                                    examples=["Các cơ quan, đơn vị liên quan"])
-    coordinating: list[Label] = Field(default_factory=list, description="Tên chuẩn của đơn vị phối hợp.",
-                                      examples=[["Các cơ quan, đơn vị liên quan"]])
+    lead_text: Text = Field(
+        "", description="Ô “Đơn vị chủ trì” như văn bản viết.", examples=["Sở Ngoại vụ"]
+    )
+    lead: list[Label] = Field(
+        default_factory=list,
+        description="Tên chuẩn của đơn vị chủ trì (danh mục trong config.toml).",
+        examples=[["Sở Ngoại vụ"]],
+    )
+    coordinating_text: Text = Field(
+        "",
+        description="Ô “Đơn vị phối hợp” như văn bản viết.",
+        examples=["Các cơ quan, đơn vị liên quan"],
+    )
+    coordinating: list[Label] = Field(
+        default_factory=list,
+        description="Tên chuẩn của đơn vị phối hợp.",
+        examples=[["Các cơ quan, đơn vị liên quan"]],
+    )
     funding: Text = Field("", description="Kinh phí.", examples=["Ngân sách tỉnh"])
     timing: Text = Field("", description="Thời gian như văn bản viết.", examples=["Quý II/2024"])
-    kind: TimingKind = Field(description="range, date, deadline, continuous, recurring, conditional, undatable.",
-                             examples=["range"])
-    start: Day | None = Field(None, description="Ngày bắt đầu; sửa để ghi đè.", examples=[date(2024, 4, 1)])
-    end: Day | None = Field(None, description="Ngày kết thúc (hoặc hạn chót); sửa để ghi đè.",
-                            examples=[date(2024, 6, 30)])
-    rule: Text | None = Field(None, description="Quy tắc lặp RRULE (RFC 5545).", examples=["FREQ=MONTHLY"])
-    reason: Text | None = Field(None, description="Vì sao không xác định được ngày, hoặc điều kiện.",
-                                examples=["khi có yêu cầu"])
+    kind: TimingKind = Field(
+        description="range, date, deadline, continuous, recurring, conditional, undatable.",
+        examples=["range"],
+    )
+    start: Day | None = Field(
+        None, description="Ngày bắt đầu; sửa để ghi đè.", examples=[date(2024, 4, 1)]
+    )
+    end: Day | None = Field(
+        None,
+        description="Ngày kết thúc (hoặc hạn chót); sửa để ghi đè.",
+        examples=[date(2024, 6, 30)],
+    )
+    rule: Text | None = Field(
+        None, description="Quy tắc lặp RRULE (RFC 5545).", examples=["FREQ=MONTHLY"]
+    )
+    reason: Text | None = Field(
+        None,
+        description="Vì sao không xác định được ngày, hoặc điều kiện.",
+        examples=["khi có yêu cầu"],
+    )
     bound: Literal["before", "by"] | None = Field(
-        None, description="Hạn chót: before = “trước ngày X”, by = “chậm nhất ngày X”.", examples=["by"])
-    key_dates: list[KeyDateTable] = Field(default_factory=list, description="Ngày chính được gợi ý.")
-    source_line: int | None = Field(None, description="Dòng của hoạt động trong văn bản gốc.", examples=[120])
+        None,
+        description="Hạn chót: before = “trước ngày X”, by = “chậm nhất ngày X”.",
+        examples=["by"],
+    )
+    key_dates: list[KeyDateTable] = Field(
+        default_factory=list, description="Ngày chính được gợi ý."
+    )
+    source_line: int | None = Field(
+        None, description="Dòng của hoạt động trong văn bản gốc.", examples=[120]
+    )
 
 
 class ReportTable(_Table):
@@ -154,13 +208,22 @@ class ReportTable(_Table):
 
     id: Label = Field(description="Mã duy nhất trong kế hoạch.", examples=["half-year"])
     period: Period = Field(description="Kỳ báo cáo.", examples=["half-year"])
-    title: Text = Field("", description="Tên báo cáo.", examples=["Báo cáo công tác đối ngoại 6 tháng"])
+    title: Text = Field(
+        "", description="Tên báo cáo.", examples=["Báo cáo công tác đối ngoại 6 tháng"]
+    )
     to: Text = Field("", description="Tên chuẩn của đơn vị nhận báo cáo.", examples=["Sở Ngoại vụ"])
     to_text: Text = Field("", description="Nơi nhận như văn bản viết.", examples=["Sở Ngoại vụ"])
-    owners: list[Label] = Field(default_factory=list, description="Tên chuẩn của các đơn vị phải báo cáo.",
-                                examples=[["Các cơ quan, đơn vị liên quan"]])
-    owners_text: Text = Field("", description="Đơn vị báo cáo như văn bản viết.", examples=["các đơn vị"])
-    source_text: Text = Field("", description="Câu trong văn bản đặt ra nghĩa vụ.", examples=["… gửi Sở Ngoại vụ"])
+    owners: list[Label] = Field(
+        default_factory=list,
+        description="Tên chuẩn của các đơn vị phải báo cáo.",
+        examples=[["Các cơ quan, đơn vị liên quan"]],
+    )
+    owners_text: Text = Field(
+        "", description="Đơn vị báo cáo như văn bản viết.", examples=["các đơn vị"]
+    )
+    source_text: Text = Field(
+        "", description="Câu trong văn bản đặt ra nghĩa vụ.", examples=["… gửi Sở Ngoại vụ"]
+    )
     source_line: int | None = Field(None, description="Dòng trong văn bản gốc.", examples=[40])
 
 
@@ -206,16 +269,22 @@ def read_schedule(path: Path, *, name: str | None = None) -> ScheduleFile:
     problems: list[Problem] = []
     slug = path.stem
     if not valid_slug(slug):
-        problems.append(Problem(
-            "tên tệp lịch phải là mã ASCII (chữ thường a-z, số, dấu -).", file=file,
-            hint=f"Đổi tên tệp thành {slugify(slug)}.toml"))
+        problems.append(
+            Problem(
+                "tên tệp lịch phải là mã ASCII (chữ thường a-z, số, dấu -).",
+                file=file,
+                hint=f"Đổi tên tệp thành {slugify(slug)}.toml",
+            )
+        )
     try:
         parsed = read_toml(path, name=file)
     except TomlSyntaxError as exc:
         raise ScheduleError(f"{file}: không đọc được tệp lịch.", [*problems, exc.problem]) from None
     except OSError as exc:
-        raise ScheduleError(f"{file}: không đọc được tệp lịch.",
-                            [Problem(f"không đọc được tệp ({exc.strerror}).", file=file)]) from None
+        raise ScheduleError(
+            f"{file}: không đọc được tệp lịch.",
+            [Problem(f"không đọc được tệp ({exc.strerror}).", file=file)],
+        ) from None
     lines = parsed.lines
     try:
         model = ScheduleModel.model_validate(parsed.data)
@@ -238,65 +307,118 @@ def _consistency_problems(model: ScheduleModel, file: str, lines: Lines) -> list
     found: list[Problem] = []
 
     def problem(path: tuple[str | int, ...], value: Any, message: str, hint: str = "") -> None:
-        found.append(Problem(sentence(message), file=file, line=lines.line(path),
-                             key=key_label(path, value, lines), hint=hint))
+        found.append(
+            Problem(
+                sentence(message),
+                file=file,
+                line=lines.line(path),
+                key=key_label(path, value, lines),
+                hint=hint,
+            )
+        )
 
     seen: dict[str, int] = {}
     for n, act in enumerate(model.activities):
         if act.start is not None and act.end is not None and act.start > act.end:
-            problem(("activities", n, "end"), act.end,
-                    f"ngày kết thúc trước ngày bắt đầu ({act.start.isoformat()})",
-                    f"Ví dụ: start = {act.end.isoformat()}, end = {act.start.isoformat()}")
+            problem(
+                ("activities", n, "end"),
+                act.end,
+                f"ngày kết thúc trước ngày bắt đầu ({act.start.isoformat()})",
+                f"Ví dụ: start = {act.end.isoformat()}, end = {act.start.isoformat()}",
+            )
         first = seen.setdefault(act.ref, n)
         if first != n:
-            problem(("activities", n, "ref"), act.ref,
-                    f"mã hoạt động trùng với hoạt động ở dòng {lines.line(('activities', first, 'ref'))}",
-                    "Mỗi hoạt động cần một ref riêng, ví dụ II.7a.")
+            problem(
+                ("activities", n, "ref"),
+                act.ref,
+                f"mã hoạt động trùng với hoạt động ở dòng {lines.line(('activities', first, 'ref'))}",
+                "Mỗi hoạt động cần một ref riêng, ví dụ II.7a.",
+            )
     ids: dict[str, int] = {}
     for n, rep in enumerate(model.reports):
         first = ids.setdefault(rep.id, n)
         if first != n:
-            problem(("reports", n, "id"), rep.id,
-                    f"mã báo cáo trùng với báo cáo ở dòng {lines.line(('reports', first, 'id'))}",
-                    "Mỗi báo cáo cần một id riêng.")
+            problem(
+                ("reports", n, "id"),
+                rep.id,
+                f"mã báo cáo trùng với báo cáo ở dòng {lines.line(('reports', first, 'id'))}",
+                "Mỗi báo cáo cần một id riêng.",
+            )
     return found
 
 
 def _to_plan(model: ScheduleModel, slug: str) -> Plan:
     p = model.plan
     return Plan(
-        slug=slug, title=p.title, number=p.number, date=p.date, issuer=p.issuer, place=p.place,
-        year=p.year, timing_header=p.timing_header, source=p.source,
+        slug=slug,
+        title=p.title,
+        number=p.number,
+        date=p.date,
+        issuer=p.issuer,
+        place=p.place,
+        year=p.year,
+        timing_header=p.timing_header,
+        source=p.source,
         activities=[_to_activity(a) for a in model.activities],
         reports=[_to_report(r) for r in model.reports],
     )
 
 
 def _to_activity(a: ActivityTable) -> Activity:
-    timing = Timing(text=a.timing, kind=TimingKind(a.kind), start=a.start, end=a.end, rule=a.rule,
-                    reason=a.reason, bound=a.bound)
+    timing = Timing(
+        text=a.timing,
+        kind=TimingKind(a.kind),
+        start=a.start,
+        end=a.end,
+        rule=a.rule,
+        reason=a.reason,
+        bound=a.bound,
+    )
     return Activity(
-        ref=a.ref, content=a.content, timing=timing, section=a.section, section_title=a.section_title,
-        lead_text=a.lead_text, lead=list(a.lead), coordinating_text=a.coordinating_text,
-        coordinating=list(a.coordinating), funding=a.funding,
-        key_dates=[KeyDate(date=k.date, label=k.label, source=k.source, years=k.years, accepted=k.accepted)
-                   for k in a.key_dates],
+        ref=a.ref,
+        content=a.content,
+        timing=timing,
+        section=a.section,
+        section_title=a.section_title,
+        lead_text=a.lead_text,
+        lead=list(a.lead),
+        coordinating_text=a.coordinating_text,
+        coordinating=list(a.coordinating),
+        funding=a.funding,
+        key_dates=[
+            KeyDate(date=k.date, label=k.label, source=k.source, years=k.years, accepted=k.accepted)
+            for k in a.key_dates
+        ],
         line=a.source_line,
     )
 
 
 def _to_report(r: ReportTable) -> ReportDuty:
-    return ReportDuty(id=r.id, period=Period(r.period).value, title=r.title, to=r.to, to_text=r.to_text,
-                      owners=list(r.owners), owners_text=r.owners_text, source_text=r.source_text,
-                      line=r.source_line)
+    return ReportDuty(
+        id=r.id,
+        period=Period(r.period).value,
+        title=r.title,
+        to=r.to,
+        to_text=r.to_text,
+        owners=list(r.owners),
+        owners_text=r.owners_text,
+        source_text=r.source_text,
+        line=r.source_line,
+    )
 
 
 def load_schedules(directory: Path) -> tuple[list[Plan], list[Problem]]:
     """Every valid plan in `directory` (by file name), and the problems of the broken files."""
     plans, problems = [], []
     if not directory.is_dir():
-        return [], [Problem("thư mục lịch không tồn tại; chưa nhập kế hoạch nào.", file=str(directory),
-                            hint="Chạy `notifier import TỆP_KẾ_HOẠCH`.", severity="warning")]
+        return [], [
+            Problem(
+                "thư mục lịch không tồn tại; chưa nhập kế hoạch nào.",
+                file=str(directory),
+                hint="Chạy `notifier import TỆP_KẾ_HOẠCH`.",
+                severity="warning",
+            )
+        ]
     for path in schedule_paths(directory):
         try:
             plans.append(load_schedule(path))
@@ -367,9 +489,16 @@ def _item(value: Any) -> Any:
 
 
 def _plan_fields(plan: Plan) -> list[tuple[str, Any]]:
-    return [("number", plan.number), ("date", plan.date), ("issuer", plan.issuer), ("place", plan.place),
-            ("title", plan.title), ("year", plan.year), ("timing_header", plan.timing_header),
-            ("source", plan.source)]
+    return [
+        ("number", plan.number),
+        ("date", plan.date),
+        ("issuer", plan.issuer),
+        ("place", plan.place),
+        ("title", plan.title),
+        ("year", plan.year),
+        ("timing_header", plan.timing_header),
+        ("source", plan.source),
+    ]
 
 
 _TIMING_KEYS = ("kind", "start", "end", "rule", "reason", "bound")
@@ -378,12 +507,24 @@ _TIMING_KEYS = ("kind", "start", "end", "rule", "reason", "bound")
 def _activity_fields(a: Activity) -> list[tuple[str, Any]]:
     t = a.timing
     return [
-        ("ref", a.ref), ("section", a.section), ("section_title", a.section_title), ("content", a.content),
-        ("lead_text", a.lead_text), ("lead", list(a.lead)), ("coordinating_text", a.coordinating_text),
-        ("coordinating", list(a.coordinating)), ("funding", a.funding), ("timing", t.text),
-        ("kind", TimingKind(t.kind).value), ("start", t.start), ("end", t.end), ("rule", t.rule),
-        ("reason", t.reason), ("bound", t.bound),
-        ("key_dates", [_key_date(k) for k in a.key_dates]), ("source_line", a.line),
+        ("ref", a.ref),
+        ("section", a.section),
+        ("section_title", a.section_title),
+        ("content", a.content),
+        ("lead_text", a.lead_text),
+        ("lead", list(a.lead)),
+        ("coordinating_text", a.coordinating_text),
+        ("coordinating", list(a.coordinating)),
+        ("funding", a.funding),
+        ("timing", t.text),
+        ("kind", TimingKind(t.kind).value),
+        ("start", t.start),
+        ("end", t.end),
+        ("rule", t.rule),
+        ("reason", t.reason),
+        ("bound", t.bound),
+        ("key_dates", [_key_date(k) for k in a.key_dates]),
+        ("source_line", a.line),
     ]
 
 
@@ -396,9 +537,17 @@ def _key_date(k: KeyDate) -> dict[str, Any]:
 
 
 def _report_fields(r: ReportDuty) -> list[tuple[str, Any]]:
-    return [("id", r.id), ("period", _period(r.period)), ("title", r.title), ("to", r.to),
-            ("to_text", r.to_text), ("owners", list(r.owners)), ("owners_text", r.owners_text),
-            ("source_text", r.source_text), ("source_line", r.line)]
+    return [
+        ("id", r.id),
+        ("period", _period(r.period)),
+        ("title", r.title),
+        ("to", r.to),
+        ("to_text", r.to_text),
+        ("owners", list(r.owners)),
+        ("owners_text", r.owners_text),
+        ("source_text", r.source_text),
+        ("source_line", r.line),
+    ]
 
 
 def _period(value: str) -> str:
@@ -429,20 +578,65 @@ def _fill(table: Table, fields: Sequence[tuple[str, Any]]) -> Table:
     return table
 
 
-def _new_document(plan: Plan) -> TOMLDocument:
-    doc = tomlkit.document()
-    for line in _HEADER.format(plan=_plan_label(plan)).splitlines():
-        doc.add(tomlkit.comment(line))
-    doc.add(tomlkit.nl())
-    doc.add("plan", _fill(tomlkit.table(), _plan_fields(plan)))
-    for key, items, fields_of in (("activities", plan.activities, _activity_fields),
-                                  ("reports", plan.reports, _report_fields)):
-        if items:  # an empty array of tables would be written as "key = []"
-            tables = tomlkit.aot()
-            for item in items:
-                tables.append(_fill(tomlkit.table(), fields_of(item)))
-            doc.add(key, tables)
-    return doc
+# --- the fast writer for new files ---------------------------------------------------------------
+# tomlkit builds a document item by item (seconds for thousands of activities); a new file has
+# nothing to preserve, so it is written directly. Re-writes go through tomlkit (comments).
+
+_ESCAPES = {i: f"\\u{i:04x}" for i in (*range(0x20), 0x7F)}
+_ESCAPES.update(
+    {
+        0x08: "\\b",
+        0x09: "\\t",
+        0x0A: "\\n",
+        0x0C: "\\f",
+        0x0D: "\\r",
+        ord('"'): '\\"',
+        ord("\\"): "\\\\",
+    }
+)
+_ESCAPES_MULTILINE = {**_ESCAPES, 0x0A: "\n", 0x09: "\t"}
+
+
+def _toml_string(value: str) -> str:
+    value = nfc(value)
+    if "\n" in value and "\r" not in value:  # the same choice as _string()
+        body = value.translate(_ESCAPES_MULTILINE)
+        if body.startswith("\n"):  # a newline right after the opening quotes is dropped
+            body = "\\n" + body[1:]
+        return f'"""{body}"""'
+    return f'"{value.translate(_ESCAPES)}"'
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, date)):
+        return value.isoformat() if isinstance(value, date) else str(value)
+    if isinstance(value, str):
+        return _toml_string(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + "}"
+    items = [_toml_value(v) for v in value]
+    wide = any(isinstance(v, dict) for v in value) or sum(len(str(v)) for v in value) > 60
+    if wide and items:
+        return "[\n" + "".join(f"    {item},\n" for item in items) + "]"
+    return "[" + ", ".join(items) + "]"
+
+
+def _toml_table(header: str, fields: Sequence[tuple[str, Any]]) -> str:
+    lines = [header]
+    lines += [f"{key} = {_toml_value(value)}" for key, value in fields if value is not None]
+    return "\n".join(lines) + "\n"
+
+
+def _emit(plan: Plan, schema: str | None) -> str:
+    """The text of a new schedule file, formatted as tomlkit formats the tables it adds."""
+    head = [schema] if schema else []
+    head += [f"# {line}".rstrip() for line in _HEADER.format(plan=_plan_label(plan)).splitlines()]
+    parts = ["\n".join(head) + "\n", _toml_table("[plan]", _plan_fields(plan))]
+    parts += [_toml_table("[[activities]]", _activity_fields(a)) for a in plan.activities]
+    parts += [_toml_table("[[reports]]", _report_fields(r)) for r in plan.reports]
+    return "\n".join(parts)
 
 
 Keep = Callable[[str], bool]
@@ -463,7 +657,9 @@ def _update(table: Table, fields: Sequence[tuple[str, Any]], keep: Keep) -> None
         table[key] = _item(value)
 
 
-def _base_keep(base_fields: Sequence[tuple[str, Any]] | None, new_fields: Sequence[tuple[str, Any]]) -> Keep:
+def _base_keep(
+    base_fields: Sequence[tuple[str, Any]] | None, new_fields: Sequence[tuple[str, Any]]
+) -> Keep:
     """Three-way rule: keep the file's value where the source value did not change."""
     if base_fields is None:
         return lambda key: False
@@ -493,18 +689,28 @@ _REPORT_DERIVED = {"to": ("to_text",), "owners": ("owners_text",)}
 def _carry_accepted(table: Table, fields: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
     """New key_dates keep the `accepted` an admin gave the same date and label."""
     old = _plain(table.get("key_dates", []))
-    accepted = {(k.get("date"), k.get("label")) for k in old if isinstance(k, dict) and k.get("accepted")}
+    accepted = {
+        (k.get("date"), k.get("label")) for k in old if isinstance(k, dict) and k.get("accepted")
+    }
     out = []
     for key, value in fields:
         if key == "key_dates":
-            value = [{**k, "accepted": k["accepted"] or (k["date"], nfc(k["label"])) in accepted} for k in value]
+            value = [
+                {**k, "accepted": k["accepted"] or (k["date"], nfc(k["label"])) in accepted}
+                for k in value
+            ]
         out.append((key, value))
     return out
 
 
-def _merge_tables(old: AoT | None, items: Sequence[Any], ident: str,
-                  fields_of: Callable[[Any], list[tuple[str, Any]]],
-                  base_items: dict[str, Any] | None, derived: dict[str, tuple[str, ...]]) -> AoT | None:
+def _merge_tables(
+    old: AoT | None,
+    items: Sequence[Any],
+    ident: str,
+    fields_of: Callable[[Any], list[tuple[str, Any]]],
+    base_items: dict[str, Any] | None,
+    derived: dict[str, tuple[str, ...]],
+) -> AoT | None:
     """The array of tables for `items`: existing tables (matched by `ident`) updated in place,
     new ones inserted where the source has them, ones no longer in the source dropped.
     None when there are no items (the key is then left out of the file)."""
@@ -514,13 +720,20 @@ def _merge_tables(old: AoT | None, items: Sequence[Any], ident: str,
     tables = list(old or [])
     old_ids = [_plain(t.get(ident)) for t in tables]
     kept = [i for i in old_ids if i in new_ids]
-    if old is None or kept != [i for i in new_ids if i in old_ids] or len(set(old_ids)) != len(old_ids):
+    if (
+        old is None
+        or kept != [i for i in new_ids if i in old_ids]
+        or len(set(old_ids)) != len(old_ids)
+    ):
         out = tomlkit.aot()  # order changed: rebuild from the same tables (comments travel along)
         by_id = dict(zip(old_ids, tables))
         for item in items:
             fields = fields_of(item)
-            out.append(_merged_table(by_id.pop(_plain(fields[0][1]), None), item, fields_of,
-                                     base_items, derived))
+            out.append(
+                _merged_table(
+                    by_id.pop(_plain(fields[0][1]), None), item, fields_of, base_items, derived
+                )
+            )
         return out
     for index in reversed(range(len(tables))):
         if old_ids[index] not in new_ids:
@@ -536,8 +749,13 @@ def _merge_tables(old: AoT | None, items: Sequence[Any], ident: str,
     return old
 
 
-def _merged_table(table: Table | None, item: Any, fields_of: Callable[[Any], list[tuple[str, Any]]],
-                  base_items: dict[str, Any] | None, derived: dict[str, tuple[str, ...]]) -> Table:
+def _merged_table(
+    table: Table | None,
+    item: Any,
+    fields_of: Callable[[Any], list[tuple[str, Any]]],
+    base_items: dict[str, Any] | None,
+    derived: dict[str, tuple[str, ...]],
+) -> Table:
     fields = fields_of(item)
     if table is None:
         return _fill(tomlkit.table(), fields)
@@ -559,15 +777,33 @@ def _merge(doc: TOMLDocument, plan: Plan, existing: Plan | None) -> None:
         doc.add("plan", tomlkit.table())
     plan_table = doc["plan"]
     assert isinstance(plan_table, Table)
-    _update(plan_table, plan_fields, _base_keep(_plan_fields(existing) if existing else None, plan_fields))
+    _update(
+        plan_table,
+        plan_fields,
+        _base_keep(_plan_fields(existing) if existing else None, plan_fields),
+    )
     for key, items, ident, fields_of, base, derived in (
-        ("activities", plan.activities, "ref", _activity_fields,
-         {a.ref: a for a in existing.activities} if existing else None, _ACTIVITY_DERIVED),
-        ("reports", plan.reports, "id", _report_fields,
-         {r.id: r for r in existing.reports} if existing else None, _REPORT_DERIVED),
+        (
+            "activities",
+            plan.activities,
+            "ref",
+            _activity_fields,
+            {a.ref: a for a in existing.activities} if existing else None,
+            _ACTIVITY_DERIVED,
+        ),
+        (
+            "reports",
+            plan.reports,
+            "id",
+            _report_fields,
+            {r.id: r for r in existing.reports} if existing else None,
+            _REPORT_DERIVED,
+        ),
     ):
         old = doc.get(key)
-        merged = _merge_tables(old if isinstance(old, AoT) else None, items, ident, fields_of, base, derived)
+        merged = _merge_tables(
+            old if isinstance(old, AoT) else None, items, ident, fields_of, base, derived
+        )
         if merged is None:
             if key in doc:
                 del doc[key]
@@ -575,8 +811,13 @@ def _merge(doc: TOMLDocument, plan: Plan, existing: Plan | None) -> None:
             doc[key] = merged
 
 
-def write_schedule(plan: Plan, directory: Path, *, existing: Plan | None = None,
-                   schema: str | None = SCHEMA_DIRECTIVE) -> Path:
+def write_schedule(
+    plan: Plan,
+    directory: Path,
+    *,
+    existing: Plan | None = None,
+    schema: str | None = SCHEMA_DIRECTIVE,
+) -> Path:
     """Write (or update in place) directory/<plan.slug>.toml and return its path.
 
     `existing`: the plan this file was last written from, for a three-way merge; see the
@@ -584,25 +825,37 @@ def write_schedule(plan: Plan, directory: Path, *, existing: Plan | None = None,
     cannot be read (it is then left untouched, never overwritten).
     """
     if not valid_slug(plan.slug):
-        raise ScheduleError(f"Mã kế hoạch “{plan.slug}” không dùng được làm tên tệp.", [Problem(
-            f"mã kế hoạch “{plan.slug}” chỉ được gồm chữ thường a-z, số và dấu '-'.", key="slug",
-            hint=f"Ví dụ: {slugify(plan.slug)}")])
+        raise ScheduleError(
+            f"Mã kế hoạch “{plan.slug}” không dùng được làm tên tệp.",
+            [
+                Problem(
+                    f"mã kế hoạch “{plan.slug}” chỉ được gồm chữ thường a-z, số và dấu '-'.",
+                    key="slug",
+                    hint=f"Ví dụ: {slugify(plan.slug)}",
+                )
+            ],
+        )
     path = directory / f"{plan.slug}.toml"
     if path.exists():
         try:
-            doc = tomlkit.parse(path.read_text(encoding="utf-8-sig"))
+            old_text = path.read_text(encoding="utf-8-sig")
+            if old_text == _emit(plan, schema):
+                return path  # as we would write it: no hand edits, no source change
+            doc = tomlkit.parse(old_text)
         except (TOMLKitError, UnicodeDecodeError, ValueError) as exc:
-            problem = Problem("tệp lịch hiện có bị lỗi nên không ghi đè (để không mất chỗ sửa tay).",
-                              file=str(path), line=getattr(exc, "line", None),
-                              hint="Sửa lỗi (xem `notifier check`) hoặc đổi tên tệp cũ rồi nhập lại.")
+            problem = Problem(
+                "tệp lịch hiện có bị lỗi nên không ghi đè (để không mất chỗ sửa tay).",
+                file=str(path),
+                line=getattr(exc, "line", None),
+                hint="Sửa lỗi (xem `notifier check`) hoặc đổi tên tệp cũ rồi nhập lại.",
+            )
             raise ScheduleError(f"{path}: không cập nhật được tệp lịch.", [problem]) from None
         _merge(doc, plan, existing)
         text = tomlkit.dumps(doc)
+        if text == old_text:
+            return path  # nothing changed: leave the file (and its mtime) alone
     else:
-        # tomlkit writes comments as "# …"; the directive must be exactly "#:schema …".
-        text = tomlkit.dumps(_new_document(plan))
-        if schema:
-            text = f"{schema}\n{text}"
+        text = _emit(plan, schema)
     directory.mkdir(parents=True, exist_ok=True)
     _write_atomic(path, text)
     return path

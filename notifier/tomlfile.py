@@ -29,7 +29,7 @@ import re
 import tomllib
 import typing
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -41,15 +41,15 @@ from notifier.errors import Problem
 from notifier.text import nfc
 
 __all__ = [
+    "KeyPath",
     "Lines",
     "Parsed",
     "TomlSyntaxError",
-    "KeyPath",
     "field_at",
     "key_label",
     "parse_toml",
-    "sentence",
     "read_toml",
+    "sentence",
     "suggest",
     "toml_literal",
     "validation_problems",
@@ -66,21 +66,52 @@ class TomlSyntaxError(Exception):
         self.problem = problem
 
 
-@dataclass(slots=True)
 class Lines:
-    """Line numbers (1-based) of key paths, and which paths are table headers."""
+    """Line numbers (1-based) of key paths, and which paths are table headers.
 
-    lines: dict[KeyPath, int] = field(default_factory=dict)
-    headers: dict[KeyPath, str] = field(default_factory=dict)  # path → "table" | "array"
+    Built from the text on first use: loading a valid file never needs them, so the
+    scan is paid only when a problem is reported (or `check` asks).
+    """
+
+    __slots__ = ("_headers", "_lines", "_text")
+
+    def __init__(
+        self,
+        text: str = "",
+        *,
+        lines: dict[KeyPath, int] | None = None,
+        headers: dict[KeyPath, str] | None = None,
+    ) -> None:
+        self._text = text
+        self._lines = lines
+        self._headers = headers
+
+    def _scan(self) -> None:
+        found = _Scanner(self._text).run()
+        self._lines, self._headers = found._lines, found._headers
+
+    @property
+    def lines(self) -> dict[KeyPath, int]:
+        if self._lines is None:
+            self._scan()
+        return self._lines  # type: ignore[return-value]
+
+    @property
+    def headers(self) -> dict[KeyPath, str]:
+        """path → "table" | "array" for [table] and [[array]] headers."""
+        if self._headers is None:
+            self._scan()
+        return self._headers  # type: ignore[return-value]
 
     def exact(self, path: KeyPath) -> int | None:
         return self.lines.get(tuple(path))
 
     def line(self, path: Sequence[str | int]) -> int | None:
         """The line of `path`, or of its nearest ancestor that is in the file."""
+        lines = self.lines
         path = tuple(path)
         while path:
-            found = self.lines.get(path)
+            found = lines.get(path)
             if found is not None:
                 return found
             path = path[:-1]
@@ -121,7 +152,7 @@ def parse_toml(text: str, *, file: str = "") -> Parsed:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise TomlSyntaxError(_syntax_problem(text, str(exc), file)) from None
-    return Parsed(_nfc_tree(data), _Scanner(text).run())
+    return Parsed(_nfc_tree(data), Lines(text))
 
 
 def _nfc_tree(value: Any) -> Any:
@@ -136,39 +167,83 @@ def _nfc_tree(value: Any) -> Any:
 
 # tomllib's messages (stable since Python 3.11) → Vietnamese message and fix.
 _MESSAGES: list[tuple[str, str, str]] = [
-    (r"Invalid date or datetime", "ngày hoặc giờ không tồn tại hoặc viết sai",
-     "Ngày viết NĂM-THÁNG-NGÀY, không có ngoặc kép. Ví dụ: 2024-06-30"),
-    (r"Expected newline or end of document after a statement",
-     "sau giá trị còn ký tự thừa; mỗi dòng chỉ ghi một khóa = giá trị",
-     'Chữ phải đặt trong ngoặc kép (ví dụ: port = 587, tên = "Sở Ngoại vụ"); '
-     "ghi chú phải bắt đầu bằng #."),
-    (r"Invalid value", "giá trị không hợp lệ",
-     'Chuỗi đặt trong ngoặc kép ("..."), ngày viết 2024-06-30, đúng/sai viết true/false, '
-     "danh sách viết [..]."),
-    (r"Expected '\]' at the end of a table declaration", "thiếu dấu ] ở cuối tên bảng",
-     "Ví dụ: [smtp] hoặc [[units]]"),
-    (r"Expected '\]\]' at the end of an array declaration", "thiếu dấu ]] ở cuối tên bảng",
-     "Ví dụ: [[units]]"),
-    (r"Unclosed array", "danh sách chưa đóng hoặc thiếu dấu phẩy giữa các phần tử",
-     'Ví dụ: aliases = ["SNgV", "Sở Ngoại vụ tỉnh"]'),
-    (r"Unclosed inline table", "bảng viết trên một dòng chưa đóng: thiếu dấu }",
-     'Ví dụ: { date = 2024-12-02, label = "Quốc khánh Lào" }'),
-    (r"Unterminated string|Expected \"'\"|Expected '\"'", "chuỗi chưa đóng: thiếu dấu ngoặc kép",
-     'Ví dụ: name = "Sở Ngoại vụ"'),
-    (r"Cannot overwrite a value", "khóa này đã được khai báo trước đó",
-     "Mỗi khóa chỉ ghi một lần trong một bảng; xóa dòng trùng."),
-    (r"Cannot declare .* twice|Cannot mutate immutable namespace", "bảng này đã được khai báo",
-     "Mỗi [bảng] chỉ ghi một lần; các mục lặp lại dùng [[bảng]]."),
-    (r"Illegal character|Found invalid character", "chuỗi chứa ký tự điều khiển không được phép",
-     "Xóa ký tự đó, hoặc dùng chuỗi nhiều dòng \"\"\"...\"\"\" nếu cần xuống dòng."),
-    (r"Unescaped '\\' in a string", "dấu \\ trong chuỗi phải viết thành \\\\",
-     "Hoặc dùng ngoặc đơn: 'C:\\thu muc'"),
-    (r"Invalid initial character for a key part|Invalid statement",
-     "dòng không phải “khóa = giá trị” hay [bảng] (tên khóa sai hoặc có dấu phẩy thừa?)",
-     'Ví dụ: email = "songoaivu@example.org"'),
+    (
+        r"Invalid date or datetime",
+        "ngày hoặc giờ không tồn tại hoặc viết sai",
+        "Ngày viết NĂM-THÁNG-NGÀY, không có ngoặc kép. Ví dụ: 2024-06-30",
+    ),
+    (
+        r"Expected newline or end of document after a statement",
+        "sau giá trị còn ký tự thừa; mỗi dòng chỉ ghi một khóa = giá trị",
+        (
+            'Chữ phải đặt trong ngoặc kép (ví dụ: port = 587, tên = "Sở Ngoại vụ"); '
+            "ghi chú phải bắt đầu bằng #."
+        ),
+    ),
+    (
+        r"Invalid value",
+        "giá trị không hợp lệ",
+        (
+            'Chuỗi đặt trong ngoặc kép ("..."), ngày viết 2024-06-30, đúng/sai viết true/false, '
+            "danh sách viết [..]."
+        ),
+    ),
+    (
+        r"Expected '\]' at the end of a table declaration",
+        "thiếu dấu ] ở cuối tên bảng",
+        "Ví dụ: [smtp] hoặc [[units]]",
+    ),
+    (
+        r"Expected '\]\]' at the end of an array declaration",
+        "thiếu dấu ]] ở cuối tên bảng",
+        "Ví dụ: [[units]]",
+    ),
+    (
+        r"Unclosed array",
+        "danh sách chưa đóng hoặc thiếu dấu phẩy giữa các phần tử",
+        'Ví dụ: aliases = ["SNgV", "Sở Ngoại vụ tỉnh"]',
+    ),
+    (
+        r"Unclosed inline table",
+        "bảng viết trên một dòng chưa đóng: thiếu dấu }",
+        'Ví dụ: { date = 2024-12-02, label = "Quốc khánh Lào" }',
+    ),
+    (
+        r"Unterminated string|Expected \"'\"|Expected '\"'",
+        "chuỗi chưa đóng: thiếu dấu ngoặc kép",
+        'Ví dụ: name = "Sở Ngoại vụ"',
+    ),
+    (
+        r"Cannot overwrite a value",
+        "khóa này đã được khai báo trước đó",
+        "Mỗi khóa chỉ ghi một lần trong một bảng; xóa dòng trùng.",
+    ),
+    (
+        r"Cannot declare .* twice|Cannot mutate immutable namespace",
+        "bảng này đã được khai báo",
+        "Mỗi [bảng] chỉ ghi một lần; các mục lặp lại dùng [[bảng]].",
+    ),
+    (
+        r"Illegal character|Found invalid character",
+        "chuỗi chứa ký tự điều khiển không được phép",
+        'Xóa ký tự đó, hoặc dùng chuỗi nhiều dòng """...""" nếu cần xuống dòng.',
+    ),
+    (
+        r"Unescaped '\\' in a string",
+        "dấu \\ trong chuỗi phải viết thành \\\\",
+        "Hoặc dùng ngoặc đơn: 'C:\\thu muc'",
+    ),
+    (
+        r"Invalid initial character for a key part|Invalid statement",
+        "dòng không phải “khóa = giá trị” hay [bảng] (tên khóa sai hoặc có dấu phẩy thừa?)",
+        'Ví dụ: email = "songoaivu@example.org"',
+    ),
     (r"Expected '=' after a key", "thiếu dấu = sau tên khóa", "Ví dụ: port = 587"),
-    (r"Invalid hex value|Unescaped|Invalid escape", "chuỗi có ký tự thoát (\\) không hợp lệ",
-     "Viết \\\\ cho dấu \\, \\\" cho dấu ngoặc kép."),
+    (
+        r"Invalid hex value|Unescaped|Invalid escape",
+        "chuỗi có ký tự thoát (\\) không hợp lệ",
+        'Viết \\\\ cho dấu \\, \\" cho dấu ngoặc kép.',
+    ),
 ]
 
 _POSITION = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)\s*$")
@@ -206,8 +281,9 @@ def _syntax_problem(text: str, error: str, file: str) -> Problem:
 
 
 class _ScanError(Exception):
-    def __init__(self, line: int, column: int, message: str, hint: str = "",
-                 duplicate: bool = False) -> None:
+    def __init__(
+        self, line: int, column: int, message: str, hint: str = "", duplicate: bool = False
+    ) -> None:
         super().__init__(message)
         self.line, self.column, self.message, self.hint = line, column, message, hint
         self.duplicate = duplicate
@@ -215,6 +291,16 @@ class _ScanError(Exception):
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _SCALAR_END = re.compile(r"[,\]}#\n]")
+_BLANKS = re.compile(r"[ \t]*")
+_BLANKS_LINES = re.compile(r"(?:[ \t\r\n]+|#[^\n]*)*")
+# Closed strings, matched whole (the scanner is hot on big schedules). A multi-line string may
+# end with up to two extra quotes that belong to its content.
+_STRINGS = {
+    '"""': re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""(?:""|")?', re.DOTALL),
+    "'''": re.compile(r"'''(?:[^']|'(?!''))*'''(?:''|')?", re.DOTALL),
+    '"': re.compile(r'"(?:[^"\\\n]|\\[^\n])*"'),
+    "'": re.compile(r"'[^'\n]*'"),
+}
 
 
 class _Scanner:
@@ -225,7 +311,7 @@ class _Scanner:
         self.i = 0
         self.strict = strict
         self.starts = [0] + [m.end() for m in re.finditer("\n", text)]
-        self.out = Lines()
+        self.out = Lines(lines={}, headers={})
         self.arrays: dict[KeyPath, int] = {}  # array-of-tables path → current index
         self.defined: dict[KeyPath, int] = {}  # key/value and [table] paths → line (strict)
 
@@ -245,18 +331,10 @@ class _Scanner:
 
     def skip_space(self, newlines: bool = False) -> None:
         """Skip blanks (and newlines and comments when `newlines`)."""
-        while self.i < len(self.s):
-            c = self.s[self.i]
-            if c in " \t" or (newlines and c in "\r\n"):
-                self.i += 1
-            elif newlines and c == "#":
-                end = self.s.find("\n", self.i)
-                self.i = len(self.s) if end < 0 else end
-            else:
-                return
+        self.i = (_BLANKS_LINES if newlines else _BLANKS).match(self.s, self.i).end()  # type: ignore[union-attr]
 
     def record(self, path: KeyPath, at: int) -> None:
-        self.out.lines.setdefault(path, self.line(at))
+        self.out._lines.setdefault(path, self.line(at))  # type: ignore[union-attr]
 
     # statements
 
@@ -292,22 +370,26 @@ class _Scanner:
         self.skip_space()
         closing = "]]" if is_array else "]"
         if self.peek(len(closing)) != closing:
-            self.fail(self.i, f"thiếu dấu {closing} ở cuối tên bảng", f"Ví dụ: {'[[units]]' if is_array else '[smtp]'}")
+            self.fail(
+                self.i,
+                f"thiếu dấu {closing} ở cuối tên bảng",
+                f"Ví dụ: {'[[units]]' if is_array else '[smtp]'}",
+            )
         self.i += len(closing)
         if is_array:
             base = (*self.resolve(parts[:-1]), parts[-1])
             index = self.arrays.get(base, -1) + 1
             self.arrays[base] = index
-            self.out.headers.setdefault(base, "array")
+            self.out._headers.setdefault(base, "array")  # type: ignore[union-attr]
             self.record(base, start)
             path = (*base, index)
             self.record(path, start)
-            self.out.headers[path] = "array"
+            self.out._headers[path] = "array"  # type: ignore[index]
             return path
         path = self.resolve(parts)
         self.check_new(path, start, f"bảng [{'.'.join(parts)}]")
         self.record(path, start)
-        self.out.headers[path] = "table"
+        self.out._headers[path] = "table"  # type: ignore[index]
         return path
 
     def check_new(self, path: KeyPath, start: int, what: str) -> None:
@@ -315,8 +397,12 @@ class _Scanner:
             return
         first = self.defined.get(path)
         if first is not None:
-            self.fail(start, f"{what} đã được khai báo ở dòng {first}",
-                      "Xóa một trong hai, hoặc gộp lại.", duplicate=True)
+            self.fail(
+                start,
+                f"{what} đã được khai báo ở dòng {first}",
+                "Xóa một trong hai, hoặc gộp lại.",
+                duplicate=True,
+            )
         self.defined[path] = self.line(start)
 
     def keyval(self, table: KeyPath) -> None:
@@ -346,7 +432,9 @@ class _Scanner:
             else:
                 m = _BARE_KEY.match(self.s, self.i)
                 if not m:
-                    self.fail(self.i, "tên khóa không hợp lệ", 'Ví dụ: email = "songoaivu@example.org"')
+                    self.fail(
+                        self.i, "tên khóa không hợp lệ", 'Ví dụ: email = "songoaivu@example.org"'
+                    )
                     return parts  # lenient: unreachable, fail raises
                 parts.append(m.group(0))
                 self.i = m.end()
@@ -375,33 +463,18 @@ class _Scanner:
     def string(self) -> None:
         start = self.i
         quote = self.s[self.i]
-        if self.peek(3) == quote * 3:
-            self.i += 3
-            while self.i < len(self.s):
-                if quote == '"' and self.s[self.i] == "\\":
-                    self.i += 2
-                elif self.peek(3) == quote * 3:
-                    self.i += 3
-                    extra = 0
-                    while extra < 2 and self.peek() == quote:
-                        self.i += 1
-                        extra += 1
-                    return
-                else:
-                    self.i += 1
-        else:
-            self.i += 1
-            while self.i < len(self.s) and self.s[self.i] != "\n":
-                if quote == '"' and self.s[self.i] == "\\":
-                    self.i += 2
-                    continue
-                if self.s[self.i] == quote:
-                    self.i += 1
-                    return
-                self.i += 1
-        self.fail(start, "chuỗi mở ở đây chưa đóng: thiếu dấu ngoặc kép" if quote == '"'
-                  else "chuỗi mở ở đây chưa đóng: thiếu dấu nháy đơn",
-                  'Ví dụ: name = "Sở Ngoại vụ"; chuỗi nhiều dòng dùng """...""".')
+        opener = quote * 3 if self.peek(3) == quote * 3 else quote
+        m = _STRINGS[opener].match(self.s, self.i)
+        if m is not None:
+            self.i = m.end()
+            return
+        self.fail(
+            start,
+            "chuỗi mở ở đây chưa đóng: thiếu dấu ngoặc kép"
+            if quote == '"'
+            else "chuỗi mở ở đây chưa đóng: thiếu dấu nháy đơn",
+            'Ví dụ: name = "Sở Ngoại vụ"; chuỗi nhiều dòng dùng """...""".',
+        )
         self.i = len(self.s)
 
     def array(self, path: KeyPath) -> None:
@@ -411,8 +484,11 @@ class _Scanner:
         while True:
             self.skip_space(newlines=True)
             if self.i >= len(self.s):
-                self.fail(start, "danh sách mở ở đây chưa đóng: thiếu dấu ]",
-                          'Ví dụ: aliases = ["SNgV", "Sở Ngoại vụ tỉnh"]')
+                self.fail(
+                    start,
+                    "danh sách mở ở đây chưa đóng: thiếu dấu ]",
+                    'Ví dụ: aliases = ["SNgV", "Sở Ngoại vụ tỉnh"]',
+                )
                 return
             if self.peek() == "]":
                 self.i += 1
@@ -425,12 +501,18 @@ class _Scanner:
             if self.peek() == ",":
                 self.i += 1
             elif self.i >= len(self.s):
-                self.fail(start, "danh sách mở ở đây chưa đóng: thiếu dấu ]",
-                          'Ví dụ: aliases = ["SNgV", "Sở Ngoại vụ tỉnh"]')
+                self.fail(
+                    start,
+                    "danh sách mở ở đây chưa đóng: thiếu dấu ]",
+                    'Ví dụ: aliases = ["SNgV", "Sở Ngoại vụ tỉnh"]',
+                )
             elif self.peek() != "]":
-                self.fail(self.i, "thiếu dấu phẩy giữa các phần tử, hoặc dấu ] đóng danh sách mở ở "
-                          f"dòng {self.line(start)}",
-                          'Ví dụ: aliases = ["SNgV", "Sở Ngoại vụ tỉnh"]')
+                self.fail(
+                    self.i,
+                    "thiếu dấu phẩy giữa các phần tử, hoặc dấu ] đóng danh sách mở ở "
+                    f"dòng {self.line(start)}",
+                    'Ví dụ: aliases = ["SNgV", "Sở Ngoại vụ tỉnh"]',
+                )
                 return
 
     def inline_table(self, path: KeyPath) -> None:
@@ -443,8 +525,11 @@ class _Scanner:
         while True:
             self.skip_space()
             if self.i >= len(self.s) or self.peek() == "\n":
-                self.fail(start, "bảng viết trên một dòng mở ở đây chưa đóng: thiếu dấu }",
-                          'Ví dụ: { date = 2024-12-02, label = "Quốc khánh Lào" }')
+                self.fail(
+                    start,
+                    "bảng viết trên một dòng mở ở đây chưa đóng: thiếu dấu }",
+                    'Ví dụ: { date = 2024-12-02, label = "Quốc khánh Lào" }',
+                )
                 return
             self.keyval(path)
             self.skip_space()
@@ -454,8 +539,11 @@ class _Scanner:
                 self.i += 1
                 return
             else:
-                self.fail(start, "bảng viết trên một dòng mở ở đây chưa đóng: thiếu dấu } hoặc dấu phẩy",
-                          'Ví dụ: { date = 2024-12-02, label = "Quốc khánh Lào" }')
+                self.fail(
+                    start,
+                    "bảng viết trên một dòng mở ở đây chưa đóng: thiếu dấu } hoặc dấu phẩy",
+                    'Ví dụ: { date = 2024-12-02, label = "Quốc khánh Lào" }',
+                )
                 return
 
 
@@ -488,8 +576,13 @@ def toml_literal(value: Any, *, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def key_label(path: Sequence[str | int], value: Any = None, lines: Lines | None = None,
-              *, with_value: bool = True) -> str:
+def key_label(
+    path: Sequence[str | int],
+    value: Any = None,
+    lines: Lines | None = None,
+    *,
+    with_value: bool = True,
+) -> str:
     """ "[smtp] port = "587a"", "[[units]] email = "x"", "[calendar] extra_days_off = 5".
 
     The table part is the longest prefix the file declares as a header; without a
@@ -564,7 +657,9 @@ def _fields(model: type[BaseModel]) -> dict[str, FieldInfo]:
     return {info.alias or name: info for name, info in model.model_fields.items()}
 
 
-def field_at(model: type[BaseModel], loc: Sequence[str | int]) -> tuple[FieldInfo | None, type[BaseModel] | None]:
+def field_at(
+    model: type[BaseModel], loc: Sequence[str | int]
+) -> tuple[FieldInfo | None, type[BaseModel] | None]:
     """The field a pydantic `loc` names and the model owning its last key (None if unknown)."""
     current: type[BaseModel] | None = model
     found: FieldInfo | None = None
@@ -589,8 +684,9 @@ def example_hint(info: FieldInfo | None, key: str) -> str:
     return f"Ví dụ: {key} = {toml_literal(info.examples[0], limit=120)}"
 
 
-def _message(err: dict[str, Any], info: FieldInfo | None, owner: type[BaseModel] | None,
-             key: str) -> tuple[str, str]:
+def _message(
+    err: dict[str, Any], info: FieldInfo | None, owner: type[BaseModel] | None, key: str
+) -> tuple[str, str]:
     """Vietnamese (message, hint) for one pydantic error."""
     kind = err["type"]
     ctx = err.get("ctx") or {}
@@ -628,16 +724,26 @@ def _message(err: dict[str, Any], info: FieldInfo | None, owner: type[BaseModel]
     }
     if kind in simple:
         return simple[kind], example
-    bounds = {"greater_than_equal": ("ge", "≥"), "less_than_equal": ("le", "≤"),
-              "greater_than": ("gt", ">"), "less_than": ("lt", "<")}
+    bounds = {
+        "greater_than_equal": ("ge", "≥"),
+        "less_than_equal": ("le", "≤"),
+        "greater_than": ("gt", ">"),
+        "less_than": ("lt", "<"),
+    }
     if kind in bounds:
         name, sign = bounds[kind]
         return f"phải {sign} {ctx.get(name)}", example
     return "giá trị không hợp lệ", example
 
 
-def validation_problems(error: ValidationError, *, model: type[BaseModel], file: str = "",
-                        lines: Lines | None = None, prefix: KeyPath = ()) -> list[Problem]:
+def validation_problems(
+    error: ValidationError,
+    *,
+    model: type[BaseModel],
+    file: str = "",
+    lines: Lines | None = None,
+    prefix: KeyPath = (),
+) -> list[Problem]:
     """One Problem per pydantic finding, sorted by line; `prefix` is prepended to each loc."""
     found: list[tuple[int, int, Problem]] = []
     for order, err in enumerate(error.errors(include_url=False)):

@@ -64,14 +64,29 @@ def plan(**changes: object) -> Plan:
         number="34/KH-UBND",
         year=2024,
         activities=[
-            Activity(ref="I.1", content="Gặp mặt", lead_text="Sở Ngoại vụ", lead=["Sở Ngoại vụ"],
-                     timing=Timing("Quý II/2024", TimingKind.RANGE, date(2024, 4, 1), date(2024, 6, 30))),
-            Activity(ref="I.2", content="Triển lãm", lead_text="Sở Văn hoá, Thể thao và Du lịch",
-                     coordinating=["Sở Văn hóa Thể thao", "Văn phòng UBND tỉnh"],
-                     timing=Timing("Tháng 10/2024", TimingKind.RANGE, date(2024, 10, 1), date(2024, 10, 31))),
+            Activity(
+                ref="I.1",
+                content="Gặp mặt",
+                lead_text="Sở Ngoại vụ",
+                lead=["Sở Ngoại vụ"],
+                timing=Timing("Quý II/2024", TimingKind.RANGE, date(2024, 4, 1), date(2024, 6, 30)),
+            ),
+            Activity(
+                ref="I.2",
+                content="Triển lãm",
+                lead_text="Sở Văn hoá, Thể thao và Du lịch",
+                coordinating=["Sở Văn hóa Thể thao", "Văn phòng UBND tỉnh"],
+                timing=Timing(
+                    "Tháng 10/2024", TimingKind.RANGE, date(2024, 10, 1), date(2024, 10, 31)
+                ),
+            ),
         ],
-        reports=[ReportDuty(id="half-year", period="half-year", title="Báo cáo 6 tháng", to="Sở Ngoại vụ"),
-                 ReportDuty(id="quarterly", period="quarterly", title="Báo cáo quý", to="Sở Ngoại vụ")],
+        reports=[
+            ReportDuty(
+                id="half-year", period="half-year", title="Báo cáo 6 tháng", to="Sở Ngoại vụ"
+            ),
+            ReportDuty(id="quarterly", period="quarterly", title="Báo cáo quý", to="Sở Ngoại vụ"),
+        ],
     )
     for key, value in changes.items():
         setattr(base, key, value)
@@ -106,16 +121,24 @@ def test_a_lead_cell_without_resolved_names_is_split_through_the_directory(proje
     broken.activities[0].lead_text = "Sở Ngoại vụ, Sở Tài chánh"
     path = write_schedule(broken, project / "schedules")
     problems = check(project / "config.toml", today=date(2024, 3, 1))
-    errors = [p for p in by_severity(problems, "error") if p.key.startswith("[[activities]] lead_text")]
+    errors = [
+        p for p in by_severity(problems, "error") if p.key.startswith("[[activities]] lead_text")
+    ]
     (error,) = errors
-    assert error.line == line_of(path.read_text(encoding="utf-8"), 'lead_text = "Sở Ngoại vụ, Sở Tài chánh"')
+    assert error.line == line_of(
+        path.read_text(encoding="utf-8"), 'lead_text = "Sở Ngoại vụ, Sở Tài chánh"'
+    )
     assert "“Sở Tài chánh”" in error.message
 
 
 def test_superseded_units_warn_once_per_unit_after_their_last_day(project: Path) -> None:
     before = check(project / "config.toml", today=date(2025, 6, 30))
     assert not [p for p in before if "hết hiệu lực" in p.message]
-    after = [p for p in check(project / "config.toml", today=date(2025, 7, 1)) if "hết hiệu lực" in p.message]
+    after = [
+        p
+        for p in check(project / "config.toml", today=date(2025, 7, 1))
+        if "hết hiệu lực" in p.message
+    ]
     (warning,) = after  # used by I.1 and by two reports: one warning
     assert warning.severity == "warning"
     assert "I.1" in warning.message and "Văn phòng UBND tỉnh" in warning.message
@@ -123,7 +146,9 @@ def test_superseded_units_warn_once_per_unit_after_their_last_day(project: Path)
 
 def test_deadlines_too_close_to_the_cut_off_and_missing_ones_are_warnings(project: Path) -> None:
     problems = check(project / "config.toml", today=date(2024, 3, 1))
-    config_warnings = [p for p in by_severity(problems, "warning") if p.file == str(project / "config.toml")]
+    config_warnings = [
+        p for p in by_severity(problems, "warning") if p.file == str(project / "config.toml")
+    ]
     # "trước ngày 15/6/2024" ends on 14/6, the cut-off day itself; "chậm nhất 17/12" leaves one working day
     (gap,) = config_warnings
     assert gap.line == line_of(CONFIG, "date = 2024-06-15")
@@ -151,8 +176,10 @@ def test_hand_edited_dates_are_noted(project: Path) -> None:
     except NotImplementedError:
         pytest.skip("timing parser not built yet")
     path = project / "schedules" / "kh-34-2024.toml"
-    ours = write_schedule(plan(activities=[Activity(ref="I.1", content="x", lead=["Sở Ngoại vụ"],
-                                                   timing=parsed)]), project / "schedules")
+    ours = write_schedule(
+        plan(activities=[Activity(ref="I.1", content="x", lead=["Sở Ngoại vụ"], timing=parsed)]),
+        project / "schedules",
+    )
     text = ours.read_text(encoding="utf-8").replace(f"start = {parsed.start}", "start = 2024-05-02")
     path.write_text(text, encoding="utf-8")
     notes = by_severity(check(project / "config.toml", today=date(2024, 3, 1)), "info")
@@ -162,23 +189,36 @@ def test_hand_edited_dates_are_noted(project: Path) -> None:
 
 
 def test_broken_files_are_reported_and_the_rest_still_checked(project: Path) -> None:
-    (project / "schedules" / "b-hong.toml").write_text('[plan]\ntitle = "x"\nyear = "hai nghìn"\n', encoding="utf-8")
+    (project / "schedules" / "b-hong.toml").write_text(
+        '[plan]\ntitle = "x"\nyear = "hai nghìn"\n', encoding="utf-8"
+    )
     problems = check(project / "config.toml", today=date(2024, 3, 1))
     files = {p.file for p in by_severity(problems, "error")}
-    assert files == {str(project / "schedules" / "b-hong.toml"), str(project / "schedules" / "kh-34-2024.toml")}
+    assert files == {
+        str(project / "schedules" / "b-hong.toml"),
+        str(project / "schedules" / "kh-34-2024.toml"),
+    }
     (year,) = [p for p in problems if p.file.endswith("b-hong.toml")]
     assert (year.line, year.key) == (3, '[plan] year = "hai nghìn"')
 
 
 def test_a_broken_config_still_gets_its_schedules_validated(project: Path) -> None:
-    (project / "config.toml").write_text(CONFIG + "\n[smtp]\nport = \"x\"\n", encoding="utf-8")
+    (project / "config.toml").write_text(CONFIG + '\n[smtp]\nport = "x"\n', encoding="utf-8")
     (project / "schedules" / "b-hong.toml").write_text("[plan\n", encoding="utf-8")
     problems = check(project / "config.toml", project / "schedules", today=date(2024, 3, 1))
-    assert {Path(p.file).name for p in by_severity(problems, "error")} == {"config.toml", "b-hong.toml"}
+    assert {Path(p.file).name for p in by_severity(problems, "error")} == {
+        "config.toml",
+        "b-hong.toml",
+    }
 
 
 def test_summary_counts_in_vietnamese() -> None:
-    problems = [Problem("a"), Problem("b"), Problem("c", severity="warning"), Problem("d", severity="info")]
+    problems = [
+        Problem("a"),
+        Problem("b"),
+        Problem("c", severity="warning"),
+        Problem("d", severity="info"),
+    ]
     assert summary(problems) == "2 lỗi, 1 cảnh báo, 1 ghi chú"
     assert summary(problems[2:3]) == "0 lỗi, 1 cảnh báo"
     assert summary([]) == "Không có lỗi."
@@ -190,7 +230,9 @@ runner = CliRunner()
 
 
 def test_check_command_exits_1_on_errors_and_prints_file_line_key(project: Path) -> None:
-    result = runner.invoke(app, ["check", "--config", str(project / "config.toml"), "--now", "2024-03-01"])
+    result = runner.invoke(
+        app, ["check", "--config", str(project / "config.toml"), "--now", "2024-03-01"]
+    )
     assert result.exit_code == 1, result.output
     schedule = project / "schedules" / "kh-34-2024.toml"
     assert f"{schedule}:" in result.output and "[[activities]] coordinating" in result.output
@@ -215,7 +257,9 @@ def test_schema_command_writes_both_schemas(tmp_path: Path) -> None:
     result = runner.invoke(app, ["schema", str(tmp_path / "schema")])
     assert result.exit_code == 0, result.output
     config = json.loads((tmp_path / "schema" / "config.schema.json").read_text(encoding="utf-8"))
-    schedule = json.loads((tmp_path / "schema" / "schedule.schema.json").read_text(encoding="utf-8"))
+    schedule = json.loads(
+        (tmp_path / "schema" / "schedule.schema.json").read_text(encoding="utf-8")
+    )
     assert {"units", "smtp", "calendar"} <= set(config["properties"])
     assert {"plan", "activities", "reports"} == set(schedule["properties"])
 

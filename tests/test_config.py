@@ -96,7 +96,9 @@ def test_units_and_successors_reach_the_directory(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, MINIMAL))
     directory = config.directory()
     assert directory.get("so ngoai vu") is not None
-    assert [u.name for u in directory.recipients("Sở Ngoại vụ", date(2026, 1, 5))] == ["Văn phòng UBND tỉnh"]
+    assert [u.name for u in directory.recipients("Sở Ngoại vụ", date(2026, 1, 5))] == [
+        "Văn phòng UBND tỉnh"
+    ]
 
 
 def test_nfd_text_is_stored_as_nfc(tmp_path: Path) -> None:
@@ -162,7 +164,10 @@ def test_all_problems_are_reported_at_once_with_lines_keys_and_fixes(tmp_path: P
 
     expected = {
         "public_url": ("[notifier] public_url", "http://"),
-        "deadline_on_day_off": ("[calendar] deadline_on_day_off", '"next_working_day" hoặc "previous_working_day"'),
+        "deadline_on_day_off": (
+            "[calendar] deadline_on_day_off",
+            '"next_working_day" hoặc "previous_working_day"',
+        ),
         "wordin": ("[[reports.deadlines]] wordin", "có phải là “wording”?"),
         "[[reports.deadlines]]": ("[[reports.deadlines]] wording", "thiếu khóa bắt buộc “wording”"),
         "emial": ("[[units]] emial", "có phải là “email”?"),
@@ -178,8 +183,10 @@ def test_all_problems_are_reported_at_once_with_lines_keys_and_fixes(tmp_path: P
         assert message in problem.message, (needle, str(problem))
     # the two bad list elements: a string that is no date, and a number that must not become one
     days = [p for p in problems if p.key.startswith("[calendar] extra_days_off")]
-    assert [p.key for p in days] == ['[calendar] extra_days_off = "2026-13-01"',
-                                     "[calendar] extra_days_off = 20260105"]
+    assert [p.key for p in days] == [
+        '[calendar] extra_days_off = "2026-13-01"',
+        "[calendar] extra_days_off = 20260105",
+    ]
     assert all(p.hint == "Ví dụ: extra_days_off = [2026-01-02]" for p in days)
     # an observance with both kinds of date is named at its table
     both = by_line[line_of(BROKEN, "[[observances]]", line_of(BROKEN, "Hai ngày") - 2)]
@@ -188,19 +195,23 @@ def test_all_problems_are_reported_at_once_with_lines_keys_and_fixes(tmp_path: P
 
 
 def test_an_unknown_key_without_a_close_match_lists_the_valid_ones(tmp_path: Path) -> None:
-    (problem,) = problems_of(write(tmp_path, '[web]\nzzz = 1\n'))
+    (problem,) = problems_of(write(tmp_path, "[web]\nzzz = 1\n"))
     assert (problem.line, problem.key) == (2, "[web] zzz = 1")
     assert "Các khóa hợp lệ: host, port." == problem.hint
 
 
 def test_unit_directory_problems_get_the_line_of_their_entry(tmp_path: Path) -> None:
-    text = MINIMAL.replace('successors = ["Văn phòng UBND tỉnh"]', 'successors = ["Văn phòng UBND"]')
+    text = MINIMAL.replace(
+        'successors = ["Văn phòng UBND tỉnh"]', 'successors = ["Văn phòng UBND"]'
+    )
     text += '\n[[units]]\nname = "Sở Ngoai Vu"\nemail = "x@example.org"\n'
     problems = problems_of(write(tmp_path, text))
     lines = {p.line for p in problems}
     assert line_of(text, 'successors = ["Văn phòng UBND"]') in lines
     successor = next(p for p in problems if p.line == line_of(text, "successors"))
-    assert successor.key.startswith("[[units]] successors") and "Văn phòng UBND tỉnh" in str(successor)
+    assert successor.key.startswith("[[units]] successors") and "Văn phòng UBND tỉnh" in str(
+        successor
+    )
     assert any("trùng" in p.message for p in problems)  # "Sở Ngoai Vu" collides with "Sở Ngoại vụ"
 
 
@@ -237,7 +248,9 @@ def test_a_password_file_inside_the_project_is_refused(tmp_path: Path) -> None:
     config = load_config(write(project, '[smtp]\npassword_file = "../smtp-password"\n'))
     secret = smtp_password(config, {})
     assert secret == Secret("mật-khẩu") and "mật-khẩu" not in repr(secret) + str(secret)
-    assert smtp_password(config, {"NOTIFIER_SMTP_PASSWORD": "từ-môi-trường"}) == Secret("từ-môi-trường")
+    assert smtp_password(config, {"NOTIFIER_SMTP_PASSWORD": "từ-môi-trường"}) == Secret(
+        "từ-môi-trường"
+    )
     assert smtp_password(default_config(), {}) is None
 
 
@@ -246,12 +259,19 @@ def test_a_password_file_inside_the_project_is_refused(tmp_path: Path) -> None:
 
 def test_environment_overrides_are_applied_from_a_given_mapping(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, MINIMAL + '\n[smtp]\nhost = "a.example.org"\nport = 25\n'))
-    env = {"NOTIFIER_SMTP_HOST": "mail.example.org", "NOTIFIER_SMTP_PORT": "2525",
-           "NOTIFIER_DATABASE": "postgresql+psycopg://u@db/notifier", "NOTIFIER_OTHER": "x"}
+    env = {
+        "NOTIFIER_SMTP_HOST": "mail.example.org",
+        "NOTIFIER_SMTP_PORT": "2525",
+        "NOTIFIER_DATABASE": "postgresql+psycopg://u@db/notifier",
+        "NOTIFIER_OTHER": "x",
+    }
     changed = apply_environment(config, env)
     assert (changed.smtp.host, changed.smtp.port) == ("mail.example.org", 2525)
     assert changed.database.url == "postgresql+psycopg://u@db/notifier"
-    assert (config.smtp.host, config.smtp.port) == ("a.example.org", 25)  # the original is untouched
+    assert (config.smtp.host, config.smtp.port) == (
+        "a.example.org",
+        25,
+    )  # the original is untouched
     assert changed.directory() is not None and changed.file == config.file
     assert apply_environment(config, {"NOTIFIER_SMTP_HOST": "  "}) is config  # empty = unset
     loaded = load_config(tmp_path / "config.toml", environ={"NOTIFIER_SMTP_PORT": "465"})
@@ -265,7 +285,10 @@ def test_a_bad_environment_value_names_the_variable(tmp_path: Path, value: str) 
     (problem,) = caught.value.problems
     assert problem.key == f'biến môi trường NOTIFIER_SMTP_PORT = "{value}"'
     if value == "587a":
-        assert problem.message == "không phải số nguyên." and problem.hint == "Ví dụ: NOTIFIER_SMTP_PORT=587"
+        assert (
+            problem.message == "không phải số nguyên."
+            and problem.hint == "Ví dụ: NOTIFIER_SMTP_PORT=587"
+        )
 
 
 # --- TOML syntax ---------------------------------------------------------------------------------
@@ -283,8 +306,9 @@ def test_a_bad_environment_value_names_the_variable(tmp_path: Path, value: str) 
         ("[smtp]\nport = 587a\n", 2, "ký tự thừa"),
     ],
 )
-def test_syntax_errors_name_line_and_what_was_expected(tmp_path: Path, text: str, line: int,
-                                                       words: str) -> None:
+def test_syntax_errors_name_line_and_what_was_expected(
+    tmp_path: Path, text: str, line: int, words: str
+) -> None:
     (problem,) = problems_of(write(tmp_path, text))
     assert problem.line == line, str(problem)
     assert words in problem.message, str(problem)
@@ -293,7 +317,7 @@ def test_syntax_errors_name_line_and_what_was_expected(tmp_path: Path, text: str
 
 def test_a_file_not_in_utf8_is_named_with_its_line(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
-    path.write_bytes('[notifier]\nprovince = "Đắk Lắk"\n'.encode("utf-8") + 'x = "Hà"\n'.encode("cp1258"))
+    path.write_bytes('[notifier]\nprovince = "Đắk Lắk"\n'.encode() + 'x = "Hà"\n'.encode("cp1258"))
     (problem,) = problems_of(path)
     assert problem.line == 3 and "UTF-8" in problem.message
 
@@ -305,10 +329,14 @@ scalars = st.one_of(st.integers(-5, 5), st.booleans(), st.dates(), st.text(max_s
 values = st.one_of(scalars, st.lists(scalars, max_size=3))
 tables = st.dictionaries(keys, values, max_size=4)
 documents = st.dictionaries(
-    keys, st.one_of(values, tables, st.lists(tables, min_size=1, max_size=3)), min_size=1, max_size=5)
+    keys,
+    st.one_of(values, tables, st.lists(tables, min_size=1, max_size=3)),
+    min_size=1,
+    max_size=5,
+)
 
 
-def _leaves(data: dict, path: tuple = ()):  # noqa: ANN202 - test helper
+def _leaves(data: dict, path: tuple = ()):
     for key, value in data.items():
         here = (*path, key)
         if isinstance(value, dict):
@@ -334,7 +362,10 @@ def test_every_key_is_found_on_the_line_that_writes_it(data: dict) -> None:
         if key is None:  # an array-of-tables entry: its header line
             assert written == f"[[{'.'.join(str(p) for p in path[:-1])}]]"
         else:
-            assert written.startswith(f"{key} =") or written.startswith(f'"{key}" ='), (path, written)
+            assert written.startswith((f"{key} =", f'"{key}" =')), (
+                path,
+                written,
+            )
 
 
 def test_parse_toml_raises_one_problem_for_syntax() -> None:
@@ -360,11 +391,16 @@ def test_the_config_schema_lists_every_section_in_vietnamese() -> None:
 
 def test_observances_become_keydates_values(tmp_path: Path) -> None:
     keydates = pytest.importorskip("notifier.keydates")
-    text = ('[[observances]]\nname = "Giỗ Tổ"\nlunar = "03-10"\n\n[[anniversaries]]\nname = "Thụy Điển"\n'
-            'date = 1969-01-11\nkeywords = ["Thụy Điển"]\n')
+    text = (
+        '[[observances]]\nname = "Giỗ Tổ"\nlunar = "03-10"\n\n[[anniversaries]]\nname = "Thụy Điển"\n'
+        'date = 1969-01-11\nkeywords = ["Thụy Điển"]\n'
+    )
     found = load_config(write(tmp_path, text)).observances()
     assert all(isinstance(o, keydates.Observance) for o in found)
-    assert [(o.month, o.day, o.lunar, o.founded) for o in found] == [(3, 10, True, None), (1, 11, False, 1969)]
+    assert [(o.month, o.day, o.lunar, o.founded) for o in found] == [
+        (3, 10, True, None),
+        (1, 11, False, 1969),
+    ]
 
 
 def test_the_admin_guide_documents_every_section_and_key() -> None:
@@ -379,8 +415,12 @@ def test_the_admin_guide_documents_every_section_and_key() -> None:
     def walk(model: type[BaseModel]) -> None:
         for name, info in model.model_fields.items():
             key = info.alias or name
-            if f"`{key}`" not in guide and f"`[{key}]`" not in guide and f"[[{key}]]" not in guide \
-                    and f".{key}]]" not in guide:
+            if (
+                f"`{key}`" not in guide
+                and f"`[{key}]`" not in guide
+                and f"[[{key}]]" not in guide
+                and f".{key}]]" not in guide
+            ):
                 missing.append(f"{model.__name__}.{key}")
             inner = _inner_model(info.annotation)
             if inner is not None and inner is not model:
