@@ -53,6 +53,9 @@ _WEEKDAYS = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u0085]+")
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 _SPACES = re.compile(r"\s+")
+# Anything one_line would change apart from the ends (the common subject has none of it).
+_UNTIDY = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u0085\u200b-\u200f\u202a-\u202e"
+                     "\u2060-\u2064\u2066-\u2069\ufeff]|\\s\\s|[^\\S ]")
 _BLANK_LINES = re.compile(r"\n(?:[ \t]*\n){2,}")
 
 
@@ -101,8 +104,11 @@ def vn_weekday(value: date | str) -> str:
 
 def one_line(text: str, *, limit: int = SUBJECT_MAX) -> str:
     """NFC, no control characters or line breaks, single spaces, at most `limit` characters."""
-    text = _INVISIBLE.sub("", nfc(str(text)))
-    text = _SPACES.sub(" ", _CONTROL.sub(" ", text)).strip()
+    text = str(text)
+    if _UNTIDY.search(text) or not unicodedata.is_normalized("NFC", text):
+        text = _INVISIBLE.sub("", nfc(text))
+        text = _SPACES.sub(" ", _CONTROL.sub(" ", text))
+    text = text.strip()
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
     return text
@@ -147,8 +153,18 @@ def _environments(directory: Path) -> tuple[jinja2.Environment, jinja2.Environme
 
 
 @lru_cache(maxsize=64)
-def _subject_template(directory: Path, template: str) -> jinja2.Template:
-    return _environments(directory)[0].get_template(f"{template}.subject.j2")
+def _subject_template(directory: Path, template: str) -> tuple[jinja2.Template, dict[str, Any]]:
+    """The subject template and its globals as a plain dict (see `_render_subject`)."""
+    compiled = _environments(directory)[0].get_template(f"{template}.subject.j2")
+    return compiled, dict(compiled.globals)
+
+
+def _render_subject(directory: Path, template: str, context: Mapping[str, Any]) -> str:
+    """Template.render, minus the per-call merge of the globals ChainMap, which costs as much
+    as the subject itself; a year-long preview renders tens of thousands of subjects."""
+    compiled, globals_ = _subject_template(directory, template)
+    run = compiled.new_context({**globals_, **context}, shared=True)
+    return compiled.environment.concat(compiled.root_render_func(run))  # type: ignore[attr-defined]
 
 
 def _check_name(template: str) -> None:
@@ -161,7 +177,7 @@ def render_subject(
 ) -> str:
     """Only the subject line (the planner uses it for previews)."""
     _check_name(template)
-    return one_line(_subject_template(directory or TEMPLATES_DIR, template).render(context))
+    return one_line(_render_subject(directory or TEMPLATES_DIR, template, context))
 
 
 def render(
@@ -175,7 +191,7 @@ def render(
     """
     _check_name(template)
     plain, html = _environments(directory or TEMPLATES_DIR)
-    subject = one_line(_subject_template(directory or TEMPLATES_DIR, template).render(context))
+    subject = one_line(_render_subject(directory or TEMPLATES_DIR, template, context))
     text = _tidy(nfc(plain.get_template(f"{template}.text.j2").render(context)))
     body = nfc(html.get_template(f"{template}.html.j2").render(context))
     attachments: tuple[Attachment, ...] = ()
