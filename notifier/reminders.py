@@ -1038,7 +1038,12 @@ def _item(p: _Planner, e: _Event) -> dict[str, Any]:
     if e.activity is not None:
         base.update(p.shared.activity(e.activity, e.plan))
     if e.duty is not None and e.deadline is not None:
-        base.update(report_id=e.duty.id, title=_report_title(e.duty, e.deadline), to=e.duty.to)
+        # Who owes it, as units that get the reminders (groups expanded, receiver left out).
+        receivers = {u.slug for u in p.recipients(e.duty.to, e.day)} if e.duty.to else set()
+        owing = dict.fromkeys(u.name for n in e.units for u in p.reachable(n, e.day)
+                              if u.slug not in receivers)
+        base.update(report_id=e.duty.id, title=_report_title(e.duty, e.deadline), to=e.duty.to,
+                    units=list(owing))
     return base
 
 
