@@ -343,13 +343,13 @@ def serve(
         return host or web.host, web.port if port is None else port
 
     bind_host, bind_port = _run(settings, debug=debug)
+    cache = _feed_cache(config, now)
+    _run(lambda: cache.snapshot, debug=debug)  # fail fast, in Vietnamese, on bad config or schedules
     if workers > 1:  # each worker imports the factory; the state file keeps their bytes equal
         os.environ["NOTIFIER_CONFIG"] = str(config.resolve())
         run_server("notifier.web:app_from_env", host=bind_host, port=bind_port, workers=workers,
                    access_log=access_log)  # fmt: skip
         return
-    cache = _feed_cache(config, now)
-    _run(lambda: cache.snapshot, debug=debug)  # fail fast, in Vietnamese, on a bad config
     run_server(create_app(cache), host=bind_host, port=bind_port, access_log=access_log)
 
 
