@@ -266,6 +266,7 @@ def test_fixture_gia_lai_wrapped_and_missing_cells():
     assert [r.period for r in plan.reports] == ["half-year", "annual"]
     assert plan.reports[0].to == "Sở Ngoại vụ"
     assert any("trước ngày 10/6" in p.message for p in plan.problems)
+    assert all(str(p).startswith(f"{FIXTURES / 'plan_gia_lai_2025.txt'}:") for p in plan.problems)
 
 
 def test_fixture_deadline_header_and_arabic_sections():

@@ -18,6 +18,7 @@ each activity (keydates.py). Not here: unit matching (units.py), schedules on di
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from notifier.errors import PlanReadError, Problem
@@ -88,6 +89,8 @@ def parse_text(
     else:
         plan = _parse_flat(lines, header, source=source, year=year)
     apply_key_dates(plan, observances)
+    if source:  # "ke-hoach.txt:136: …" — every finding names the file it is about
+        plan.problems = [p if p.file else replace(p, file=source) for p in plan.problems]
     return plan
 
 
