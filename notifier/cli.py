@@ -388,7 +388,9 @@ def check_command(
         for problem in problems:
             out.print(str(problem), style=styles.get(problem.severity, ""), markup=False,
                       soft_wrap=True)
-        out.print(summary(problems), style="bold red" if errors else "bold green", markup=False)
+        warned = any(p.severity == "warning" for p in problems)
+        style = "bold red" if errors else "bold yellow" if warned else "bold green"
+        out.print(summary(problems), style=style, markup=False)
     if errors:
         raise typer.Exit(1)
 

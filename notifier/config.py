@@ -851,9 +851,7 @@ def apply_environment(config: Config, environ: Mapping[str, str]) -> Config:
             changed[section] = model.model_validate(data)
         except ValidationError as exc:
             for p in validation_problems(exc, model=model):
-                key = next(
-                    (k for k in values if f"] {k}" in f"] {p.key}" or p.key.startswith(k)), None
-                )
+                key = next((k for k in values if p.key.split(" =")[0] == k), None)
                 variable = sources.get((section, key)) if key else None
                 if variable is None:
                     problems.append(p)
