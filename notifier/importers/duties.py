@@ -166,7 +166,7 @@ def _duties_in(sentence: str, line: int) -> list[tuple[ReportDuty, str]]:
 
 def _window_end(masked: str, start: int) -> int:
     """A period list must begin within about a dozen words after "báo cáo"."""
-    words = list(re.finditer(r"\S+", masked[start:]))
+    words = list(re.finditer(r"\S+", masked[start : start + 400]))
     limit = words[min(12, len(words) - 1)].end() if words else 0
     return start + limit + 40  # room for the list itself
 

@@ -126,8 +126,11 @@ def parse_prose(lines: Sequence[Line], *, source: str = "", year: int | None = N
     timing = TimingReader(year=plan_year, deadline=False)
     inferred: list[str] = []
     used_general = False
+    assigned: dict[str, tuple[str, str]] = {}
     for item in items:
-        lead, coord = _assignment(item.paragraph)
+        if item.paragraph not in assigned:  # items of one paragraph share its assignment
+            assigned[item.paragraph] = _assignment(item.paragraph)
+        lead, coord = assigned[item.paragraph]
         if not lead and general:
             lead, coord, used_general = general[0], coord or general[1], True
         stated = _stated_timing(item.content)
