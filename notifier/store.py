@@ -25,6 +25,7 @@ Not here: what to send (reminders.py), rendering (emails.py), SMTP and maildir
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -46,6 +47,7 @@ __all__ = [
     "ALEMBIC_DIR",
     "metadata",
     "outbox",
+    "outbox_payload",
     "delivery_log",
     "feed_versions",
     "meta",
@@ -97,6 +99,7 @@ metadata = sa.MetaData(
         "uq": "uq_%(table_name)s_%(column_0_name)s",
         "ck": "ck_%(table_name)s_%(constraint_name)s",
         "pk": "pk_%(table_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     }
 )
 
@@ -112,7 +115,6 @@ outbox = sa.Table(
     sa.Column("units", sa.JSON, nullable=False),
     sa.Column("recipients", sa.JSON, nullable=False),  # [[display name, address], ...]
     sa.Column("subject", sa.Text, nullable=False),
-    sa.Column("payload", sa.JSON, nullable=False),  # the template context
     sa.Column("due_at", UtcDateTime, nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False),
@@ -129,6 +131,15 @@ outbox = sa.Table(
     ),
     sa.Index(None, "status", "next_attempt_at"),
     sa.Index(None, "due_at"),
+)
+
+# The template context, kept apart: rewriting a 5 kB row at every state change made
+# claiming and recording 4× slower on SQLite (PostgreSQL's TOAST does this by itself).
+outbox_payload = sa.Table(
+    "outbox_payload",
+    metadata,
+    sa.Column("id", _Id, sa.ForeignKey("outbox.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("payload", sa.JSON, nullable=False),
 )
 
 delivery_log = sa.Table(
@@ -190,7 +201,7 @@ class OutboxRow:
     units: tuple[str, ...]
     recipients: tuple[tuple[str, str], ...]  # (display name, address)
     subject: str
-    payload: Mapping[str, Any]
+    payload_json: str  # the template context as stored; decoded on use (maybe in a worker)
     due_at: datetime
     status: str
     attempts: int
@@ -203,9 +214,15 @@ class OutboxRow:
     created_at: datetime
     updated_at: datetime
 
+    @property
+    def payload(self) -> Mapping[str, Any]:
+        """The template context (a fresh dict at each call)."""
+        value = json.loads(self.payload_json) if self.payload_json else {}
+        return value if isinstance(value, dict) else {}
+
     @classmethod
-    def from_db(cls, row: sa.Row[Any]) -> OutboxRow:
-        m = row._mapping
+    def from_db(cls, m: Mapping[str, Any]) -> OutboxRow:
+        """From a row mapping of `outbox` plus its "payload"."""
         return cls(
             id=m["id"],
             key=m["key"],
@@ -216,7 +233,7 @@ class OutboxRow:
             units=tuple(m["units"]),
             recipients=tuple((str(n), str(a)) for n, a in m["recipients"]),
             subject=m["subject"],
-            payload=m["payload"],
+            payload_json=m["payload"] or "",
             due_at=m["due_at"],
             status=m["status"],
             attempts=m["attempts"],
@@ -319,6 +336,11 @@ def _sqlite_setup(engine: Engine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+def _json(value: Any) -> str:
+    # Vietnamese stays UTF-8 rather than \uXXXX escapes: half the size, twice as fast to read.
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def _engine(url: str) -> Engine:
     url = normalize_url(url)
     parsed = sa.make_url(url)
@@ -327,12 +349,14 @@ def _engine(url: str) -> Engine:
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}
+            url, connect_args={"check_same_thread": False, "timeout": 30}, json_serializer=_json
         )
         _sqlite_setup(engine)
         return engine
     # pre_ping: a restarted PostgreSQL leaves dead pooled connections behind.
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=4)
+    return sa.create_engine(
+        url, pool_pre_ping=True, pool_size=8, max_overflow=4, json_serializer=_json
+    )
 
 
 def open_store(url: str | None = None) -> Store:
@@ -359,6 +383,40 @@ def upgrade(url: str, revision: str = "head") -> str:
         return store.revision() or ""
     finally:
         store.close()
+
+
+def _outcome_updates() -> dict[str, sa.Update]:
+    """One prepared UPDATE per outcome, built once (building them per call costs more
+    than running them)."""
+    b, c = sa.bindparam, outbox.c
+    mine = sa.and_(c.id == b("o_id"), c.status == "claimed", c.lease_owner == b("o_owner"))
+    unleased = {"lease_owner": None, "lease_until": None, "updated_at": b("o_at")}
+    return {
+        # "sent" whoever holds the row now: the mail did go out.
+        "sent": sa.update(outbox).where(c.id == b("o_id"), c.status != "sent").values(
+            status="sent", sent_at=b("o_at"), message_id=b("o_mid"), attempts=c.attempts + 1,
+            last_error=None, **unleased),
+        "retry": sa.update(outbox).where(mine).values(
+            status="pending", attempts=c.attempts + 1, next_attempt_at=b("o_retry"),
+            last_error=b("o_msg"), **unleased),
+        "failed": sa.update(outbox).where(mine).values(
+            status="failed", attempts=c.attempts + 1, last_error=b("o_msg"), **unleased),
+        # released: never attempted, given back as it was
+        "released": sa.update(outbox).where(mine).values(status="pending", **unleased),
+    }
+
+
+_OUTCOME_UPDATES = _outcome_updates()
+
+
+# Read as text: only the renderer needs it parsed, and it may run in another process.
+_PAYLOAD_TEXT = sa.cast(outbox_payload.c.payload, sa.Text).label("payload")
+
+
+def _with_payload() -> sa.Select[Any]:
+    return sa.select(outbox, _PAYLOAD_TEXT).select_from(
+        outbox.outerjoin(outbox_payload, outbox_payload.c.id == outbox.c.id)
+    )
 
 
 # --- the store ---
@@ -422,15 +480,25 @@ class Store:
 
         Returns how many were new.
         """
+        reminders = list(reminders)
         rows = [self._row_for(r, now) for r in reminders]
         if not rows:
             return 0
+        payloads = {r.key: dict(r.context) for r in reminders}
         insert = self._insert(outbox).on_conflict_do_nothing(index_elements=["key"])
+        insert = insert.returning(outbox.c.id, outbox.c.key)
         new = 0
         with self._tx() as conn:
             for start in range(0, len(rows), 1000):
-                result = conn.execute(insert.returning(outbox.c.id), rows[start : start + 1000])
-                new += len(result.all())
+                chunk = rows[start : start + 1000]
+                created = conn.execute(insert, chunk).all()
+                if not created:
+                    continue
+                conn.execute(
+                    outbox_payload.insert(),
+                    [{"id": id_, "payload": payloads[key]} for id_, key in created],
+                )
+                new += len(created)
         return new
 
     def _insert(self, table: sa.Table) -> Any:
@@ -454,7 +522,6 @@ class Store:
             "units": _json_list(r.units),
             "recipients": [[str(n), str(a)] for n, a in zip(names, r.to)],
             "subject": r.subject,
-            "payload": dict(r.context),
             "due_at": r.due_at,
             "status": "pending",
             "attempts": 0,
@@ -500,7 +567,15 @@ class Store:
                 )
                 .returning(*outbox.c)
             )
-            rows = [OutboxRow.from_db(r) for r in conn.execute(claim)]
+            claimed = [dict(r._mapping) for r in conn.execute(claim)]
+            payloads = dict(
+                conn.execute(
+                    sa.select(outbox_payload.c.id, _PAYLOAD_TEXT).where(
+                        outbox_payload.c.id.in_([m["id"] for m in claimed])
+                    )
+                ).all()
+            ) if claimed else {}
+        rows = [OutboxRow.from_db({**m, "payload": payloads.get(m["id"])}) for m in claimed]
         rows.sort(key=lambda r: (r.due_at, r.id))
         return rows
 
@@ -563,56 +638,10 @@ class Store:
         return changed
 
     def _apply(self, conn: Connection, status: str, group: list[Outcome], owner: str) -> int:
-        b = sa.bindparam
-        mine = sa.and_(
-            outbox.c.id == b("o_id"), outbox.c.status == "claimed", outbox.c.lease_owner == owner
-        )
-        released = {"status": "pending", "lease_owner": None, "lease_until": None}
-        if status == "sent":
-            stmt = (
-                sa.update(outbox)
-                .where(outbox.c.id == b("o_id"), outbox.c.status != "sent")
-                .values(
-                    status="sent",
-                    sent_at=b("o_at"),
-                    message_id=b("o_mid"),
-                    attempts=outbox.c.attempts + 1,
-                    last_error=None,
-                    lease_owner=None,
-                    lease_until=None,
-                    updated_at=b("o_at"),
-                )
-            )
-        elif status == "retry":
-            stmt = (
-                sa.update(outbox)
-                .where(mine)
-                .values(
-                    **released,
-                    attempts=outbox.c.attempts + 1,
-                    next_attempt_at=b("o_retry"),
-                    last_error=b("o_msg"),
-                    updated_at=b("o_at"),
-                )
-            )
-        elif status == "failed":
-            stmt = (
-                sa.update(outbox)
-                .where(mine)
-                .values(
-                    status="failed",
-                    lease_owner=None,
-                    lease_until=None,
-                    attempts=outbox.c.attempts + 1,
-                    last_error=b("o_msg"),
-                    updated_at=b("o_at"),
-                )
-            )
-        else:  # released: never attempted, give it back as it was
-            stmt = sa.update(outbox).where(mine).values(**released, updated_at=b("o_at"))
         params = [
             {
                 "o_id": o.id,
+                "o_owner": owner,
                 "o_at": o.at,
                 "o_mid": o.message_id,
                 "o_msg": o.message[:2000],
@@ -620,7 +649,7 @@ class Store:
             }
             for o in group
         ]
-        result = conn.execute(stmt, params)
+        result = conn.execute(_OUTCOME_UPDATES[status], params)
         return max(result.rowcount, 0)
 
     def mark_sent(self, row: OutboxRow, *, owner: str, now: datetime, message_id: str) -> bool:
@@ -707,28 +736,28 @@ class Store:
     ) -> list[OutboxRow]:
         order = outbox.c.updated_at.desc() if newest_first else outbox.c.next_attempt_at
         stmt = (
-            sa.select(outbox)
+            _with_payload()
             .where(outbox.c.status.in_(list(statuses)))
             .order_by(order, outbox.c.id)
             .limit(limit)
         )
         with self._tx(write=False) as conn:
-            return [OutboxRow.from_db(r) for r in conn.execute(stmt)]
+            return [OutboxRow.from_db(r._mapping) for r in conn.execute(stmt)]
 
     def get(self, key: str) -> OutboxRow | None:
         with self._tx(write=False) as conn:
-            row = conn.execute(sa.select(outbox).where(outbox.c.key == key)).first()
-        return OutboxRow.from_db(row) if row else None
+            row = conn.execute(_with_payload().where(outbox.c.key == key)).first()
+        return OutboxRow.from_db(row._mapping) if row else None
 
     def problems_since(self, since: datetime) -> list[OutboxRow]:
         """Rows that failed or were skipped since `since`: what the next digest reports."""
         stmt = (
-            sa.select(outbox)
+            _with_payload()
             .where(outbox.c.status.in_(["failed", "skipped"]), outbox.c.updated_at >= since)
             .order_by(outbox.c.due_at, outbox.c.id)
         )
         with self._tx(write=False) as conn:
-            return [OutboxRow.from_db(r) for r in conn.execute(stmt)]
+            return [OutboxRow.from_db(r._mapping) for r in conn.execute(stmt)]
 
     def log(self, key: str | None = None) -> list[dict[str, Any]]:
         """The delivery log (every attempt), oldest first; for one key when given."""

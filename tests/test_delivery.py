@@ -185,6 +185,24 @@ def test_broken_template_fails_that_row_only(store: Store, server: SmtpServer) -
     assert bad is not None and bad.status == "failed" and "mẫu" in (bad.last_error or "")
 
 
+def test_rendering_in_a_worker_process(store: Store, server: SmtpServer) -> None:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    good = [Rem(f"k/{i}", at(1, 8, i), template="test", context=template_context(f"k/{i}", i))
+            for i in range(5)]
+    store.enqueue(good + [Rem("bad", at(1, 8, 9), template="test", context={})], now=at(1, 0))
+    mailer = mailer_for(server, pool=2)
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        result = run(lambda: drain(store, mailer, now=at(2), owner="a", executor=pool), mailer)
+    assert (result.sent, result.failed) == (5, 1)
+    assert sorted(message_ids(server)) == sorted(
+        store.get(r.key).message_id for r in good  # type: ignore[union-attr]
+    )
+    bad = store.get("bad")
+    assert bad is not None and bad.status == "failed" and "UndefinedError" in (bad.last_error or "")
+
+
 def test_server_down_for_a_while_then_every_reminder_once_in_due_order(store: Store) -> None:
     server = SmtpServer().start()
     server.stop()

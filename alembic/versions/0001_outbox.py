@@ -1,4 +1,4 @@
-"""Outbox, delivery log, feed versions and meta.
+"""Outbox (with its payloads apart), delivery log, feed versions and meta.
 
 Revision ID: 0001
 Revises:
@@ -31,7 +31,6 @@ def upgrade() -> None:
         sa.Column("units", sa.JSON, nullable=False),
         sa.Column("recipients", sa.JSON, nullable=False),
         sa.Column("subject", sa.Text, nullable=False),
-        sa.Column("payload", sa.JSON, nullable=False),
         sa.Column("due_at", _When, nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("attempts", sa.Integer, nullable=False),
@@ -52,6 +51,15 @@ def upgrade() -> None:
     )
     op.create_index("ix_outbox_status_next_attempt_at", "outbox", ["status", "next_attempt_at"])
     op.create_index("ix_outbox_due_at", "outbox", ["due_at"])
+    op.create_table(
+        "outbox_payload",
+        sa.Column("id", _Id, nullable=False),
+        sa.Column("payload", sa.JSON, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["id"], ["outbox.id"], name="fk_outbox_payload_id_outbox", ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name="pk_outbox_payload"),
+    )
     op.create_table(
         "delivery_log",
         sa.Column("id", _Id, primary_key=True, autoincrement=True),
@@ -86,6 +94,7 @@ def downgrade() -> None:
     op.drop_table("feed_versions")
     op.drop_index("ix_delivery_log_key", table_name="delivery_log")
     op.drop_table("delivery_log")
+    op.drop_table("outbox_payload")
     op.drop_index("ix_outbox_due_at", table_name="outbox")
     op.drop_index("ix_outbox_status_next_attempt_at", table_name="outbox")
     op.drop_table("outbox")
