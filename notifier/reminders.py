@@ -291,9 +291,12 @@ class _Planner:
     _working: dict[date, bool] = field(default_factory=dict)
     _before: dict[tuple[date, int], date] = field(default_factory=dict)
     _at: dict[tuple[date, time], datetime] = field(default_factory=dict)
+    _report_sends: dict[tuple[date, Any], list[tuple[str, str, int, date]]] = field(
+        default_factory=dict)
     _sends: dict[tuple[date, tuple[int, ...]], list[tuple[int, date]]] = field(default_factory=dict)
     _recipients: dict[tuple[str, int], tuple[Any, ...]] = field(default_factory=dict)
     _changes: list[date] | None = None
+    _stretches: dict[date, int] = field(default_factory=dict)
     _offsets: dict[tuple[str, str], _Offsets] = field(default_factory=dict)
     _names: dict[str, str] = field(default_factory=dict)
     _led: dict[tuple[int, date, date, int], dict[str, list[Activity]]] = field(default_factory=dict)
@@ -370,9 +373,12 @@ class _Planner:
 
     def _stretch(self, on: date) -> int:
         """Which stretch between unit validity changes `on` falls in."""
-        if self._changes is None:
-            self._changes = _validity_changes(self.directory)
-        return bisect.bisect_right(self._changes, on)
+        hit = self._stretches.get(on)
+        if hit is None:
+            if self._changes is None:
+                self._changes = _validity_changes(self.directory)
+            hit = self._stretches[on] = bisect.bisect_right(self._changes, on)
+        return hit
 
     def led_by(self, plan: Plan, lo: date, hi: date, on: date) -> dict[str, list[Activity]]:
         """The plan's activities overlapping [lo, hi], by the slug of each unit that receives
@@ -781,41 +787,20 @@ def _ref_order(ref: str) -> tuple[tuple[int, int | str], ...]:
 
 @dataclass(slots=True)
 class _Letter:
-    """One reminder being gathered. A unit may be reached through several leads (itself and
-    a group it belongs to) and, for reports, through several plans; it still gets one email
-    per key."""
+    """One report reminder being gathered: a unit owes one report however many plans ask for
+    it and through however many leads (itself, a group it belongs to) it is reached."""
 
     kind: str
     due_at: datetime
     unit: Any
-    day: date  # the boundary or deadline the letter is about
-    n: int  # the rule's offset (negative: days after a deadline)
-    leads: list[str] = field(default_factory=list)
+    day: date  # the deadline's last day
+    n: int  # the rule's offset (negative: days after the deadline)
+    deadline: ReportDeadline
+    duty: ReportDuty  # the first plan's duty: its title names the report
+    sources: list[tuple[_Event, str, date]] = field(default_factory=list)  # (event, lead, send)
+    leads: list[str] = field(default_factory=list)  # filled by _gather
     plans: list[Plan] = field(default_factory=list)
     activities: list[tuple[Plan, Activity]] = field(default_factory=list)
-    _seen: set[int] = field(default_factory=set)  # ids: Plan and Activity compare by value, slowly
-    deadline: ReportDeadline | None = None
-    duty: ReportDuty | None = None
-    sources: list[tuple[_Event, str, date]] = field(default_factory=list)  # reports: (event, lead, send)
-
-    def add(self, lead: str, plan: Plan, activities: Sequence[Activity]) -> None:
-        if not self.leads:  # the first (and usually only) add has nothing to deduplicate
-            self.leads.append(lead)
-            self.plans.append(plan)
-            self.activities = [(plan, a) for a in activities]
-            return
-        if not self._seen:
-            self._seen.update(id(x) for x in self.plans)
-            self._seen.update(id(a) for _, a in self.activities)
-        if lead not in self.leads:
-            self.leads.append(lead)
-        if id(plan) not in self._seen:
-            self._seen.add(id(plan))
-            self.plans.append(plan)
-        for a in activities:
-            if id(a) not in self._seen:
-                self._seen.add(id(a))
-                self.activities.append((plan, a))
 
     def lead_as_written(self) -> str:
         """The unit's own name if a plan used it, else the lead (group, predecessor) as written."""
@@ -846,8 +831,9 @@ def _activity_reminders(
         if e.activity is not None:
             for unit in e.units:
                 groups.setdefault((id(e.plan), e.kind, unit, e.day), []).append(e)
-    # key → (kind, due_at, unit, day, n, plan, [(lead, activities), ...])
-    found: dict[str, tuple[str, datetime, Any, date, int, Plan, list[tuple[str, list[Activity]]]]] = {}
+    # (plan, unit, rule, day) → (kind, due_at, unit, n, plan, [(lead, activities), ...])
+    found: dict[tuple[int, str, str, date],
+                tuple[str, datetime, Any, int, Plan, list[tuple[str, list[Activity]]]]] = {}
     for (_, kind, lead, day), group in groups.items():
         plan = group[0].plan
         rules = p.offsets(plan, lead)
@@ -864,14 +850,16 @@ def _activity_reminders(
                 continue
             if kind == "activity-end" and opens is not None and send < opens:
                 continue
+            rule = f"{rule_word}-{n}"
             for unit in p.reachable(lead, send):
-                key = f"{plan.slug}/activities/{unit.slug}/{rule_word}-{n}/{day.isoformat()}"
-                hit = found.get(key)
+                ident = (id(plan), unit.slug, rule, day)
+                hit = found.get(ident)
                 if hit is None:
-                    found[key] = (kind, due_at, unit, day, n, plan, [(lead, activities)])
+                    found[ident] = (kind, due_at, unit, n, plan, [(lead, activities)])
                 else:  # the unit leads directly and through a group: one email
-                    hit[6].append((lead, activities))
-    for key, (kind, due_at, unit, day, n, plan, parts) in found.items():
+                    hit[5].append((lead, activities))
+    for (_, unit_slug, rule, day), (kind, due_at, unit, n, plan, parts) in found.items():
+        key = f"{plan.slug}/activities/{unit_slug}/{rule}/{day.isoformat()}"
         leads, activities = _merge_parts(parts)
         refs = tuple(a.ref for a in activities)
         build = partial(_activity_context, p, unit, plan, day, n, leads, activities)
@@ -924,7 +912,7 @@ def _report_reminders(
     every plan, so plans that share a report and a deadline give that unit one email a rule
     listing its activities from all of them; the key names the report, not a plan.
     """
-    letters: dict[str, _Letter] = {}
+    letters: dict[tuple[str, str, str, str, date], _Letter] = {}
     for e in events:
         if e.duty is None or e.deadline is None:
             continue
@@ -934,33 +922,55 @@ def _report_reminders(
         receiver_slugs = {u.slug for u in receivers}
         to_slug = receivers[0].slug if receivers else slugify(e.duty.to or "x")
         report_id = f"{deadline.period.value}{'-' + str(deadline.index) if deadline.index else ''}"
-        due_iso = deadline.due.isoformat()
         for lead in e.units:
             rules = p.offsets(e.plan, lead)
             if not rules.enabled:
                 continue
-            sends = [("report-due", f"due-{n}", n, d)
-                     for n, d in _send_days(p, deadline.due, rules.before_deadline)]
-            sends += [("report-overdue", f"overdue+{n}", -n, p.working_days_after(deadline.due, n))
-                      for n in sorted(set(rules.after_deadline))]
-            for kind, rule, n, send in sends:
+            for kind, rule, n, send in _report_sends(p, deadline.due, rules):
                 due_at = p.at(send, rules.send_time)
                 if not start <= due_at < end or (e.plan.date and send < e.plan.date):
                     continue
                 for unit in p.reachable(lead, send):
                     if unit.slug in receiver_slugs:
                         continue
-                    key = f"_/{report_id}.{to_slug}/{unit.slug}/{rule}/{due_iso}"
-                    letter = letters.get(key)
+                    ident = (report_id, to_slug, unit.slug, rule, deadline.due)
+                    letter = letters.get(ident)
                     if letter is None:
-                        letter = letters[key] = _Letter(kind, due_at, unit, deadline.due, n,
-                                                        deadline=deadline, duty=e.duty)
+                        letter = letters[ident] = _Letter(kind, due_at, unit, deadline.due, n,
+                                                          deadline, e.duty)
                     letter.sources.append((e, lead, send))
-    for key, letter in letters.items():
-        for e, lead, send in letter.sources:  # the unit's activities, plan by plan
-            lo, hi = e.deadline.cutoff  # type: ignore[union-attr]
-            letter.add(lead, e.plan, p.led_by(e.plan, lo, hi, send).get(letter.unit.slug, ()))
+    for (report_id, to_slug, unit_slug, rule, due), letter in letters.items():
+        key = f"_/{report_id}.{to_slug}/{unit_slug}/{rule}/{due.isoformat()}"
+        _gather(p, letter)
         yield _report_reminder(p, key, letter)
+
+
+def _gather(p: _Planner, letter: _Letter) -> None:
+    """The unit's activities in the report's cut-off window, plan by plan (each plan once:
+    a unit reached through two leads of one plan sees the same activities)."""
+    plans: set[int] = set()
+    for e, lead, send in letter.sources:
+        if lead not in letter.leads:
+            letter.leads.append(lead)
+        if id(e.plan) in plans:
+            continue
+        plans.add(id(e.plan))
+        letter.plans.append(e.plan)
+        lo, hi = letter.deadline.cutoff
+        letter.activities.extend(
+            (e.plan, a) for a in p.led_by(e.plan, lo, hi, send).get(letter.unit.slug, ()))
+    letter.sources.clear()
+
+
+def _report_sends(p: _Planner, due: date, rules: _Offsets) -> list[tuple[str, str, int, date]]:
+    """(kind, rule, offset, send day): warnings before the last day, đôn đốc after it."""
+    hit = p._report_sends.get((due, rules))
+    if hit is None:
+        hit = [("report-due", f"due-{n}", n, d) for n, d in _send_days(p, due, rules.before_deadline)]
+        hit += [("report-overdue", f"overdue+{n}", -n, p.working_days_after(due, n))
+                for n in sorted(set(rules.after_deadline))]
+        p._report_sends[(due, rules)] = hit
+    return hit
 
 
 def _report_reminder(p: _Planner, key: str, letter: _Letter) -> Reminder:
@@ -971,7 +981,6 @@ def _report_reminder(p: _Planner, key: str, letter: _Letter) -> Reminder:
 
 def _report_context(p: _Planner, key: str, letter: _Letter) -> dict[str, Any]:
     duty, deadline, unit = letter.duty, letter.deadline, letter.unit
-    assert duty is not None and deadline is not None
     to_units = p.recipients(duty.to, letter.due_at.date()) if duty.to else ()
     to_name = to_units[0].name if to_units else (duty.to or "")
     report = _report_ctx(duty, deadline, to_name)

@@ -231,6 +231,20 @@ def test_owners_through_groups_get_report_reminders_but_the_receiver_does_not() 
     assert units == {VH, TC}
 
 
+def test_one_report_reminder_per_unit_covers_every_plan() -> None:
+    a = plan([act("II.7", [VH], date(2024, 4, 1), date(2024, 4, 30))], slug="ke-hoach-a")
+    b = plan([act("I.3", [VH], date(2024, 2, 1), date(2024, 3, 31))], slug="ke-hoach-b")
+    rules = ReminderRules(before_start=(), before_end=(), before_deadline=(1,), after_deadline=())
+    got = [r for r in run([a, b], rules) if r.units == (VH,)]
+    half = [r for r in got if r.context["report"]["period"] == "half-year"]
+    assert [r.key for r in half] == [
+        "_/half-year-1.so-ngoai-vu/so-van-hoa-the-thao-va-du-lich/due-1/2024-06-14"]
+    assert half[0].plan == "_" and half[0].refs == ("ke-hoach-a:II.7", "ke-hoach-b:I.3")
+    # Adding a plan later keeps the key (the report is the same), so nothing is sent twice.
+    alone = [r for r in run([a], rules) if r.units == (VH,) and "half-year" in r.key]
+    assert [r.key for r in alone] == [r.key for r in half] and alone[0].refs == ("II.7",)
+
+
 @pytest.mark.parametrize(("policy", "last"), [("next_working_day", date(2024, 6, 17)),
                                               ("previous_working_day", date(2024, 6, 14))])
 def test_deadline_on_a_day_off_moves_per_config(policy: str, last: date) -> None:
