@@ -245,27 +245,18 @@ def assign_cells(texts: Sequence[str], roles: Sequence[Role]) -> tuple[list[int]
     for i in range(n - 1, -1, -1):
         cols[i] = c
         c = back[i][c] if i else c
-    return cols, _sure(kinds, roles, cols, evident, timing_tail)
-
-
-def _sure(
-    kinds: Sequence[Kind],
-    roles: Sequence[Role],
-    cols: list[int],
-    evident: list[bool],
-    timing_tail: list[bool],
-) -> bool:
-    """False when some line was placed against the evidence (a weak start or join)."""
+    # Sure unless some line was placed against the evidence (a weak start or join).
     for i, c in enumerate(cols):
-        role = roles[c]
+        if roles[c] is Role.CONTENT:
+            continue
         if i and cols[i - 1] == c:
-            ev = timing_tail[i] if role is Role.TIMING else evident[i]
-            score = _join_score(role, ev, kinds[i])
+            ev = timing_tail[i] if timing_cols[c] else evident[i]
+            score = (join_ev if ev else join_bare)[c][kx[i]]
         else:
-            score = _START[role][kinds[i]]
-        if score < _WEAK and role is not Role.CONTENT:
-            return False
-    return True
+            score = start[c][kx[i]]
+        if score < _WEAK:
+            return cols, False
+    return cols, True
 
 
 # --- the table -----------------------------------------------------------------
@@ -295,6 +286,13 @@ def read_flat(lines: Sequence[Line], header: tuple[int, int, Columns]) -> FlatTa
     while i < len(lines):
         line = lines[i]
         text = line.text
+        if not _maybe_mark(text):  # most lines are plain cell text: skip the mark tests
+            if current is None:
+                _stray(table, line)
+            else:
+                current.texts.append(line)
+            i += 1
+            continue
         folded = key(text)
         if _FOOTER.match(folded):
             break
@@ -329,13 +327,7 @@ def read_flat(lines: Sequence[Line], header: tuple[int, int, Columns]) -> FlatTa
             i += 1
             continue
         if current is None:
-            table.problems.append(
-                Problem(
-                    f"Dòng không thuộc hàng nào của bảng, đã bỏ qua: “{text[:100]}”.",
-                    line=line.no,
-                    severity="warning",
-                )
-            )
+            _stray(table, line)
         else:
             current.texts.append(line)
         i += 1
@@ -343,6 +335,27 @@ def read_flat(lines: Sequence[Line], header: tuple[int, int, Columns]) -> FlatTa
     table.problems.extend(numbering.problems)
     table.end = i
     return table
+
+
+def _maybe_mark(text: str) -> bool:
+    """Could this line be a number, a section mark, a header or a footer? (cheap test)"""
+    first = text[0]
+    return first.isdigit() or len(text) <= 12 or first in _MARK_INITIALS
+
+
+# Initials of Roman/letter marks with a title, and of footers ("Nguồn tra cứu", "Nơi
+# nhận", "KT. CHỦ TỊCH", "TM. …", "Ghi chú:", "http…", "www.").
+_MARK_INITIALS = frozenset("IVXLNnKkTtGgHhWw")
+
+
+def _stray(table: FlatTable, line: Line) -> None:
+    table.problems.append(
+        Problem(
+            f"Dòng không thuộc hàng nào của bảng, đã bỏ qua: “{line.text[:100]}”.",
+            line=line.no,
+            severity="warning",
+        )
+    )
 
 
 def _section_mark(text: str, last: int) -> tuple[int, str, str] | None:
