@@ -9,7 +9,8 @@ one-step operations a sender uses, each one short transaction:
     Store.claim_due(owner, *, now, limit, lease) -> list[OutboxRow]
     Store.record(outcomes, *, owner)   mark_sent / mark_failed / release (one-row forms)
     Store.skip_stale(*, now, grace) -> int        Store.counts(*, now) -> Counts
-    Store.rows(...), Store.problems_since(since)  for `notifier status` and digests
+    Store.rows(...), Store.problems_since(since), Store.delivery_problems(since)
+                                                  for `notifier status` and digests
     Store.bump_feed_versions(feed, hashes, *, now), Store.feed_versions(feed)
     Store.get_meta / set_meta, Store.check_migrated(), upgrade(url)
 
@@ -758,6 +759,21 @@ class Store:
         )
         with self._tx(write=False) as conn:
             return [OutboxRow.from_db(r._mapping) for r in conn.execute(stmt)]
+
+    def delivery_problems(self, since: datetime) -> list[dict[str, Any]]:
+        """`problems_since` in the shape reminders.plan_reminders(deliveries=…) takes for
+        the coordinators' digest: key, status, to, subject, at, error."""
+        return [
+            {
+                "key": r.key,
+                "status": r.status,
+                "to": [address for _, address in r.recipients],
+                "subject": r.subject,
+                "at": r.updated_at.isoformat(),
+                "error": r.last_error or "",
+            }
+            for r in self.problems_since(since)
+        ]
 
     def log(self, key: str | None = None) -> list[dict[str, Any]]:
         """The delivery log (every attempt), oldest first; for one key when given."""

@@ -8,6 +8,8 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from _stores import Rem, at, db_url, rems, store  # noqa: F401 - fixtures
 from notifier.errors import UserError
@@ -24,6 +26,12 @@ from notifier.store import (
 )
 
 LEASE = timedelta(minutes=10)
+
+
+def shown_tz():  # noqa: ANN201 - instants come back in UTC
+    from datetime import timezone
+
+    return timezone.utc
 
 
 # --- schema and migrations ---
@@ -213,6 +221,10 @@ def test_permanent_failure_is_kept_for_the_digest(store: Store) -> None:
         (rows[0].key, "failed", "550 không có hộp thư")
     ]
     assert store.problems_since(at(2, 10)) == []
+    (shown,) = store.delivery_problems(at(2, 0))
+    assert shown == {"key": rows[0].key, "status": "failed", "to": ["sovhttdl@example.org"],
+                     "subject": rows[0].subject, "at": at(2, 9).astimezone(shown_tz()).isoformat(),
+                     "error": "550 không có hộp thư"}
 
 
 def test_temporary_failure_without_retry_time_is_a_bug(store: Store) -> None:
@@ -315,3 +327,63 @@ def test_sqlite_file_goes_into_a_new_var_dir(tmp_path) -> None:  # noqa: ANN001
             assert sa.inspect(conn).has_table("outbox")
     finally:
         s.close()
+
+
+# --- a property: whatever the interleaving, a sent key is never handed out again ---
+
+_OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("enqueue"), st.lists(st.integers(0, 15), max_size=6)),
+        st.tuples(st.just("claim"), st.sampled_from("ab"), st.integers(1, 5)),
+        st.tuples(st.just("finish"), st.sampled_from("ab"),
+                  st.sampled_from(["sent", "retry", "failed", "released"])),
+        st.tuples(st.just("wait"), st.integers(1, 20)),
+    ),
+    max_size=25,
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(ops=_OPS)
+def test_interleavings_never_hand_out_a_row_twice(ops: list[tuple]) -> None:  # type: ignore[type-arg]
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        s = open_store(f"sqlite:///{tmp}/p.sqlite3")
+        s.upgrade()
+        now = at(1, 8)
+        lease = timedelta(minutes=10)
+        held: dict[str, dict[str, object]] = {"a": {}, "b": {}}  # owner → key → (row, until)
+        sent: set[str] = set()
+        enqueued: set[str] = set()
+        try:
+            for op in ops:
+                if op[0] == "enqueue":
+                    batch = [Rem(f"k{i}", at(1, 8)) for i in op[1]]
+                    s.enqueue(batch, now=now)
+                    enqueued |= {r.key for r in batch}
+                elif op[0] == "claim":
+                    owner = op[1]
+                    for row in s.claim_due(owner, now=now, limit=op[2], lease=lease):
+                        assert row.key not in sent
+                        other = held["b" if owner == "a" else "a"].get(row.key)
+                        assert other is None or other[1] <= now  # type: ignore[index]
+                        for h in held.values():
+                            h.pop(row.key, None)
+                        held[owner][row.key] = (row, now + lease)
+                elif op[0] == "finish":
+                    owner, status = op[1], op[2]
+                    for key, (row, until) in list(held[owner].items()):  # type: ignore[misc]
+                        out = Outcome(row.id, key, status, now, message_id="<m@x>", message="x",
+                                      retry_at=now + timedelta(minutes=1))
+                        s.record([out], owner=owner)
+                        if status == "sent":
+                            sent.add(key)
+                        del held[owner][key]
+                else:
+                    now += timedelta(minutes=op[1])
+            c = s.counts(now=now)
+            assert c.total == len(enqueued)
+            assert c.sent == len(sent)
+        finally:
+            s.close()
