@@ -37,6 +37,24 @@ def nfc(text: str) -> str:
 
 def clean(text: str) -> str:
     """NFC, invisible marks removed, dashes unified to '-', runs of spaces collapsed."""
+    # Most text is already clean: printable (no control, format, line or odd space
+    # characters), single spaces, none at the ends, NFC, no Unicode dash. Return it as is.
+    if (
+        text.isprintable()
+        and "  " not in text
+        and text[:1] != " "
+        and text[-1:] != " "
+        and (
+            text.isascii()
+            or (unicodedata.is_normalized("NFC", text) and _DASHES.search(text) is None)
+        )
+    ):
+        return text
+    return _clean_passes(text)
+
+
+def _clean_passes(text: str) -> str:
+    """What `clean` does to text that is not already clean."""
     text = _INVISIBLE.sub("", nfc(text))
     text = _DASHES.sub("-", text)
     lines = (_SPACES.sub(" ", line).strip() for line in text.splitlines())

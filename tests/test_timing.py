@@ -19,6 +19,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+import notifier.text as text_module
 import notifier.timing as timing_module
 import notifier.timing_grammar as grammar_module
 from notifier.cli import app
@@ -612,6 +613,23 @@ def test_shortcuts_change_no_answer(text: str, year: int | None) -> None:
     finally:
         timing_module._SPECIAL, grammar_module._FAST = saved
     assert slow == fast
+
+
+# Pieces that decide whether `clean` may return its input as is: NFD marks, odd spaces,
+# runs of spaces, dashes, line breaks, invisible marks.
+_TIDY_PIECES = ["Quý", "Qu\u0301y", "2024", "/", " ", "  ", "-", "–", "\u2212", "\u00a0",
+                "\t", "\n", "\r", "\u2028", "\u200b", "\u00ad", "đ", "x"]  # fmt: skip
+
+
+@given(st.one_of(st.text(max_size=40), st.lists(st.sampled_from(_TIDY_PIECES)).map("".join)))
+@example("Quý  II")
+@example(" Quý II")
+@example("Quý II ")
+@example("Quý II – 2024")
+@example("Qu\u0301y II")
+def test_clean_shortcut_changes_nothing(text: str) -> None:
+    """`text.clean` returns clean input as is (the parser's first step): same as the passes."""
+    assert clean(text) == text_module._clean_passes(text)
 
 
 @given(st.text(max_size=60))
