@@ -800,7 +800,7 @@ class _Letter:
     sources: list[tuple[_Event, str, date]] = field(default_factory=list)  # (event, lead, send)
     leads: list[str] = field(default_factory=list)  # filled by _gather
     plans: list[Plan] = field(default_factory=list)
-    activities: list[tuple[Plan, Activity]] = field(default_factory=list)
+    activities: list[list[Activity]] = field(default_factory=list)  # per plan, as `plans`
 
     def lead_as_written(self) -> str:
         """The unit's own name if a plan used it, else the lead (group, predecessor) as written."""
@@ -809,14 +809,16 @@ class _Letter:
     def ordered(self) -> list[tuple[Plan, Activity]]:
         """By ref within one plan ("II.7" before "II.10"); across plans, plan by plan in the
         order the plans were met and each plan's activities in document order."""
-        if len(self.plans) == 1 and len(self.activities) > 1:
-            return sorted(self.activities, key=lambda pa: _ref_order(pa[1].ref))
-        return self.activities
+        if len(self.plans) == 1:
+            return [(self.plans[0], a) for a in sorted(self.activities[0],
+                                                       key=lambda a: _ref_order(a.ref))]
+        return [(p, a) for p, group in zip(self.plans, self.activities) for a in group]
 
     def refs(self) -> tuple[str, ...]:
         if len(self.plans) == 1:
             return tuple(a.ref for _, a in self.ordered())
-        return tuple(f"{p.slug}:{a.ref}" for p, a in self.ordered())
+        return tuple([f"{p.slug}:{a.ref}" for p, group in zip(self.plans, self.activities)
+                      for a in group])
 
 
 def _activity_reminders(
@@ -826,32 +828,43 @@ def _activity_reminders(
 
     This is the planner's hot loop (tens of thousands of reminders a year for a large
     province), so it gathers plain tuples and builds each context only when asked."""
-    groups: dict[tuple[int, str, str, date], list[_Event]] = {}
+    # (plan, kind, lead, boundary) → [plan, activities, first opening day among them]
+    groups: dict[tuple[int, str, str, date], list[Any]] = {}
     for e in events:
-        if e.activity is not None:
-            for unit in e.units:
-                groups.setdefault((id(e.plan), e.kind, unit, e.day), []).append(e)
+        activity = e.activity
+        if activity is None:
+            continue
+        for lead in e.units:
+            ident = (id(e.plan), e.kind, lead, e.day)
+            group = groups.get(ident)
+            if group is None:
+                groups[ident] = [e.plan, [activity], e.opens]
+            else:
+                group[1].append(activity)
+                if e.opens is not None and (group[2] is None or e.opens < group[2]):
+                    group[2] = e.opens
     # (plan, unit, rule, day) → (kind, due_at, unit, n, plan, [(lead, activities), ...])
     found: dict[tuple[int, str, str, date],
                 tuple[str, datetime, Any, int, Plan, list[tuple[str, list[Activity]]]]] = {}
-    for (_, kind, lead, day), group in groups.items():
-        plan = group[0].plan
+    reach: dict[tuple[str, date], tuple[Any, ...]] = {}  # local: the loop asks ~10⁵ times
+    for (_, kind, lead, day), (plan, activities, opens) in groups.items():
         rules = p.offsets(plan, lead)
         if not rules.enabled:
             continue
-        activities = [e.activity for e in group if e.activity is not None]
-        offsets = rules.before_start if kind == "activity-start" else rules.before_end
-        # An "activity-end" reminder never precedes the window's opening (deadlines have none).
-        opens = min((e.opens for e in group if e.opens is not None), default=None)
-        rule_word = "start" if kind == "activity-start" else "end"
+        ending = kind == "activity-end"
+        offsets, rule_word = (rules.before_end, "end") if ending else (rules.before_start, "start")
         for n, send in _send_days(p, day, offsets):
             due_at = p.at(send, rules.send_time)
             if not start <= due_at < end or (plan.date and send < plan.date):
                 continue
-            if kind == "activity-end" and opens is not None and send < opens:
+            # An "activity-end" reminder never precedes the window's opening.
+            if ending and opens is not None and send < opens:
                 continue
             rule = f"{rule_word}-{n}"
-            for unit in p.reachable(lead, send):
+            units = reach.get((lead, send))
+            if units is None:
+                units = reach[(lead, send)] = p.reachable(lead, send)
+            for unit in units:
                 ident = (id(plan), unit.slug, rule, day)
                 hit = found.get(ident)
                 if hit is None:
@@ -860,8 +873,12 @@ def _activity_reminders(
                     hit[5].append((lead, activities))
     for (_, unit_slug, rule, day), (kind, due_at, unit, n, plan, parts) in found.items():
         key = f"{plan.slug}/activities/{unit_slug}/{rule}/{day.isoformat()}"
-        leads, activities = _merge_parts(parts)
-        refs = tuple(a.ref for a in activities)
+        if len(parts) == 1 and len(parts[0][1]) == 1:  # the common case: one lead, one activity
+            leads, activities = [parts[0][0]], parts[0][1]
+            refs: tuple[str, ...] = (activities[0].ref,)
+        else:
+            leads, activities = _merge_parts(parts)
+            refs = tuple(a.ref for a in activities)
         build = partial(_activity_context, p, unit, plan, day, n, leads, activities)
         yield _reminder(kind, key, due_at, unit, plan.slug, refs, build)
 
@@ -957,8 +974,7 @@ def _gather(p: _Planner, letter: _Letter) -> None:
         plans.add(id(e.plan))
         letter.plans.append(e.plan)
         lo, hi = letter.deadline.cutoff
-        letter.activities.extend(
-            (e.plan, a) for a in p.led_by(e.plan, lo, hi, send).get(letter.unit.slug, ()))
+        letter.activities.append(p.led_by(e.plan, lo, hi, send).get(letter.unit.slug, []))
     letter.sources.clear()
 
 
