@@ -515,3 +515,34 @@ def test_seed_plan_reminds_every_lead_unit_reports_and_coordinators() -> None:
         due = [r for r in of(got, "report-due") if r.context["report"]["id"] == duty.id]
         assert due, duty.id
     assert of(got, "digest")
+
+
+# --- notifier preview --------------------------------------------------------------------------
+
+
+def test_preview_cli_json_lines_and_table() -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from notifier.cli import app
+
+    if not any((ROOT / "schedules").glob("*.toml")):
+        pytest.skip("no schedule imported yet")
+    runner = CliRunner()
+    args = ["preview", "--from", "2024-06-01", "--to", "2024-06-30", "--config",
+            str(ROOT / "config.toml"), "--now", "2024-03-01T08:00"]
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert rows and {r["kind"] for r in rows} >= {"report-due", "digest"}
+    for row in rows:
+        assert set(row) == {"at", "kind", "key", "to", "units", "subject", "refs"}
+        at = datetime.fromisoformat(row["at"])
+        assert at.utcoffset() == timedelta(hours=7)
+        assert date(2024, 6, 1) <= at.date() <= date(2024, 6, 30)
+    table = runner.invoke(app, args)
+    assert table.exit_code == 0 and "Thời điểm" in table.stdout
+    bad = runner.invoke(app, ["preview", "--from", "31/02/2024", "--config",
+                              str(ROOT / "config.toml")])
+    assert bad.exit_code != 0 and "không phải ngày" in bad.output
