@@ -7,10 +7,10 @@ NOTIFIER_DATABASE. Migrations use batch mode so SQLite can alter tables.
 
 from __future__ import annotations
 
-from alembic import context
 from sqlalchemy import engine_from_config, pool
 from sqlalchemy.engine import Connection
 
+from alembic import context
 from notifier.store import database_url, metadata, normalize_url
 
 config = context.config
@@ -43,7 +43,9 @@ def run_online() -> None:
         _migrate(connection)
         return
     url = normalize_url(config.get_main_option("sqlalchemy.url") or database_url())
-    engine = engine_from_config({"sqlalchemy.url": url}, prefix="sqlalchemy.", poolclass=pool.NullPool)
+    engine = engine_from_config(
+        {"sqlalchemy.url": url}, prefix="sqlalchemy.", poolclass=pool.NullPool
+    )
     with engine.connect() as conn:
         _migrate(conn)
 

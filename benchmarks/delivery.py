@@ -40,13 +40,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from notifier.config import load_config  # noqa: E402
-from notifier.delivery import build_envelope, drain  # noqa: E402
-from notifier.mailer import Address, Envelope, Mailer, SmtpSettings, SmtpTransport  # noqa: E402
-from notifier.plan import Activity, Plan, ReportDuty  # noqa: E402
-from notifier.reminders import TZ, Reminder, reminders_from_config  # noqa: E402
-from notifier.store import OutboxRow, open_store  # noqa: E402
-from notifier.timing import Timing, TimingKind  # noqa: E402
+from notifier.config import load_config
+from notifier.delivery import build_envelope, drain
+from notifier.mailer import Address, Envelope, Mailer, SmtpSettings, SmtpTransport
+from notifier.plan import Activity, Plan, ReportDuty
+from notifier.reminders import TZ, Reminder, reminders_from_config
+from notifier.store import OutboxRow, open_store
+from notifier.timing import Timing, TimingKind
 
 YEAR = 2024
 SENDER = Address("Hệ thống nhắc việc — Sở Ngoại vụ tỉnh Đắk Lắk", "nhacviec@mail.example.org")
@@ -70,11 +70,19 @@ def ensure_postfix() -> None:
         sys.exit("smtp-sink không có; cài gói postfix (apt-get install postfix) rồi chạy lại.")
     print("cài postfix (smtp-sink, smtp-source)...", file=sys.stderr)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["debconf-set-selections"], input=b"postfix postfix/main_mailer_type select "
-                   b"No configuration\n", check=True, env=env)
+    subprocess.run(
+        ["debconf-set-selections"],
+        input=b"postfix postfix/main_mailer_type select No configuration\n",
+        check=True,
+        env=env,
+    )
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, stdout=subprocess.DEVNULL)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "postfix"], check=True, env=env,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "postfix"],
+        check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def free_port() -> int:
@@ -85,8 +93,11 @@ def free_port() -> int:
 
 def start_sink(port: int) -> subprocess.Popen[bytes]:
     user = ["-u", "nobody"] if os.geteuid() == 0 else []
-    sink = subprocess.Popen([tool("smtp-sink") or "smtp-sink", *user, f"127.0.0.1:{port}", "1024"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sink = subprocess.Popen(
+        [tool("smtp-sink") or "smtp-sink", *user, f"127.0.0.1:{port}", "1024"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     for _ in range(100):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
@@ -110,8 +121,12 @@ def _timing(rng: random.Random) -> Timing:
     if shape == "quarter":
         q = rng.randint(1, 4)
         end = (date(YEAR, 3 * q + 1, 1) if q < 4 else date(YEAR + 1, 1, 1)) - timedelta(days=1)
-        return Timing(f"Quý {['I', 'II', 'III', 'IV'][q - 1]}/{YEAR}", TimingKind.RANGE,
-                      date(YEAR, 3 * q - 2, 1), end)
+        return Timing(
+            f"Quý {['I', 'II', 'III', 'IV'][q - 1]}/{YEAR}",
+            TimingKind.RANGE,
+            date(YEAR, 3 * q - 2, 1),
+            end,
+        )
     return Timing(f"Trong năm {YEAR}", TimingKind.RANGE, date(YEAR, 1, 1), date(YEAR, 12, 31))
 
 
@@ -122,18 +137,35 @@ def make_plans(n: int, leads: Sequence[str], seed: int = 34) -> list[Plan]:
         activities = []
         for j in range(30):
             lead = rng.sample(list(leads), k=rng.choice([1, 1, 2]))
-            activities.append(Activity(
-                ref=f"{['I', 'II', 'III', 'IV'][j % 4]}.{j // 4 + 1}",
-                content=f"Tổ chức hoạt động giao lưu văn hóa, thể thao số {j + 1} nhân dịp "
-                        f"kỷ niệm quan hệ hữu nghị (kế hoạch {i + 1})",
-                timing=_timing(rng), lead=lead, lead_text=", ".join(lead)))
-        reports = [ReportDuty(id=p, period=p, title=t, to="Sở Ngoại vụ", owners=[])
-                   for p, t in (("half-year", "Báo cáo công tác đối ngoại 6 tháng"),
-                                ("annual", "Báo cáo công tác đối ngoại hằng năm"))]
-        plans.append(Plan(slug=f"ke-hoach-{i + 1}-kh-ubnd", title=f"Kế hoạch {i + 1}",
-                          number=f"{i + 1}/KH-UBND", date=date(YEAR, 1, 10),
-                          issuer="UBND tỉnh Đắk Lắk", year=YEAR, activities=activities,
-                          reports=reports))
+            activities.append(
+                Activity(
+                    ref=f"{['I', 'II', 'III', 'IV'][j % 4]}.{j // 4 + 1}",
+                    content=f"Tổ chức hoạt động giao lưu văn hóa, thể thao số {j + 1} nhân dịp "
+                    f"kỷ niệm quan hệ hữu nghị (kế hoạch {i + 1})",
+                    timing=_timing(rng),
+                    lead=lead,
+                    lead_text=", ".join(lead),
+                )
+            )
+        reports = [
+            ReportDuty(id=p, period=p, title=t, to="Sở Ngoại vụ", owners=[])
+            for p, t in (
+                ("half-year", "Báo cáo công tác đối ngoại 6 tháng"),
+                ("annual", "Báo cáo công tác đối ngoại hằng năm"),
+            )
+        ]
+        plans.append(
+            Plan(
+                slug=f"ke-hoach-{i + 1}-kh-ubnd",
+                title=f"Kế hoạch {i + 1}",
+                number=f"{i + 1}/KH-UBND",
+                date=date(YEAR, 1, 10),
+                issuer="UBND tỉnh Đắk Lắk",
+                year=YEAR,
+                activities=activities,
+                reports=reports,
+            )
+        )
     return plans
 
 
@@ -146,7 +178,9 @@ class Planned:
 
 def plan(config: object, n_plans: int, messages: int) -> Planned:
     directory = config.directory()  # type: ignore[attr-defined]
-    leads = [u.name for u in directory if not u.is_group and u.email and u.valid_on(date(YEAR, 6, 1))]
+    leads = [
+        u.name for u in directory if not u.is_group and u.email and u.valid_on(date(YEAR, 6, 1))
+    ]
     plans = make_plans(n_plans, leads)
     start, end = datetime(YEAR, 1, 1, tzinfo=TZ), datetime(YEAR + 1, 1, 1, tzinfo=TZ)
     t0 = time.perf_counter()
@@ -170,9 +204,20 @@ def plans_for(config: object, messages: int) -> int:
 
 
 def smtp_source(port: int, messages: int, sessions: int, size: int) -> float:
-    cmd = [tool("smtp-source") or "smtp-source", "-s", str(sessions), "-m", str(messages),
-           "-l", str(size), "-f", SENDER.address, "-t", "sovhttdl@example.org",
-           f"127.0.0.1:{port}"]
+    cmd = [
+        tool("smtp-source") or "smtp-source",
+        "-s",
+        str(sessions),
+        "-m",
+        str(messages),
+        "-l",
+        str(size),
+        "-f",
+        SENDER.address,
+        "-t",
+        "sovhttdl@example.org",
+        f"127.0.0.1:{port}",
+    ]
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - t0
@@ -208,8 +253,15 @@ class Stages:
         return self.plan + self.enqueue + self.send
 
 
-def pipeline(config: object, n_plans: int, messages: int, port: int, sessions: int,
-             url: str, pool: ProcessPoolExecutor | None) -> Stages:
+def pipeline(
+    config: object,
+    n_plans: int,
+    messages: int,
+    port: int,
+    sessions: int,
+    url: str,
+    pool: ProcessPoolExecutor | None,
+) -> Stages:
     store = open_store(url)
     store.upgrade()
     planned = plan(config, n_plans, messages)
@@ -221,8 +273,14 @@ def pipeline(config: object, n_plans: int, messages: int, port: int, sessions: i
 
     async def send() -> int:
         try:
-            result = await drain(store, mailer, now=datetime(YEAR + 1, 1, 1, tzinfo=TZ),
-                                 owner="bench", limit=500, executor=pool)
+            result = await drain(
+                store,
+                mailer,
+                now=datetime(YEAR + 1, 1, 1, tzinfo=TZ),
+                owner="bench",
+                limit=500,
+                executor=pool,
+            )
         finally:
             await mailer.close()
         return result.sent
@@ -241,12 +299,27 @@ def prerender(reminders: Sequence[Reminder]) -> tuple[list[Envelope], float]:
     t0 = time.perf_counter()
     for i, r in enumerate(reminders):
         row = OutboxRow(
-            id=i, key=r.key, kind=r.kind, template=r.template, plan=r.plan, refs=r.refs,
-            units=r.units, recipients=tuple(zip(r.to_names, r.to, strict=False)),
-            subject=r.subject, payload_json=json.dumps(r.context, ensure_ascii=False),
-            due_at=r.due_at, status="claimed", attempts=0,
-            next_attempt_at=r.due_at, lease_owner=None, lease_until=None, sent_at=None,
-            message_id=None, last_error=None, created_at=r.due_at, updated_at=r.due_at,
+            id=i,
+            key=r.key,
+            kind=r.kind,
+            template=r.template,
+            plan=r.plan,
+            refs=r.refs,
+            units=r.units,
+            recipients=tuple(zip(r.to_names, r.to, strict=False)),
+            subject=r.subject,
+            payload_json=json.dumps(r.context, ensure_ascii=False),
+            due_at=r.due_at,
+            status="claimed",
+            attempts=0,
+            next_attempt_at=r.due_at,
+            lease_owner=None,
+            lease_until=None,
+            sent_at=None,
+            message_id=None,
+            last_error=None,
+            created_at=r.due_at,
+            updated_at=r.due_at,
         )
         built = build_envelope(row, SENDER, r.due_at)
         assert not isinstance(built, tuple), built
@@ -258,8 +331,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--messages", type=int, default=10_000)
     ap.add_argument("--sessions", type=int, default=8)
-    ap.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1),
-                    help="render processes for the pipeline (default: cores - 1)")
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=max(1, (os.cpu_count() or 2) - 1),
+        help="render processes for the pipeline (default: cores - 1)",
+    )
     ap.add_argument("--database", help="SQLAlchemy URL (default: a fresh SQLite file)")
     args = ap.parse_args()
 
@@ -305,11 +382,15 @@ def main() -> None:
 
     n = args.messages
     bare_rate = n / min(bare_s, bare_again)
-    print(f"delivery: {n} reminders ({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))}) "
-          f"from {n_plans} generated plans × 30 activities, to smtp-sink on 127.0.0.1, "
-          f"{args.sessions} connections, {os.cpu_count()} cores")
-    print(f"  average message {size:,} bytes (text + HTML + .ics, base64); "
-          f"render + compose alone: {n / render_s:,.0f} msg/s in one process")
+    print(
+        f"delivery: {n} reminders ({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))}) "
+        f"from {n_plans} generated plans × 30 activities, to smtp-sink on 127.0.0.1, "
+        f"{args.sessions} connections, {os.cpu_count()} cores"
+    )
+    print(
+        f"  average message {size:,} bytes (text + HTML + .ics, base64); "
+        f"render + compose alone: {n / render_s:,.0f} msg/s in one process"
+    )
     rows = [
         ("smtp-source (C, ceiling)", source_s, None),
         ("bare aiosmtplib, pre-rendered bytes", min(bare_s, bare_again), None),
@@ -319,18 +400,26 @@ def main() -> None:
     print(f"  {'run':40} {'seconds':>8} {'msg/s':>8} {'÷ bare':>7} {'÷ source':>8}")
     for name, seconds, _ in rows:
         rate = n / seconds
-        print(f"  {name:40} {seconds:8.2f} {rate:8,.0f} {rate / bare_rate:7.2f} "
-              f"{rate / (n / source_s):8.2f}")
+        print(
+            f"  {name:40} {seconds:8.2f} {rate:8,.0f} {rate / bare_rate:7.2f} "
+            f"{rate / (n / source_s):8.2f}"
+        )
     print(f"  bare aiosmtplib runs: {n / bare_s:,.0f} and {n / bare_again:,.0f} msg/s (best used)")
     for name, _, st in rows[2:]:
         assert st is not None
-        print(f"  {name}: plan {st.plan:.2f} s, enqueue {st.enqueue:.2f} s, "
-              f"claim+render+send+record {st.send:.2f} s ({n / st.send:,.0f} msg/s, "
-              f"{n / st.send / bare_rate:.2f} of bare)")
+        print(
+            f"  {name}: plan {st.plan:.2f} s, enqueue {st.enqueue:.2f} s, "
+            f"claim+render+send+record {st.send:.2f} s ({n / st.send:,.0f} msg/s, "
+            f"{n / st.send / bare_rate:.2f} of bare)"
+        )
     best = n / with_workers.total / bare_rate
-    print(f"  target: pipeline ≥ {TARGET:.0%} of bare aiosmtplib: {best:.0%} "
-          f"({'met' if best >= TARGET else 'NOT met'})")
-    print(f"  peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    print(
+        f"  target: pipeline ≥ {TARGET:.0%} of bare aiosmtplib: {best:.0%} "
+        f"({'met' if best >= TARGET else 'NOT met'})"
+    )
+    print(
+        f"  peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+    )
 
 
 if __name__ == "__main__":

@@ -41,14 +41,14 @@ from notifier.mailer import Address, Envelope, Mailer, SmtpError, compose, messa
 from notifier.store import OutboxRow, Outcome, Store
 
 __all__ = [
-    "RetryPolicy",
     "BatchResult",
     "RenderFn",
-    "prepare",
+    "RetryPolicy",
     "build_envelope",
-    "send_next",
-    "send_batch",
     "drain",
+    "prepare",
+    "send_batch",
+    "send_next",
     "send_test",
 ]
 
@@ -118,12 +118,14 @@ def build_envelope(
         return f"Không dựng được thư từ mẫu {row.template!r}: {type(exc).__name__}: {exc}", True
     try:
         to = [Address(name, address) for name, address in row.recipients]
-        data = compose(rendered, sender=sender, to=to, key=row.key, date=date,
-                       headers=_headers(payload))
+        data = compose(
+            rendered, sender=sender, to=to, key=row.key, date=date, headers=_headers(payload)
+        )
     except DeliveryError as exc:
         return str(exc), exc.permanent
-    return Envelope(sender.address, tuple(a.address for a in to), data,
-                    message_id(row.key, sender.domain))
+    return Envelope(
+        sender.address, tuple(a.address for a in to), data, message_id(row.key, sender.domain)
+    )
 
 
 def prepare(row: OutboxRow, mailer: Mailer, render: RenderFn | None, *, now: datetime) -> Envelope:
@@ -175,16 +177,15 @@ class _Recorder:
             await self.task
 
 
-def _failure(
-    row: OutboxRow, exc: DeliveryError, *, now: datetime, policy: RetryPolicy
-) -> Outcome:
+def _failure(row: OutboxRow, exc: DeliveryError, *, now: datetime, policy: RetryPolicy) -> Outcome:
     code = exc.code if isinstance(exc, SmtpError) else None
     message = str(exc)
     if not exc.permanent:
         when = policy.retry_at(attempts=row.attempts + 1, due_at=row.due_at, now=now)
         if when is not None:
-            return Outcome(row.id, row.key, "retry", now, smtp_code=code, message=message,
-                           retry_at=when)
+            return Outcome(
+                row.id, row.key, "retry", now, smtp_code=code, message=message, retry_at=when
+            )
         message = f"{message} (hết thời hạn thử lại sau {row.attempts + 1} lần)"
     return Outcome(row.id, row.key, "failed", now, smtp_code=code, message=message)
 
@@ -220,8 +221,10 @@ async def send_batch(
     if executor is not None:
         loop = asyncio.get_running_loop()
         sender, when = mailer.sender, stamp()
-        built = {r.id: loop.run_in_executor(executor, build_envelope, r, sender, when, render)
-                 for r in rows}
+        built = {
+            r.id: loop.run_in_executor(executor, build_envelope, r, sender, when, render)
+            for r in rows
+        }
     recorder = _Recorder(store, owner, record_window)
     # Leave the rest to whoever takes them over rather than send after the lease ends.
     deadline = time.monotonic() + lease.total_seconds() * 0.8
@@ -250,8 +253,14 @@ async def send_batch(
             return
         result.sent += 1
         recorder.add(
-            Outcome(row.id, row.key, "sent", stamp(), message_id=envelope.message_id,
-                    message=reply[:500])
+            Outcome(
+                row.id,
+                row.key,
+                "sent",
+                stamp(),
+                message_id=envelope.message_id,
+                message=reply[:500],
+            )
         )
 
     async def worker() -> None:
@@ -259,8 +268,9 @@ async def send_batch(
             row = queue.pop()
             if time.monotonic() > deadline:
                 result.released += 1
-                recorder.add(Outcome(row.id, row.key, "released", stamp(),
-                                     message="hết thời gian giữ chỗ"))
+                recorder.add(
+                    Outcome(row.id, row.key, "released", stamp(), message="hết thời gian giữ chỗ")
+                )
                 continue
             await deliver(row)
 
@@ -312,7 +322,6 @@ async def drain(
     return total
 
 
-
 async def send_test(
     mailer: Mailer,
     address: str,
@@ -333,10 +342,16 @@ async def send_test(
         "stamp": now.isoformat(),
         "public_url": public_url,
         "ics_name": "thu-thu-nghiem",
-        "events": [{"uid": f"send-test-{now:%Y%m%dT%H%M%S}@notifier", "summary": "Thư thử nghiệm",
-                    "start": day, "end": day, "url": public_url}],
+        "events": [
+            {
+                "uid": f"send-test-{now:%Y%m%dT%H%M%S}@notifier",
+                "summary": "Thư thử nghiệm",
+                "start": day,
+                "end": day,
+                "url": public_url,
+            }
+        ],
     }
     rendered = (render or _default_render())("test", context)
     envelope = mailer.compose(rendered, [Address(name, address)], key=key, date=now)
     return envelope, await mailer.send(envelope)
-

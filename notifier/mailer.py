@@ -55,22 +55,22 @@ if TYPE_CHECKING:
     from notifier.emails import Rendered
 
 __all__ = [
+    "DEFAULT_SENDER",
     "Address",
     "Envelope",
+    "MaildirTransport",
+    "Mailer",
     "SmtpError",
+    "SmtpSettings",
+    "SmtpTransport",
+    "Transport",
     "check_address",
+    "compose",
     "encode_mailbox",
     "encode_text",
     "message_id",
-    "compose",
-    "Mailer",
-    "Transport",
-    "SmtpSettings",
-    "SmtpTransport",
-    "MaildirTransport",
     "open_transport",
     "sender_from",
-    "DEFAULT_SENDER",
 ]
 
 # --- header text -------------------------------------------------------------------------
@@ -260,8 +260,22 @@ def _multipart(boundary: str, parts: Sequence[bytes]) -> bytes:
 
 # Headers the composer writes itself or that would add recipients: never taken from outside.
 _RESERVED = frozenset(
-    "from to cc bcc subject date message-id mime-version sender reply-to return-path "
-    "auto-submitted received delivered-to".split()
+    [
+        "from",
+        "to",
+        "cc",
+        "bcc",
+        "subject",
+        "date",
+        "message-id",
+        "mime-version",
+        "sender",
+        "reply-to",
+        "return-path",
+        "auto-submitted",
+        "received",
+        "delivered-to",
+    ]
 )
 
 
@@ -577,8 +591,12 @@ class MaildirTransport:
         return None
 
 
-def open_transport(config: Config | None = None, *, environ: Mapping[str, str] | None = None,
-                   var_dir: Path | None = None) -> Transport:
+def open_transport(
+    config: Config | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    var_dir: Path | None = None,
+) -> Transport:
     """SMTP when a host is configured (`[smtp] host` or NOTIFIER_SMTP_HOST), else the maildir
     `var/maildir` (the embedded default, so a new user sees what would be sent)."""
     from notifier.config import default_config

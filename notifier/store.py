@@ -31,7 +31,7 @@ import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -42,24 +42,24 @@ from sqlalchemy.engine import Connection, Engine
 from notifier.errors import UserError
 
 __all__ = [
-    "STATUSES",
-    "SCHEMA_REVISION",
-    "DEFAULT_DATABASE",
     "ALEMBIC_DIR",
-    "metadata",
-    "outbox",
-    "outbox_payload",
+    "DEFAULT_DATABASE",
+    "SCHEMA_REVISION",
+    "STATUSES",
+    "Counts",
+    "FeedVersion",
+    "OutboxRow",
+    "Outcome",
+    "Store",
+    "database_url",
     "delivery_log",
     "feed_versions",
     "meta",
-    "OutboxRow",
-    "Outcome",
-    "Counts",
-    "FeedVersion",
-    "Store",
-    "open_store",
-    "database_url",
+    "metadata",
     "normalize_url",
+    "open_store",
+    "outbox",
+    "outbox_payload",
     "upgrade",
 ]
 
@@ -81,15 +81,15 @@ class UtcDateTime(sa.types.TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError(f"thời điểm không có múi giờ: {value!r}")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 _Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite rowid needs INTEGER
@@ -150,7 +150,9 @@ delivery_log = sa.Table(
     sa.Column("key", sa.Text, nullable=False, index=True),
     sa.Column("at", UtcDateTime, nullable=False),
     sa.Column("owner", sa.String(200)),
-    sa.Column("outcome", sa.String(16), nullable=False),  # sent|retry|failed|skipped|released|expired
+    sa.Column(
+        "outcome", sa.String(16), nullable=False
+    ),  # sent|retry|failed|skipped|released|expired
     sa.Column("smtp_code", sa.Integer),
     sa.Column("message", sa.Text, nullable=False),
 )
@@ -394,14 +396,28 @@ def _outcome_updates() -> dict[str, sa.Update]:
     unleased = {"lease_owner": None, "lease_until": None, "updated_at": b("o_at")}
     return {
         # "sent" whoever holds the row now: the mail did go out.
-        "sent": sa.update(outbox).where(c.id == b("o_id"), c.status != "sent").values(
-            status="sent", sent_at=b("o_at"), message_id=b("o_mid"), attempts=c.attempts + 1,
-            last_error=None, **unleased),
-        "retry": sa.update(outbox).where(mine).values(
-            status="pending", attempts=c.attempts + 1, next_attempt_at=b("o_retry"),
-            last_error=b("o_msg"), **unleased),
-        "failed": sa.update(outbox).where(mine).values(
-            status="failed", attempts=c.attempts + 1, last_error=b("o_msg"), **unleased),
+        "sent": sa.update(outbox)
+        .where(c.id == b("o_id"), c.status != "sent")
+        .values(
+            status="sent",
+            sent_at=b("o_at"),
+            message_id=b("o_mid"),
+            attempts=c.attempts + 1,
+            last_error=None,
+            **unleased,
+        ),
+        "retry": sa.update(outbox)
+        .where(mine)
+        .values(
+            status="pending",
+            attempts=c.attempts + 1,
+            next_attempt_at=b("o_retry"),
+            last_error=b("o_msg"),
+            **unleased,
+        ),
+        "failed": sa.update(outbox)
+        .where(mine)
+        .values(status="failed", attempts=c.attempts + 1, last_error=b("o_msg"), **unleased),
         # released: never attempted, given back as it was
         "released": sa.update(outbox).where(mine).values(status="pending", **unleased),
     }
@@ -569,13 +585,17 @@ class Store:
                 .returning(*outbox.c)
             )
             claimed = [dict(r._mapping) for r in conn.execute(claim)]
-            payloads = dict(
-                conn.execute(
-                    sa.select(outbox_payload.c.id, _PAYLOAD_TEXT).where(
-                        outbox_payload.c.id.in_([m["id"] for m in claimed])
-                    )
-                ).all()
-            ) if claimed else {}
+            payloads = (
+                dict(
+                    conn.execute(
+                        sa.select(outbox_payload.c.id, _PAYLOAD_TEXT).where(
+                            outbox_payload.c.id.in_([m["id"] for m in claimed])
+                        )
+                    ).all()
+                )
+                if claimed
+                else {}
+            )
         rows = [OutboxRow.from_db({**m, "payload": payloads.get(m["id"])}) for m in claimed]
         rows.sort(key=lambda r: (r.due_at, r.id))
         return rows
@@ -687,14 +707,20 @@ class Store:
         limit = now - grace
         message = "quá hạn gửi khi khởi động lại; bỏ qua"
         with self._tx() as conn:
-            keys = conn.execute(
-                sa.update(outbox)
-                .where(
-                    outbox.c.status == "pending", outbox.c.attempts == 0, outbox.c.due_at < limit
+            keys = (
+                conn.execute(
+                    sa.update(outbox)
+                    .where(
+                        outbox.c.status == "pending",
+                        outbox.c.attempts == 0,
+                        outbox.c.due_at < limit,
+                    )
+                    .values(status="skipped", last_error=message, updated_at=now)
+                    .returning(outbox.c.key)
                 )
-                .values(status="skipped", last_error=message, updated_at=now)
-                .returning(outbox.c.key)
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
             if keys:
                 conn.execute(
                     delivery_log.insert(),
@@ -829,7 +855,9 @@ class Store:
 
     def set_meta(self, name: str, value: str) -> None:
         stmt = self._insert(meta)
-        stmt = stmt.on_conflict_do_update(index_elements=["name"], set_={"value": stmt.excluded.value})
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["name"], set_={"value": stmt.excluded.value}
+        )
         with self._tx() as conn:
             conn.execute(stmt, {"name": name, "value": value})
 

@@ -35,7 +35,7 @@ class Handler:
     on_data: Callable[[Received], None] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+    async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         if address in self.refuse:
@@ -43,9 +43,7 @@ class Handler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(  # noqa: N802
-        self, server: SMTP, session: Session, envelope: Envelope
-    ) -> str:
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         with self.lock:
             if self.data_replies:
                 return self.data_replies.pop(0)
@@ -78,8 +76,9 @@ class SmtpServer:
         self._thread.start()
         self._server: asyncio.base_events.Server | None = None
 
-    def _auth(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str,
-              data: Any) -> AuthResult:
+    def _auth(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
         ok = (
             isinstance(data, LoginPassword)
             and self.login is not None
@@ -94,8 +93,9 @@ class SmtpServer:
             options.update(tls_context=self.tls, require_starttls=True)
         if self.login is not None:
             # Over implicit TLS the whole session is encrypted; aiosmtpd only knows STARTTLS.
-            options.update(authenticator=self._auth, auth_required=True,
-                           auth_require_tls=not self.implicit_tls)
+            options.update(
+                authenticator=self._auth, auth_required=True, auth_require_tls=not self.implicit_tls
+            )
         with warnings.catch_warnings():
             # aiosmtpd warns about AUTH without STARTTLS; under implicit TLS that is wrong.
             warnings.simplefilter("ignore", UserWarning)
@@ -147,7 +147,7 @@ def self_signed(tmp: Path) -> tuple[ssl.SSLContext, Path]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)

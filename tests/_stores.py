@@ -3,6 +3,7 @@
 PostgreSQL runs when NOTIFIER_TEST_PG_URL names a server (`export
 NOTIFIER_TEST_PG_URL=$(bash tests/pg.sh)`); each test gets its own schema there
 and its own file on SQLite, both brought up by the real Alembic migrations.
+Test modules import `db_url_fixture` and `store_fixture` (fixtures "db_url", "store").
 Also: `Rem`, a stand-in with the fields of notifier.reminders.Reminder, and `at()`.
 """
 
@@ -81,15 +82,15 @@ def fresh_database(kind: str, tmp_path: Path) -> Iterator[str]:
 DB_KINDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
-@pytest.fixture(params=DB_KINDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+@pytest.fixture(name="db_url", params=DB_KINDS)
+def db_url_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty (unmigrated) database URL."""
     with fresh_database(request.param, tmp_path) as url:
         yield url
 
 
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
+@pytest.fixture(name="store")
+def store_fixture(db_url: str) -> Iterator[Store]:
     """A migrated, empty store."""
     s = open_store(db_url)
     s.upgrade()

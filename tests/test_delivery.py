@@ -16,11 +16,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from _smtp import SmtpServer
+from _stores import Rem, at, db_url_fixture, rems, store_fixture  # noqa: F401 - fixtures
 from hypothesis import given
 from hypothesis import strategies as st
 
-from _smtp import SmtpServer
-from _stores import Rem, at, db_url, rems, store  # noqa: F401 - fixtures
 from notifier.delivery import RetryPolicy, drain, send_batch, send_next
 from notifier.emails import Rendered
 from notifier.mailer import Address, Mailer, SmtpSettings, SmtpTransport
@@ -42,8 +42,14 @@ def template_context(key: str, n: int) -> dict[str, Any]:
         "to": "Sở Văn hóa, Thể thao và Du lịch",
         "stamp": "2024-03-25T08:00:00+07:00",
         "public_url": "http://127.0.0.1:8080",
-        "events": [{"uid": f"{key}@notifier", "summary": "Giao lưu văn hóa",
-                    "start": "2024-04-01", "end": "2024-06-30"}],
+        "events": [
+            {
+                "uid": f"{key}@notifier",
+                "summary": "Giao lưu văn hóa",
+                "start": "2024-04-01",
+                "end": "2024-06-30",
+            }
+        ],
     }
 
 
@@ -79,8 +85,10 @@ def message_ids(server: SmtpServer) -> list[str]:
 def test_due_rows_are_rendered_sent_and_recorded_in_due_order(
     store: Store, server: SmtpServer
 ) -> None:
-    batch = [Rem(f"k/{i}", at(1, 8, i), template="test", context=template_context(f"k/{i}", i))
-             for i in range(6)]
+    batch = [
+        Rem(f"k/{i}", at(1, 8, i), template="test", context=template_context(f"k/{i}", i))
+        for i in range(6)
+    ]
     store.enqueue(list(reversed(batch)), now=at(1, 0))
     mailer = mailer_for(server, pool=1)
     result = run(lambda: send_batch(store, mailer, now=at(1, 8, 3), owner="a"), mailer)
@@ -100,8 +108,9 @@ def test_send_next_is_one_step(store: Store, server: SmtpServer) -> None:
     mailer = mailer_for(server)
 
     async def steps() -> list[bool]:
-        return [await send_next(store, mailer, now=at(2), owner="a", render=sample)
-                for _ in range(3)]
+        return [
+            await send_next(store, mailer, now=at(2), owner="a", render=sample) for _ in range(3)
+        ]
 
     assert run(steps, mailer) == [True, True, False]
     assert len(server.received) == 2
@@ -140,8 +149,10 @@ def test_permanent_failure_is_recorded_for_the_digest_and_never_retried(
     assert (result.sent, result.failed, result.retried) == (1, 1, 0)
     (problem,) = store.problems_since(at(2))
     assert problem.status == "failed" and "550" in (problem.last_error or "")
-    run(lambda: drain(store, mailer_for(server), now=at(20), owner="a", render=sample),
-        mailer_for(server))
+    run(
+        lambda: drain(store, mailer_for(server), now=at(20), owner="a", render=sample),
+        mailer_for(server),
+    )
     assert len(server.received) == 1
 
 
@@ -189,15 +200,18 @@ def test_rendering_in_a_worker_process(store: Store, server: SmtpServer) -> None
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    good = [Rem(f"k/{i}", at(1, 8, i), template="test", context=template_context(f"k/{i}", i))
-            for i in range(5)]
+    good = [
+        Rem(f"k/{i}", at(1, 8, i), template="test", context=template_context(f"k/{i}", i))
+        for i in range(5)
+    ]
     store.enqueue(good + [Rem("bad", at(1, 8, 9), template="test", context={})], now=at(1, 0))
     mailer = mailer_for(server, pool=2)
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         result = run(lambda: drain(store, mailer, now=at(2), owner="a", executor=pool), mailer)
     assert (result.sent, result.failed) == (5, 1)
     assert sorted(message_ids(server)) == sorted(
-        store.get(r.key).message_id for r in good  # type: ignore[union-attr]
+        store.get(r.key).message_id
+        for r in good  # type: ignore[union-attr]
     )
     bad = store.get("bad")
     assert bad is not None and bad.status == "failed" and "UndefinedError" in (bad.last_error or "")
@@ -237,8 +251,12 @@ def test_two_concurrent_senders_never_send_a_key_twice(db_url: str, server: Smtp
         own = open_store(db_url)  # each daemon its own engine and connections
         mailer = mailer_for(server, pool=4)
         try:
-            result = run(lambda: drain(store=own, mailer=mailer, now=at(2), owner=owner,
-                                       limit=10, render=sample), mailer)
+            result = run(
+                lambda: drain(
+                    store=own, mailer=mailer, now=at(2), owner=owner, limit=10, render=sample
+                ),
+                mailer,
+            )
             counts[owner] = result.sent
         finally:
             own.close()
@@ -257,9 +275,7 @@ def test_two_concurrent_senders_never_send_a_key_twice(db_url: str, server: Smtp
     check.close()
 
 
-def test_dead_senders_rows_are_taken_over_after_the_lease(
-    store: Store, server: SmtpServer
-) -> None:
+def test_dead_senders_rows_are_taken_over_after_the_lease(store: Store, server: SmtpServer) -> None:
     store.enqueue(rems(5), now=at(1, 0))
     dead = store.claim_due("dead", now=at(2), limit=3, lease=LEASE)  # then it is killed
     assert len(dead) == 3
@@ -280,8 +296,18 @@ def test_a_batch_gives_back_what_it_cannot_start_within_its_lease(
     store.enqueue(rems(10), now=at(1, 0))
     server.handler.on_data = lambda _r: time.sleep(0.15)  # a slow server
     mailer = mailer_for(server, pool=1)
-    result = run(lambda: send_batch(store, mailer, now=at(2), owner="a", limit=10,
-                                    lease=timedelta(seconds=0.5), render=sample), mailer)
+    result = run(
+        lambda: send_batch(
+            store,
+            mailer,
+            now=at(2),
+            owner="a",
+            limit=10,
+            lease=timedelta(seconds=0.5),
+            render=sample,
+        ),
+        mailer,
+    )
     assert result.sent + result.released == 10 and result.released > 0
     counts = store.counts(now=at(2))
     assert (counts.sent, counts.pending, counts.claimed) == (result.sent, result.released, 0)
@@ -332,7 +358,7 @@ def test_commands_upgrade_show_status_and_send_a_test(
     monkeypatch.setenv("NOTIFIER_SMTP_HOST", "127.0.0.1")
     monkeypatch.setenv("NOTIFIER_SMTP_PORT", str(server.port))
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "config.toml").write_text('[smtp]\nstarttls = false\n', encoding="utf-8")
+    (tmp_path / "config.toml").write_text("[smtp]\nstarttls = false\n", encoding="utf-8")
     runner = CliRunner()
 
     refused = runner.invoke(app, ["status"])

@@ -15,10 +15,10 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from _smtp import SmtpServer, self_signed
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from _smtp import Handler, SmtpServer, self_signed
 from notifier.clock import TZ
 from notifier.config import Config
 from notifier.emails import Attachment, Rendered
@@ -74,7 +74,9 @@ def names(header: object) -> list[tuple[str, str]]:
 
 
 def test_composed_message_reads_back_whole() -> None:
-    data = compose(RENDERED, sender=SENDER, to=[VH, NGV], key="34/II.7/start-5/2024-04-01", date=WHEN)
+    data = compose(
+        RENDERED, sender=SENDER, to=[VH, NGV], key="34/II.7/start-5/2024-04-01", date=WHEN
+    )
     assert data.isascii()
     assert all(len(line) <= 78 for line in data.split(b"\r\n"))
     m = parse(data)
@@ -123,9 +125,7 @@ def test_message_id_comes_from_the_key_and_the_senders_full_domain() -> None:
 
 def test_long_vietnamese_subject_is_folded_into_short_encoded_words() -> None:
     subject = "Đôn đốc: " + "báo cáo kết quả công tác đối ngoại 6 tháng đầu năm 2024 " * 4
-    data = compose(
-        Rendered(subject, "x", "<p>x</p>"), sender=SENDER, to=[VH], key="k", date=WHEN
-    )
+    data = compose(Rendered(subject, "x", "<p>x</p>"), sender=SENDER, to=[VH], key="k", date=WHEN)
     head = data.split(b"\r\n\r\n", 1)[0].decode("ascii")
     words = re.findall(r"=\?utf-8\?b\?[A-Za-z0-9+/=]*\?=", head)
     assert words and all(len(w) <= 75 for w in words)
@@ -139,9 +139,13 @@ def test_extra_headers_are_written_and_reserved_ones_refused() -> None:
     }
     m = parse(compose(RENDERED, sender=SENDER, to=[VH], key="k", date=WHEN, headers=headers))
     assert m["List-Unsubscribe"] == headers["List-Unsubscribe"]
-    for bad in ({"Bcc": "evil@example.net"}, {"Content-Type": "text/plain"},
-                {"X-Note": "a\r\nBcc: evil@example.net"}, {"X-Bad Name": "v"},
-                {"X-Note": "tiếng Việt"}):
+    for bad in (
+        {"Bcc": "evil@example.net"},
+        {"Content-Type": "text/plain"},
+        {"X-Note": "a\r\nBcc: evil@example.net"},
+        {"X-Bad Name": "v"},
+        {"X-Note": "tiếng Việt"},
+    ):
         with pytest.raises(DeliveryError) as info:
             compose(RENDERED, sender=SENDER, to=[VH], key="k", date=WHEN, headers=bad)
         assert info.value.permanent
@@ -165,15 +169,24 @@ INJECTIONS = [
 def test_plan_text_cannot_add_headers_through_subject_or_names(text: str) -> None:
     sender = Address(text, "nhacviec@mail.example.org")
     data = compose(
-        Rendered(text, text, text), sender=sender, to=[Address(text, "a@example.org")],
-        key=text, date=WHEN,
+        Rendered(text, text, text),
+        sender=sender,
+        to=[Address(text, "a@example.org")],
+        key=text,
+        date=WHEN,
     )
     head = data.split(b"\r\n\r\n", 1)[0]
     assert b"\r\nBcc" not in head and b"\nBcc" not in head
     m = parse(data)
     assert m["Bcc"] is None and m.defects == []
     assert set(m.keys()) == {
-        "From", "To", "Subject", "Date", "Message-ID", "MIME-Version", "Auto-Submitted",
+        "From",
+        "To",
+        "Subject",
+        "Date",
+        "Message-ID",
+        "MIME-Version",
+        "Auto-Submitted",
         "Content-Type",
     }
     subject = str(m["Subject"])
@@ -184,9 +197,17 @@ def test_plan_text_cannot_add_headers_through_subject_or_names(text: str) -> Non
 
 @pytest.mark.parametrize(
     "address",
-    ["a@example.org\r\nBcc: evil@example.net", "a@example.org>, evil@example.net",
-     "Sở <a@example.org>", "a@exam ple.org", "a@example.org\n", "", "@example.org",
-     "tiếngviệt@example.org", "a" * 250 + "@example.org"],
+    [
+        "a@example.org\r\nBcc: evil@example.net",
+        "a@example.org>, evil@example.net",
+        "Sở <a@example.org>",
+        "a@exam ple.org",
+        "a@example.org\n",
+        "",
+        "@example.org",
+        "tiếngviệt@example.org",
+        "a" * 250 + "@example.org",
+    ],
 )
 def test_bad_addresses_are_refused_not_repaired(address: str) -> None:
     with pytest.raises(DeliveryError) as info:
@@ -199,8 +220,11 @@ def test_bad_addresses_are_refused_not_repaired(address: str) -> None:
 @given(subject=st.text(max_size=300), name=st.text(max_size=120))
 def test_any_text_gives_the_same_headers_and_reads_back(subject: str, name: str) -> None:
     data = compose(
-        Rendered(subject, "x", "<p>x</p>"), sender=SENDER, to=[Address(name, "a@example.org")],
-        key=subject, date=WHEN,
+        Rendered(subject, "x", "<p>x</p>"),
+        sender=SENDER,
+        to=[Address(name, "a@example.org")],
+        key=subject,
+        date=WHEN,
     )
     head = data.split(b"\r\n\r\n", 1)[0]
     assert head.isascii()
@@ -219,8 +243,7 @@ def test_any_text_gives_the_same_headers_and_reads_back(subject: str, name: str)
 def test_display_names_decode_exactly_per_rfc_2047(name: str) -> None:
     from email.header import decode_header, make_header
 
-    data = compose(RENDERED, sender=SENDER, to=[Address(name, "a@example.org")], key="k",
-                   date=WHEN)
+    data = compose(RENDERED, sender=SENDER, to=[Address(name, "a@example.org")], key="k", date=WHEN)
     raw = email.message_from_bytes(data, policy=email.policy.compat32)["To"]
     assert str(make_header(decode_header(raw))) == f"{header_text(name, limit=200)} <a@example.org>"
 
@@ -239,7 +262,7 @@ def smtp(server: SmtpServer, **options: object) -> SmtpTransport:
     return SmtpTransport(SmtpSettings("127.0.0.1", server.port, security="none", **options))  # type: ignore[arg-type]
 
 
-async def send_all(mailer: Mailer, envelopes: list) -> list:  # noqa: ANN001
+async def send_all(mailer: Mailer, envelopes: list) -> list:
     try:
         return await asyncio.gather(*(mailer.send(e) for e in envelopes), return_exceptions=True)
     finally:
@@ -280,10 +303,12 @@ def test_connections_are_reused_across_messages(server: SmtpServer) -> None:
 
 @pytest.mark.parametrize(
     ("reply", "permanent", "code"),
-    [("451 4.3.0 He thong ban, thu lai sau", False, 451),
-     ("421 4.7.0 Try again later", False, 421),
-     ("550 5.1.1 Mailbox unavailable", True, 550),
-     ("554 5.7.1 Message rejected", True, 554)],
+    [
+        ("451 4.3.0 He thong ban, thu lai sau", False, 451),
+        ("421 4.7.0 Try again later", False, 421),
+        ("550 5.1.1 Mailbox unavailable", True, 550),
+        ("554 5.7.1 Message rejected", True, 554),
+    ],
 )
 def test_smtp_replies_are_sorted_into_temporary_and_permanent(
     server: SmtpServer, reply: str, permanent: bool, code: int
@@ -415,25 +440,45 @@ def test_untrusted_certificate_is_refused(tmp_path: Path) -> None:
 def test_settings_come_from_config_and_environment(tmp_path: Path) -> None:
     secret = tmp_path / "smtp-password"
     secret.write_text("bí-mật\n", encoding="utf-8")
-    config = Config.model_validate({"smtp": {
-        "host": "mail.example.org", "ssl": True, "starttls": False, "user": "u",
-        "password_file": str(secret), "from_address": "nhacviec@mail.example.org",
-        "from_name": "Sở Ngoại vụ tỉnh Đắk Lắk"}})
+    config = Config.model_validate(
+        {
+            "smtp": {
+                "host": "mail.example.org",
+                "ssl": True,
+                "starttls": False,
+                "user": "u",
+                "password_file": str(secret),
+                "from_address": "nhacviec@mail.example.org",
+                "from_name": "Sở Ngoại vụ tỉnh Đắk Lắk",
+            }
+        }
+    )
     s = SmtpSettings.from_config(config, {})
     assert s is not None
     assert (s.host, s.port, s.security, s.username, s.password) == (
-        "mail.example.org", 465, "ssl", "u", "bí-mật")
-    s = SmtpSettings.from_config(config, {"NOTIFIER_SMTP_HOST": "127.0.0.1",
-                                          "NOTIFIER_SMTP_PORT": "2525",
-                                          "NOTIFIER_SMTP_PASSWORD": "env"})
+        "mail.example.org",
+        465,
+        "ssl",
+        "u",
+        "bí-mật",
+    )
+    s = SmtpSettings.from_config(
+        config,
+        {
+            "NOTIFIER_SMTP_HOST": "127.0.0.1",
+            "NOTIFIER_SMTP_PORT": "2525",
+            "NOTIFIER_SMTP_PASSWORD": "env",
+        },
+    )
     assert s is not None and (s.host, s.port, s.password) == ("127.0.0.1", 2525, "env")
     assert sender_from(config) == Address("Sở Ngoại vụ tỉnh Đắk Lắk", "nhacviec@mail.example.org")
     assert sender_from(None).address == "nhacviec@example.org"
     assert SmtpSettings.from_config(Config(), {}) is None
     with pytest.raises(ConfigError):
         SmtpSettings.from_config(Config(), {"NOTIFIER_SMTP_HOST": "h", "NOTIFIER_SMTP_PORT": "25a"})
-    missing = config.model_copy(update={"smtp": config.smtp.model_copy(
-        update={"password_file": str(tmp_path / "missing")})})
+    missing = config.model_copy(
+        update={"smtp": config.smtp.model_copy(update={"password_file": str(tmp_path / "missing")})}
+    )
     with pytest.raises(ConfigError):
         SmtpSettings.from_config(missing, {})
 
@@ -455,8 +500,6 @@ def test_no_smtp_host_means_the_maildir(tmp_path: Path) -> None:
 def test_unwritable_maildir_is_a_temporary_failure(tmp_path: Path) -> None:
     (tmp_path / "maildir").write_text("not a directory")
     mailer = Mailer(MaildirTransport(tmp_path / "maildir"), SENDER)
-    (failure,) = asyncio.run(
-        send_all(mailer, [mailer.compose(RENDERED, [VH], key="k", date=WHEN)])
-    )
+    (failure,) = asyncio.run(send_all(mailer, [mailer.compose(RENDERED, [VH], key="k", date=WHEN)]))
     assert isinstance(failure, DeliveryError) and not failure.permanent
     assert "Không ghi được thư" in str(failure)

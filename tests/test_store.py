@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 import sqlalchemy as sa
+from _stores import Rem, at, db_url_fixture, rems, store_fixture  # noqa: F401 - fixtures
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from _stores import Rem, at, db_url, rems, store  # noqa: F401 - fixtures
 from notifier.errors import UserError
 from notifier.store import (
     ALEMBIC_DIR,
@@ -28,10 +28,9 @@ from notifier.store import (
 LEASE = timedelta(minutes=10)
 
 
-def shown_tz():  # noqa: ANN201 - instants come back in UTC
-    from datetime import timezone
+def shown_tz():
 
-    return timezone.utc
+    return UTC
 
 
 # --- schema and migrations ---
@@ -112,7 +111,10 @@ def test_enqueue_round_trips_every_field(store: Store) -> None:
     assert row.units == rem.units and row.refs == rem.refs
     assert dict(row.payload) == dict(rem.context)
     assert (row.status, row.attempts, row.kind, row.template) == (
-        "pending", 0, "activity-start", "reminder"
+        "pending",
+        0,
+        "activity-start",
+        "reminder",
     )
 
 
@@ -186,7 +188,10 @@ def test_sent_rows_are_never_claimed_again(store: Store) -> None:
     row = store.get(first.key)
     assert row is not None
     assert (row.status, row.attempts, row.message_id, row.sent_at) == (
-        "sent", 1, "<abc@mail.example.org>", at(2, 8, 1)
+        "sent",
+        1,
+        "<abc@mail.example.org>",
+        at(2, 8, 1),
     )
     assert row.lease_owner is None
     assert store.claim_due("a", now=at(2, 8, 5), limit=10, lease=LEASE) == []  # second is leased
@@ -198,8 +203,13 @@ def test_temporary_failure_waits_for_its_retry_time(store: Store) -> None:
     store.enqueue(rems(1), now=at(1, 0))
     (row,) = store.claim_due("a", now=at(2), limit=10, lease=LEASE)
     assert store.mark_failed(
-        row, owner="a", now=at(2), error="421 thử lại sau", permanent=False,
-        retry_at=at(2, 8, 5), smtp_code=421,
+        row,
+        owner="a",
+        now=at(2),
+        error="421 thử lại sau",
+        permanent=False,
+        retry_at=at(2, 8, 5),
+        smtp_code=421,
     )
     again = store.get(row.key)
     assert again is not None
@@ -213,7 +223,9 @@ def test_temporary_failure_waits_for_its_retry_time(store: Store) -> None:
 def test_permanent_failure_is_kept_for_the_digest(store: Store) -> None:
     store.enqueue(rems(2), now=at(1, 0))
     rows = store.claim_due("a", now=at(2), limit=10, lease=LEASE)
-    store.mark_failed(rows[0], owner="a", now=at(2, 9), error="550 không có hộp thư", permanent=True)
+    store.mark_failed(
+        rows[0], owner="a", now=at(2, 9), error="550 không có hộp thư", permanent=True
+    )
     store.mark_sent(rows[1], owner="a", now=at(2, 9), message_id="<m@x>")
     assert store.claim_due("a", now=at(20), limit=10, lease=LEASE) == []
     problems = store.problems_since(at(2, 0))
@@ -222,9 +234,14 @@ def test_permanent_failure_is_kept_for_the_digest(store: Store) -> None:
     ]
     assert store.problems_since(at(2, 10)) == []
     (shown,) = store.delivery_problems(at(2, 0))
-    assert shown == {"key": rows[0].key, "status": "failed", "to": ["sovhttdl@example.org"],
-                     "subject": rows[0].subject, "at": at(2, 9).astimezone(shown_tz()).isoformat(),
-                     "error": "550 không có hộp thư"}
+    assert shown == {
+        "key": rows[0].key,
+        "status": "failed",
+        "to": ["sovhttdl@example.org"],
+        "subject": rows[0].subject,
+        "at": at(2, 9).astimezone(shown_tz()).isoformat(),
+        "error": "550 không có hộp thư",
+    }
 
 
 def test_temporary_failure_without_retry_time_is_a_bug(store: Store) -> None:
@@ -281,7 +298,8 @@ def test_counts(store: Store) -> None:
 def test_feed_versions_bump_only_on_change(store: Store) -> None:
     v1 = store.bump_feed_versions("don-vi/so-ngoai-vu.ics", {"a": "h1", "b": "h1"}, now=at(1))
     assert {u: (v.sequence, v.last_modified) for u, v in v1.items()} == {
-        "a": (0, at(1)), "b": (0, at(1))
+        "a": (0, at(1)),
+        "b": (0, at(1)),
     }
     v2 = store.bump_feed_versions("don-vi/so-ngoai-vu.ics", {"a": "h1", "b": "h2"}, now=at(2))
     assert (v2["a"].sequence, v2["a"].last_modified) == (0, at(1))
@@ -316,7 +334,7 @@ def test_database_url_precedence() -> None:
     assert normalize_url("postgresql+psycopg://h/d") == "postgresql+psycopg://h/d"
 
 
-def test_sqlite_file_goes_into_a_new_var_dir(tmp_path) -> None:  # noqa: ANN001
+def test_sqlite_file_goes_into_a_new_var_dir(tmp_path) -> None:
     path = tmp_path / "var" / "sub" / "n.sqlite3"
     s = open_store(f"sqlite:///{path}")
     try:
@@ -335,8 +353,11 @@ _OPS = st.lists(
     st.one_of(
         st.tuples(st.just("enqueue"), st.lists(st.integers(0, 15), max_size=6)),
         st.tuples(st.just("claim"), st.sampled_from("ab"), st.integers(1, 5)),
-        st.tuples(st.just("finish"), st.sampled_from("ab"),
-                  st.sampled_from(["sent", "retry", "failed", "released"])),
+        st.tuples(
+            st.just("finish"),
+            st.sampled_from("ab"),
+            st.sampled_from(["sent", "retry", "failed", "released"]),
+        ),
         st.tuples(st.just("wait"), st.integers(1, 20)),
     ),
     max_size=25,
@@ -374,8 +395,15 @@ def test_interleavings_never_hand_out_a_row_twice(ops: list[tuple]) -> None:  # 
                 elif op[0] == "finish":
                     owner, status = op[1], op[2]
                     for key, (row, until) in list(held[owner].items()):  # type: ignore[misc]
-                        out = Outcome(row.id, key, status, now, message_id="<m@x>", message="x",
-                                      retry_at=now + timedelta(minutes=1))
+                        out = Outcome(
+                            row.id,
+                            key,
+                            status,
+                            now,
+                            message_id="<m@x>",
+                            message="x",
+                            retry_at=now + timedelta(minutes=1),
+                        )
                         s.record([out], owner=owner)
                         if status == "sent":
                             sent.add(key)
