@@ -517,6 +517,46 @@ def test_seed_plan_reminds_every_lead_unit_reports_and_coordinators() -> None:
     assert of(got, "digest")
 
 
+# Worked out by hand from the 2024 calendar (Saturdays, Sundays, 29/4–1/5, 2–3/9 off; Saturday
+# 4/5 worked) and the defaults: 5 and 1 working days before a window opens.
+SEED_TABLE = [
+    # (words of the content, lead unit, window opens, 5th and 1st working day before)
+    ("Bun Pi May", "Hội Hữu nghị Việt Nam - Lào tỉnh", date(2024, 4, 1),
+     [date(2024, 3, 25), date(2024, 3, 29)]),
+    ("Bun Pi May", "UBND huyện Buôn Đôn", date(2024, 4, 1), [date(2024, 3, 25), date(2024, 3, 29)]),
+    ("Yoga", VH, date(2024, 6, 1), [date(2024, 5, 27), date(2024, 5, 31)]),  # 1/6 is a Saturday
+    ("Jeonju", VH, date(2024, 10, 1), [date(2024, 9, 24), date(2024, 9, 30)]),
+    ("Quốc khánh Lào", "Hội Hữu nghị Việt Nam - Lào tỉnh", date(2024, 12, 1),
+     [date(2024, 11, 25), date(2024, 11, 29)]),  # 1/12 is a Sunday
+]
+
+
+@pytest.mark.parametrize(("words", "unit", "opens", "sends"), SEED_TABLE)
+def test_seed_table(words: str, unit: str, opens: date, sends: list[date]) -> None:
+    seed, directory, calendar, deadlines = _seed_inputs()
+    (activity,) = [a for a in seed.activities if words.casefold() in a.content.casefold()]
+    assert activity.timing.start == opens
+    got = plan_reminders([seed], directory, ReminderRules(), calendar, deadlines,
+                         start=datetime(2024, 1, 1, tzinfo=TZ), end=datetime(2025, 1, 1, tzinfo=TZ))
+    mine = [r for r in of(got, "activity-start")
+            if activity.ref in r.refs and directory.get(unit).name in r.units]
+    assert sorted(days(mine)) == sends
+
+
+def test_seed_report_deadlines_by_hand() -> None:
+    # config.toml: half-year "trước ngày 15/6/2024" → last day Fri 14/6; annual "trước ngày
+    # 20/11/2024" → Tue 19/11. Warnings 7 and 1 working days before, đôn đốc 1 after.
+    seed, directory, calendar, deadlines = _seed_inputs()
+    got = plan_reminders([seed], directory, ReminderRules(), calendar, deadlines,
+                         start=datetime(2024, 1, 1, tzinfo=TZ), end=datetime(2025, 1, 1, tzinfo=TZ))
+    for period, expected in (("half-year", {date(2024, 6, 5), date(2024, 6, 13), date(2024, 6, 17)}),
+                             ("annual", {date(2024, 11, 8), date(2024, 11, 18), date(2024, 11, 20)})):
+        mine = [r for r in got if r.kind.startswith("report") and r.key.startswith(f"_/{period}")]
+        assert set(days(mine)) == expected, period
+        assert VH in {r.units[0] for r in mine}
+        assert SNGV not in {r.units[0] for r in mine}  # the receiver compiles the report
+
+
 # --- notifier preview --------------------------------------------------------------------------
 
 
