@@ -128,6 +128,16 @@ def build_envelope(
     )
 
 
+RENDER_CHUNK = 16  # rows per task when rendering in worker processes
+
+
+def build_envelopes(
+    rows: list[OutboxRow], sender: Address, date: datetime, render: RenderFn | None = None
+) -> list[Envelope | tuple[str, bool]]:
+    """`build_envelope` for several rows: one task for a worker process."""
+    return [build_envelope(row, sender, date, render) for row in rows]
+
+
 def prepare(row: OutboxRow, mailer: Mailer, render: RenderFn | None, *, now: datetime) -> Envelope:
     """Render and compose one row here. Raises DeliveryError when it cannot be built."""
     built = build_envelope(row, mailer.sender, now, render)
@@ -217,14 +227,15 @@ async def send_batch(
     if not rows:
         return result
     stamp = clock or (lambda: now)
-    built: dict[int, asyncio.Future[Envelope | tuple[str, bool]]] = {}
+    built: dict[int, tuple[asyncio.Future[list[Envelope | tuple[str, bool]]], int]] = {}
     if executor is not None:
+        # Chunks, not one task per row: a process pool's per-task cost is near a render's.
         loop = asyncio.get_running_loop()
         sender, when = mailer.sender, stamp()
-        built = {
-            r.id: loop.run_in_executor(executor, build_envelope, r, sender, when, render)
-            for r in rows
-        }
+        for start in range(0, len(rows), RENDER_CHUNK):
+            chunk = rows[start : start + RENDER_CHUNK]
+            future = loop.run_in_executor(executor, build_envelopes, chunk, sender, when, render)
+            built.update({r.id: (future, i) for i, r in enumerate(chunk)})
     recorder = _Recorder(store, owner, record_window)
     # Leave the rest to whoever takes them over rather than send after the lease ends.
     deadline = time.monotonic() + lease.total_seconds() * 0.8
@@ -234,7 +245,8 @@ async def send_batch(
     async def envelope_for(row: OutboxRow) -> Envelope:
         if row.id not in built:
             return prepare(row, mailer, render, now=stamp())
-        envelope = await built.pop(row.id)
+        future, index = built.pop(row.id)
+        envelope = (await future)[index]
         if isinstance(envelope, tuple):
             raise DeliveryError(envelope[0], permanent=envelope[1])
         return envelope
@@ -277,7 +289,7 @@ async def send_batch(
     try:
         await asyncio.gather(*(worker() for _ in range(min(mailer.concurrency, len(rows)))))
     finally:
-        for future in built.values():  # released rows: their rendering is not needed
+        for future, _ in built.values():  # released rows: their rendering is not needed
             future.cancel()
         await recorder.drain()
     return result
