@@ -27,10 +27,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from notifier.config import load_config  # noqa: E402
-from notifier.plan import Activity, Plan, ReportDuty  # noqa: E402
-from notifier.reminders import TZ, reminders_from_config  # noqa: E402
-from notifier.timing import Timing, TimingKind  # noqa: E402
+from notifier.config import load_config
+from notifier.plan import Activity, Plan, ReportDuty
+from notifier.reminders import TZ, reminders_from_config
+from notifier.timing import Timing, TimingKind
 
 TARGET_S = 2.0
 YEAR = 2024

@@ -22,7 +22,7 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -32,16 +32,16 @@ import jinja2
 from notifier.text import nfc
 
 __all__ = [
-    "Attachment",
-    "Rendered",
     "TEMPLATES",
     "TEMPLATES_DIR",
+    "Attachment",
+    "Rendered",
+    "build_ics",
+    "one_line",
     "render",
     "render_subject",
-    "one_line",
     "vn_date",
     "vn_day",
-    "build_ics",
 ]
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates" / "email"
@@ -235,17 +235,16 @@ def build_ics(events: Sequence[Mapping[str, Any]], *, stamp: str | datetime | No
 
 
 def _stamp(value: str | datetime | None) -> datetime:
-    from datetime import timezone
 
     if isinstance(value, datetime):
         moment = value
     elif value:
         moment = datetime.fromisoformat(str(value))
     else:
-        moment = datetime(1970, 1, 1, tzinfo=timezone.utc)  # deterministic, never the wall clock
+        moment = datetime(1970, 1, 1, tzinfo=UTC)  # deterministic, never the wall clock
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def is_nfc(text: str) -> bool:

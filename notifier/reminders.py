@@ -18,14 +18,18 @@ Rules (docs/reminders.md):
 - A report's last day: "trước ngày X" is X − 1, "chậm nhất ngày X" is X; a last day on a
   day off moves per `[calendar] deadline_on_day_off` (BLDS 2015 Art. 148: next working day).
 - Activities of one plan led by one unit whose window opens (or closes) on the same day are
-  one email. A reminder due before the plan was issued is dropped, and so is an
-  "activity-end" reminder due before its window opens.
-- Keys are `plan/item/unit/rule/date` (item: "activities" or the report id; rule: "start-5",
-  "end-3", "due-7", "overdue+1", "weekly"; date: the window boundary or deadline the reminder
-  is about, not the send date), so re-running, re-importing or editing holidays never
-  changes a key, while changing a window or deadline does. Digests: `_/digest/unit/freq/date`.
-Pure: no I/O, no clock (`now`, `start`, `end` are arguments). Subjects come from the email
-templates (emails.py) so the preview shows what is sent.
+  one email. A unit writes one periodic report for all plans, so it gets one warning per
+  report deadline and rule, listing its activities from every plan. A reminder due before
+  the plan was issued is dropped, and so is an "activity-end" reminder due before its window
+  opens. A unit reached twice (directly and through a group) still gets one email.
+- Keys are `plan/item/unit/rule/date`: `34-kh-ubnd-2024/activities/<unit>/start-5/2024-04-01`,
+  `_/half-year-1.<receiver>/<unit>/due-7/2024-06-14` (a report spans plans: plan "_"),
+  `_/digest/<unit>/weekly/2024-06-03`. The date is the window boundary or last day the mail
+  is about, not the send day, so re-running, re-importing or editing holidays never changes
+  a key, while changing a window or deadline does.
+- A `Reminder`'s context and subject (from the email templates, so the preview shows what is
+  sent) are built on first use: a year for a thousand plans plans in about a second.
+Pure: no I/O, no clock (`now`, `start`, `end` are arguments).
 Not here: the working-day calendar (workdays.py), cut-off windows (reporting.py), unit
 matching (units.py), rendering bodies (emails.py), the outbox and sending (store.py,
 mailer.py, delivery.py).
@@ -35,10 +39,10 @@ from __future__ import annotations
 
 import bisect
 import re
-from functools import cached_property, lru_cache, partial
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import cached_property, lru_cache, partial
 from typing import Annotated, Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
@@ -50,16 +54,16 @@ from notifier.text import fold, fold_ascii, nfc, slugify
 from notifier.timing import TimingKind
 
 __all__ = [
-    "TZ",
     "KINDS",
-    "ReminderRules",
-    "RuleOverride",
+    "TZ",
     "DigestRules",
     "Reminder",
-    "plan_reminders",
+    "ReminderRules",
+    "RuleOverride",
     "due_reminders",
-    "reminders_from_config",
+    "plan_reminders",
     "reminder_json",
+    "reminders_from_config",
 ]
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -239,13 +243,6 @@ class Reminder:
 
 
 # --- what the planner needs from its collaborators (units.py, workdays.py) -------------
-
-
-class _Unit(Protocol):
-    name: str
-    slug: str
-    email: str | None
-    coordinator: bool
 
 
 class _Directory(Protocol):
@@ -847,13 +844,17 @@ def _activity_reminders(
     found: dict[tuple[int, str, str, date],
                 tuple[str, datetime, Any, int, Plan, list[tuple[str, list[Activity]]]]] = {}
     reach: dict[tuple[str, date], tuple[Any, ...]] = {}  # local: the loop asks ~10⁵ times
+    sends: dict[tuple[date, tuple[int, ...]], list[tuple[int, date]]] = {}
     for (_, kind, lead, day), (plan, activities, opens) in groups.items():
         rules = p.offsets(plan, lead)
         if not rules.enabled:
             continue
         ending = kind == "activity-end"
         offsets, rule_word = (rules.before_end, "end") if ending else (rules.before_start, "start")
-        for n, send in _send_days(p, day, offsets):
+        days = sends.get((day, offsets))
+        if days is None:
+            days = sends[(day, offsets)] = _send_days(p, day, offsets)
+        for n, send in days:
             due_at = p.at(send, rules.send_time)
             if not start <= due_at < end or (plan.date and send < plan.date):
                 continue

@@ -23,15 +23,15 @@ from notifier.emails import build_ics, render, render_subject, vn_date, vn_day
 from notifier.reminders import TZ, DigestRules, ReminderRules, plan_reminders
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_reminders import CAL, DEADLINES, DIRECTORY, SNGV, VH, act, plan  # noqa: E402
+from test_reminders import CAL, DEADLINES, DIRECTORY, SNGV, VH, act, plan
 
 HOSTILE = "Giao lưu <script>alert('x')</script> & \"trích dẫn\""
 
 
-def reminders(activities, *, rules=ReminderRules(), digest=None, number="34/KH-UBND", **kw):
+def reminders(activities, *, rules=None, digest=None, number="34/KH-UBND", **kw):
     p = plan(activities, **kw)
     p.number = number
-    return plan_reminders([p], DIRECTORY, rules, CAL, DEADLINES,
+    return plan_reminders([p], DIRECTORY, rules or ReminderRules(), CAL, DEADLINES,
                           start=datetime(2024, 1, 1, tzinfo=TZ), end=datetime(2025, 7, 1, tzinfo=TZ),
                           digest=digest)
 

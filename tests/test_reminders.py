@@ -81,10 +81,10 @@ def plan(activities: list[Activity], *, reports: bool = True, issued: date | Non
                 activities=activities, reports=duties)
 
 
-def run(plans: list[Plan], rules: ReminderRules = ReminderRules(), *, span=Y2024,
+def run(plans: list[Plan], rules: ReminderRules | None = None, *, span=Y2024,
         digest: DigestRules | None = None, **kw):
     start, end = span
-    return plan_reminders(plans, DIRECTORY, rules, CAL, kw.pop("deadlines", DEADLINES),
+    return plan_reminders(plans, DIRECTORY, rules or ReminderRules(), CAL, kw.pop("deadlines", DEADLINES),
                           start=start, end=end, digest=digest, **kw)
 
 
@@ -319,7 +319,7 @@ def test_due_reminders_respect_the_grace_window() -> None:
     p = plan([act("II.7", [VH], date(2024, 4, 1), date(2024, 4, 30))], reports=False)
     rules = ReminderRules(before_start=(1,), before_end=(), grace_hours=6)
     due = datetime(2024, 3, 29, 8, 0, tzinfo=TZ)
-    ask = lambda now: due_reminders([p], DIRECTORY, rules, CAL, DEADLINES, now=now)  # noqa: E731
+    ask = lambda now: due_reminders([p], DIRECTORY, rules, CAL, DEADLINES, now=now)
     assert ask(due - timedelta(seconds=1)) == []
     assert [r.due_at for r in ask(due)] == [due]
     assert len(ask(due + timedelta(hours=6))) == 1
