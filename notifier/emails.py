@@ -235,7 +235,7 @@ def build_ics(events: Sequence[Mapping[str, Any]], *, stamp: str | datetime | No
 
 
 def _stamp(value: str | datetime | None) -> datetime:
-
+    """DTSTAMP: the reminder's due instant (UTC), so rendering stays a pure function."""
     if isinstance(value, datetime):
         moment = value
     elif value:
@@ -245,7 +245,3 @@ def _stamp(value: str | datetime | None) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
-
-
-def is_nfc(text: str) -> bool:
-    return unicodedata.is_normalized("NFC", text)
