@@ -209,7 +209,7 @@ class Reminder:
     that are shown or sent.
     """
 
-    key: str  # deterministic: plan slug / activity ref or report id / unit slug / rule / date
+    key: str  # deterministic, see the module docstring: plan / item / unit / rule / date
     kind: str  # "activity-start" | "activity-end" | "report-due" | "report-overdue" | "digest"
     due_at: datetime  # aware, Asia/Ho_Chi_Minh, on a working day at the configured send time
     to: tuple[str, ...]  # addresses
@@ -322,13 +322,17 @@ class _Planner:
             d = self.on_or_before(d - timedelta(days=1))
         return self.on_or_before(d)
 
-    def working_days_after(self, d: date, n: int) -> date:
-        for _ in range(n):
+    def on_or_after(self, d: date) -> date:
+        for _ in range(400):
+            if self.working(d):
+                return d
             d += timedelta(days=1)
-            for _ in range(400):
-                if self.working(d):
-                    break
-                d += timedelta(days=1)
+        return self.calendar.next_working_day(d)  # raises its own clear error
+
+    def working_days_after(self, d: date, n: int) -> date:
+        """The n-th working day after `d` (n ≥ 1; `d` itself not counted)."""
+        for _ in range(n):
+            d = self.on_or_after(d + timedelta(days=1))
         return d
 
     def at(self, day: date, when: time) -> datetime:
