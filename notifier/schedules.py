@@ -726,7 +726,7 @@ def _merge_tables(
         or len(set(old_ids)) != len(old_ids)
     ):
         out = tomlkit.aot()  # order changed: rebuild from the same tables (comments travel along)
-        by_id = dict(zip(old_ids, tables))
+        by_id = dict(zip(old_ids, tables, strict=True))
         for item in items:
             fields = fields_of(item)
             out.append(
