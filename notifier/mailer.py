@@ -445,6 +445,10 @@ def _smtp_error(exc: BaseException, where: str) -> SmtpError:
     return SmtpError(f"Không kết nối được máy chủ thư {where}: {exc}", permanent=False)
 
 
+class _Stale(Exception):
+    """The session was gone before MAIL FROM was answered: safe to try a fresh one."""
+
+
 async def _transaction(
     client: aiosmtplib.SMTP, sender: str, recipients: Sequence[str], data: bytes
 ) -> tuple[dict[str, int], str]:
@@ -462,7 +466,10 @@ async def _transaction(
         await client.ehlo()
     size = [f"SIZE={len(data) + 3}".encode("ascii")] if client.supports_extension("size") else []
     try:
-        reply = await client.execute_command(b"MAIL", f"FROM:<{sender}>".encode("ascii"), *size)
+        try:
+            reply = await client.execute_command(b"MAIL", f"FROM:<{sender}>".encode("ascii"), *size)
+        except aiosmtplib.SMTPServerDisconnected as exc:
+            raise _Stale(str(exc)) from exc  # nothing of this message reached the server
         if reply.code != 250:
             raise aiosmtplib.SMTPSenderRefused(reply.code, reply.message, sender)
         refused: dict[str, aiosmtplib.SMTPResponse] = {}
@@ -526,20 +533,29 @@ class SmtpTransport:
             self._slots = asyncio.Semaphore(max(1, self.settings.pool_size))
         async with self._slots:
             client = self._idle.pop() if self._idle else None
-            if client is None or not client.is_connected:
-                try:
-                    client = await self._connect()
-                except failures as exc:
-                    raise _smtp_error(exc, self._where) from exc
+            reused = client is not None and client.is_connected
             try:
-                refused, reply = await _transaction(client, sender, recipients, data)
+                if not reused:
+                    client = await self._connect()
+                assert client is not None
+                try:
+                    refused, reply = await _transaction(client, sender, recipients, data)
+                except _Stale:
+                    if not reused:
+                        raise
+                    # A pooled session the server had closed (idle timeout): once more.
+                    client.close()
+                    client = await self._connect()
+                    refused, reply = await _transaction(client, sender, recipients, data)
+            except _Stale as exc:
+                raise _smtp_error(aiosmtplib.SMTPServerDisconnected(str(exc)), self._where) from exc
             except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused) as exc:
                 # A reply code: aiosmtplib has reset the envelope, the session stays usable.
-                if client.is_connected:
+                if client is not None and client.is_connected:
                     self._idle.append(client)
                 raise _smtp_error(exc, self._where) from exc
             except failures as exc:
-                if client.is_connected:
+                if client is not None and client.is_connected:
                     client.close()
                 raise _smtp_error(exc, self._where) from exc
             self._idle.append(client)

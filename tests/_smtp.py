@@ -64,6 +64,7 @@ class SmtpServer:
         tls: ssl.SSLContext | None = None,
         implicit_tls: bool = False,
         login: tuple[str, str] | None = None,
+        idle_timeout: float = 300,
     ) -> None:
         self.handler = handler or Handler()
         self.tls = tls
@@ -71,6 +72,8 @@ class SmtpServer:
         self.login = login
         self.port = 0
         self.connections = 0
+        self.idle_timeout = idle_timeout
+        self._sessions: list[SMTP] = []
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
@@ -88,7 +91,11 @@ class SmtpServer:
 
     def _factory(self) -> SMTP:
         self.connections += 1
-        options: dict[str, Any] = {"hostname": "mail.test", "enable_SMTPUTF8": False}
+        options: dict[str, Any] = {
+            "hostname": "mail.test",
+            "enable_SMTPUTF8": False,
+            "timeout": self.idle_timeout,
+        }
         if self.tls is not None and not self.implicit_tls:
             options.update(tls_context=self.tls, require_starttls=True)
         if self.login is not None:
@@ -99,7 +106,9 @@ class SmtpServer:
         with warnings.catch_warnings():
             # aiosmtpd warns about AUTH without STARTTLS; under implicit TLS that is wrong.
             warnings.simplefilter("ignore", UserWarning)
-            return SMTP(self.handler, **options)
+            session = SMTP(self.handler, **options)
+        self._sessions.append(session)
+        return session
 
     def _call(self, coro: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(10)
@@ -121,7 +130,11 @@ class SmtpServer:
         server, self._server = self._server, None
 
         async def halt() -> None:
-            server.close()
+            server.close()  # stops listening; the open sessions are dropped too, as in a crash
+            for session in self._sessions:
+                if session.transport is not None:
+                    session.transport.close()
+            self._sessions.clear()
             await server.wait_closed()
 
         self._call(halt())

@@ -373,19 +373,39 @@ def test_server_down_is_temporary_and_up_again_delivers_once() -> None:
         server.close()
 
 
-def test_server_restart_between_messages_reconnects(server: SmtpServer) -> None:
+@pytest.mark.parametrize("pause", [0.0, 0.05], ids=["unnoticed", "noticed"])
+def test_server_restart_between_messages_reconnects(server: SmtpServer, pause: float) -> None:
     mailer = Mailer(smtp(server, pool_size=1), SENDER)
 
     async def go() -> None:
         await mailer.send(mailer.compose(RENDERED, [VH], key="1", date=WHEN))
         server.stop()  # the pooled connection dies with the server
         server.start()
-        await asyncio.sleep(0.05)
+        # Without a pause the client has not yet seen the hang-up: MAIL FROM meets a dead
+        # session, and the transport retries once on a new one.
+        await asyncio.sleep(pause)
         await mailer.send(mailer.compose(RENDERED, [VH], key="2", date=WHEN))
         await mailer.close()
 
     asyncio.run(go())
     assert len(server.received) == 2
+
+
+def test_sessions_the_server_closed_while_idle_are_replaced() -> None:
+    server = SmtpServer(idle_timeout=0.2).start()
+    try:
+        mailer = Mailer(smtp(server, pool_size=2), SENDER)
+
+        async def go() -> None:
+            await mailer.send(mailer.compose(RENDERED, [VH], key="1", date=WHEN))
+            await asyncio.sleep(0.6)  # the server hangs up on the idle pooled session
+            await mailer.send(mailer.compose(RENDERED, [VH], key="2", date=WHEN))
+            await mailer.close()
+
+        asyncio.run(go())
+        assert len(server.received) == 2 and server.connections == 2
+    finally:
+        server.close()
 
 
 @pytest.mark.parametrize("implicit", [False, True], ids=["starttls", "ssl"])
