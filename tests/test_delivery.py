@@ -388,3 +388,21 @@ def test_commands_upgrade_show_status_and_send_a_test(
     bad = runner.invoke(app, ["send-test", "a@example.org\r\nBcc: evil@example.net"])
     assert bad.exit_code == 1 and "Địa chỉ thư không hợp lệ" in bad.output
     assert len(server.received) == 1
+
+
+def test_unwritable_maildir_marks_nothing_sent(store: Store, tmp_path: Any) -> None:
+    from notifier.mailer import MaildirTransport
+
+    (tmp_path / "maildir").write_text("a file where the maildir should be")
+    store.enqueue(rems(3), now=at(1, 0))
+    mailer = Mailer(MaildirTransport(tmp_path / "maildir"), SENDER)
+    result = run(lambda: drain(store, mailer, now=at(1, 9), owner="a", render=sample), mailer)
+    assert (result.sent, result.retried) == (0, 3)
+    counts = store.counts(now=at(1, 9))
+    assert (counts.sent, counts.retrying) == (0, 3)
+    assert all("Không ghi được thư" in (store.get(r.key).last_error or "") for r in rems(3))  # type: ignore[union-attr]
+    (tmp_path / "maildir").unlink()  # the disk is fixed
+    mailer = Mailer(MaildirTransport(tmp_path / "maildir"), SENDER)
+    run(lambda: drain(store, mailer, now=at(1, 10), owner="a", render=sample), mailer)
+    assert store.counts(now=at(1, 10)).sent == 3
+    assert len(list((tmp_path / "maildir" / "new").iterdir())) == 3
