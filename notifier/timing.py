@@ -27,7 +27,7 @@ from enum import StrEnum
 from functools import lru_cache
 
 from notifier.text import clean, fold_ascii
-from notifier.timing_grammar import Core, parse_core
+from notifier.timing_grammar import Core, parse_common, parse_core
 from notifier.timing_rules import recurrence_rule
 from notifier.timing_spans import SpanError, check_year, year_span
 
@@ -134,6 +134,9 @@ _ASCII = _ascii_table()
 
 def _key(cleaned: str) -> str:
     """`fold_ascii(cleaned)` by translation (same length, so spans map back), else itself."""
+    if cleaned.isascii():  # what the table does to ASCII, without a lookup per character
+        key = cleaned.lower()
+        return key.replace("\n", " ") if "\n" in key else key
     key = cleaned.translate(_ASCII)
     return key if key.isascii() else fold_ascii(cleaned)
 
@@ -181,13 +184,6 @@ _PERIOD_FREQ = {
 
 
 def _take_recurrence(found: _Found) -> None:
-    if (
-        "hang" not in found.key
-        and "moi" not in found.key
-        and "theo" not in found.key
-        and ("dinh ky" not in found.key and "lan" not in found.key)
-    ):
-        return
     for m in _RECUR.finditer(found.key):
         unit, period = m.group(1), m.group(2) or m.group(3)
         found.freqs.add(_FREQ_UNITS[unit] if unit else _PERIOD_FREQ[period])
@@ -266,13 +262,13 @@ _LUNAR = re.compile(r"\(?\s*\b(?:theo\s+)?(?:am lich|al)\b\s*\)?", re.ASCII)
 _SOLAR = re.compile(r"\(?\s*\b(?:theo\s+)?(?:duong lich|dl)\b\s*\)?", re.ASCII)
 
 
-def _take_calendar(found: _Found) -> None:
+def _take_calendar(found: _Found, words: frozenset[str]) -> None:
     key = found.key
-    if "tet" in key or "thu" in key or "gio to" in key or "ram" in key or "tieu" in key:
+    if not _NAMED_WORDS.isdisjoint(words):
         for pattern, replacement, lunar in _NAMED:
             key, count = pattern.subn(replacement, key)
             found.lunar = found.lunar or (lunar and count > 0)
-    if "l" in key:
+    if not _CALENDAR_WORDS.isdisjoint(words):
         key, count = _LUNAR.subn(" ", key)
         found.lunar = found.lunar or count > 0
         key = _SOLAR.sub(" ", key)
@@ -310,13 +306,35 @@ def _take_bound(found: _Found) -> str:
     return rest
 
 
-_STEPS = (_take_recurrence, _take_conditions, _take_continuous, _take_calendar)
-# Every word the steps look for; a key without any skips them (most cells: "Quý II/2024").
-_SPECIAL = re.compile(
-    r"hang|moi|theo|dinh ky|lan|\(|khi|neu|tuy|phu thuoc|can cu|dot xuat|phat sinh|chua"
-    r"|xac dinh|thuong xuyen|lien tuc|quanh nam|tet|thu|gio to|ram|tieu|lich|al\b|dl\b",
-    re.ASCII,
-)
+# The whole words each step's patterns need, at least one of them (a step's patterns
+# start and end at word boundaries or brackets, so blanking never makes a new word, and
+# the named days write only "ngay", "thang", "tet", "diptet" and digits): a key with none
+# of them skips the step. Most cells ("Quý II/2024", "tháng 3, 4/2024") skip them all.
+_RECUR_WORDS = frozenset({"hang", "moi", "theo", "ky", "lan"})
+_COND_WORDS = frozenset(
+    {"khi", "neu", "tuy", "theo", "thuoc", "cu", "xuat", "sinh", "chua", "khong"}
+)  # and "(": see _steps
+_CONTINUOUS_WORDS = frozenset({"xuyen", "tuc", "quanh"})
+_NAMED_WORDS = frozenset({"tet", "trung", "tieu", "ram", "gio"})
+_CALENDAR_WORDS = frozenset({"lich", "al", "dl"})
+_STEP_WORDS = _RECUR_WORDS | _COND_WORDS | _CONTINUOUS_WORDS | _NAMED_WORDS | _CALENDAR_WORDS
+_LETTERS = re.compile(r"[a-z]+")  # every whole word of the key is one of these runs
+
+
+def _steps(found: _Found) -> None:
+    """Take off the wrappers the key has words for, in order."""
+    key = found.key
+    words = _STEP_WORDS.intersection(_LETTERS.findall(key))
+    if not words and "(" not in key:
+        return
+    if not _RECUR_WORDS.isdisjoint(words):
+        _take_recurrence(found)
+    if "(" in key or not _COND_WORDS.isdisjoint(words):
+        _take_conditions(found)
+    if not _CONTINUOUS_WORDS.isdisjoint(words):
+        _take_continuous(found)
+    if words:
+        _take_calendar(found, words)
 
 
 # --- putting it together -------------------------------------------------------------
@@ -329,10 +347,18 @@ def _parse(cleaned: str, year: int | None, deadline: bool) -> Timing:
     if len(cleaned) > MAX_LENGTH:
         reason = f"ô thời gian quá dài ({len(cleaned)} ký tự), không phải một biểu thức thời gian"
         return Timing(cleaned, TimingKind.UNDATABLE, reason=reason)
-    found = _Found(cleaned, _key(cleaned))
-    if _SPECIAL.search(found.key):
-        for step in _STEPS:
-            step(found)
+    key = _key(cleaned)
+    try:  # the commonest cells, whole: "Quý II/2024", "Trong năm 2024", "02/12/2024"
+        common = parse_common(key)
+    except SpanError as exc:
+        return Timing(cleaned, TimingKind.UNDATABLE, reason=str(exc))
+    if common is not None:
+        start, end = common
+        if deadline:
+            return Timing(cleaned, TimingKind.DEADLINE, start, end, bound="by")
+        return Timing(cleaned, TimingKind.DATE if start == end else TimingKind.RANGE, start, end)
+    found = _Found(cleaned, key)
+    _steps(found)
     rest = _take_bound(found)
     if found.freqs:
         return _recurring(found, rest, year)

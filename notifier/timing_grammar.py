@@ -42,7 +42,7 @@ from notifier.timing_spans import (
     year_span,
 )
 
-__all__ = ["Core", "parse_core"]
+__all__ = ["Core", "parse_common", "parse_core"]
 
 _TOKEN = re.compile(r"\d+|[a-z]+|[^\sa-z\d]", re.ASCII)
 # "2-12-2024", "02.12.2024" → "2/12/2024"; "12.2024" → "12/2024". A lone "10-15" stays a range.
@@ -413,7 +413,11 @@ _FAST = re.compile(
 )
 
 
-def _fast(text: str) -> Core | None:
+def parse_common(text: str) -> Span | None:
+    """The span of `text` when the whole of it is one of the commonest cells, else None.
+
+    Raises SpanError as `parse_core` does (a day or year that does not exist).
+    """
     m = _FAST.fullmatch(text)
     if m is None:
         return None
@@ -426,15 +430,15 @@ def _fast(text: str) -> Core | None:
         span = month_span(int(month), int(my))
     else:
         span = day_span(int(day), int(dm), int(dy))
-    return Core(span.start, span.end, None, False)
+    return span
 
 
 def parse_core(text: str, *, lunar: bool, year: int | None) -> Core | None:
     """Date the core expression; None if it is empty or not a timing; SpanError if wrong."""
     if not lunar:
-        fast = _fast(text)
-        if fast is not None:
-            return fast
+        common = parse_common(text)
+        if common is not None:
+            return Core(common.start, common.end, None, False)
     open_start = text.startswith("tu ")
     t = _Tokens(_tokens(text))
     items: list[_Item] = []
