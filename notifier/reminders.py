@@ -43,6 +43,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import cached_property, lru_cache, partial
+from operator import attrgetter
 from typing import Annotated, Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
@@ -298,6 +299,7 @@ class _Planner:
     _names: dict[str, str] = field(default_factory=dict)
     _led: dict[tuple[int, date, date, int], dict[str, list[Activity]]] = field(default_factory=dict)
     _reach: dict[tuple[str, int], tuple[Any, ...]] = field(default_factory=dict)
+    _receivers: dict[tuple[int, int], tuple[str, ...]] = field(default_factory=dict)
     shared: _Shared = field(init=False)
 
     def __post_init__(self) -> None:
@@ -384,17 +386,24 @@ class _Planner:
     def led_by(self, plan: Plan, lo: date, hi: date, on: date) -> dict[str, list[Activity]]:
         """The plan's activities overlapping [lo, hi], by the slug of each unit that receives
         their lead's mail on `on` (a group lead counts for each of its members)."""
-        key = (id(plan), lo, hi, self._stretch(on))
+        stretch = self._stretch(on)
+        key = (id(plan), lo, hi, stretch)
         hit = self._led.get(key)
         if hit is None:
             hit = self._led[key] = {}
             for activity in plan.activities:
                 if activity.lead and _overlaps(activity, lo, hi):
-                    for lead in activity.lead:
-                        for unit in self.recipients(lead, on):
-                            found = hit.setdefault(unit.slug, [])
-                            if not found or found[-1] is not activity:
-                                found.append(activity)
+                    for slug in self._receiving(activity, on, stretch):
+                        hit.setdefault(slug, []).append(activity)
+        return hit
+
+    def _receiving(self, activity: Activity, on: date, stretch: int) -> tuple[str, ...]:
+        """Slugs of the units that get the activity's lead mail (asked once per report)."""
+        key = (id(activity), stretch)
+        hit = self._receivers.get(key)
+        if hit is None:
+            hit = self._receivers[key] = tuple(dict.fromkeys(
+                u.slug for lead in activity.lead for u in self.recipients(lead, on)))
         return hit
 
     def canonical(self, name: str) -> str:
@@ -476,7 +485,10 @@ def _window(activity: Activity, deadline_column: bool) -> tuple[date | None, dat
 
 
 def _lead_names(activity: Activity) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(n for n in activity.lead if n))
+    lead = activity.lead
+    if len(lead) == 1 and lead[0]:  # the common case
+        return (lead[0],)
+    return tuple(dict.fromkeys(n for n in lead if n))
 
 
 def _events(plans: Sequence[Plan], deadlines: _Deadlines, warnings: list[str]) -> list[_Event]:
@@ -499,7 +511,7 @@ def _events(plans: Sequence[Plan], deadlines: _Deadlines, warnings: list[str]) -
             for found in deadlines.of(plan, duty, warnings):
                 units = _report_units(plan, duty, found)
                 out.append(_Event("report-due", found.due, plan, units, duty=duty, deadline=found))
-    out.sort(key=lambda e: (e.day, e.plan.slug, e.kind))
+    out.sort(key=attrgetter("day"))  # stable: plans and activities keep their order in a day
     return out
 
 
@@ -847,30 +859,36 @@ def _activity_reminders(
     # (plan, unit, rule, day) → (kind, due_at, unit, n, plan, [(lead, activities), ...])
     found: dict[tuple[int, str, str, date],
                 tuple[str, datetime, Any, int, Plan, list[tuple[str, list[Activity]]]]] = {}
-    reach: dict[tuple[str, date], tuple[Any, ...]] = {}  # local: the loop asks ~10⁵ times
-    sends: dict[tuple[date, tuple[int, ...]], list[tuple[int, date]]] = {}
-    for (_, kind, lead, day), (plan, activities, opens) in groups.items():
+    # Local caches: this loop runs ~10⁵ times for a large province's year.
+    reach: dict[tuple[str, date], tuple[Any, ...]] = {}
+    sends: dict[tuple[date, tuple[int, ...], str], list[tuple[int, date, str]]] = {}
+    instants: dict[tuple[date, time], datetime | None] = {}  # None: outside [start, end)
+    for (plan_id, kind, lead, day), (plan, activities, opens) in groups.items():
         rules = p.offsets(plan, lead)
         if not rules.enabled:
             continue
         ending = kind == "activity-end"
-        offsets, rule_word = (rules.before_end, "end") if ending else (rules.before_start, "start")
-        days = sends.get((day, offsets))
+        offsets, word = (rules.before_end, "end") if ending else (rules.before_start, "start")
+        days = sends.get((day, offsets, word))
         if days is None:
-            days = sends[(day, offsets)] = _send_days(p, day, offsets)
-        for n, send in days:
-            due_at = p.at(send, rules.send_time)
-            if not start <= due_at < end or (plan.date and send < plan.date):
+            days = sends[(day, offsets, word)] = [
+                (n, send, f"{word}-{n}") for n, send in _send_days(p, day, offsets)]
+        for n, send, rule in days:
+            if (send, rules.send_time) in instants:
+                due_at = instants[(send, rules.send_time)]
+            else:
+                due_at = p.at(send, rules.send_time)
+                due_at = instants[(send, rules.send_time)] = due_at if start <= due_at < end else None
+            if due_at is None or (plan.date and send < plan.date):
                 continue
             # An "activity-end" reminder never precedes the window's opening.
             if ending and opens is not None and send < opens:
                 continue
-            rule = f"{rule_word}-{n}"
             units = reach.get((lead, send))
             if units is None:
                 units = reach[(lead, send)] = p.reachable(lead, send)
             for unit in units:
-                ident = (id(plan), unit.slug, rule, day)
+                ident = (plan_id, unit.slug, rule, day)
                 hit = found.get(ident)
                 if hit is None:
                     found[ident] = (kind, due_at, unit, n, plan, [(lead, activities)])
@@ -971,7 +989,7 @@ def _gather(p: _Planner, letter: _Letter) -> None:
     """The unit's activities in the report's cut-off window, plan by plan (each plan once:
     a unit reached through two leads of one plan sees the same activities)."""
     plans: set[int] = set()
-    for e, lead, send in letter.sources:
+    for e, lead, send in sorted(letter.sources, key=lambda s: s[0].plan.slug):
         if lead not in letter.leads:
             letter.leads.append(lead)
         if id(e.plan) in plans:
