@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -160,17 +161,22 @@ def test_readers_during_rebuilds_see_only_whole_snapshots(tmp_path):
             ):
                 errors.append("half-built snapshot")
             seen.add(body)
+            time.sleep(0.0005)  # let the rebuild thread have the GIL
 
-    readers = [threading.Thread(target=read) for _ in range(3)]
+    readers = [threading.Thread(target=read, daemon=True) for _ in range(3)]
     for t in readers:
         t.start()
-    for i in range(5):
-        clock.advance(timedelta(minutes=1))
-        bump(src.title, f"Bản {i}")
-        assert cache.refresh()
-    stop.set()
-    for t in readers:
-        t.join()
+    refreshed = []
+    try:
+        for i in range(5):
+            clock.advance(timedelta(minutes=1))
+            bump(src.title, f"Bản {i}")
+            refreshed.append(cache.refresh())
+    finally:  # a failed refresh must not leave the readers spinning forever
+        stop.set()
+        for t in readers:
+            t.join(timeout=10)
+    assert all(refreshed)
     assert not errors and len(seen) >= 2
 
 
