@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from notifier.config import load_config
 from notifier.plan import Activity, Plan, ReportDuty
-from notifier.reminders import TZ, reminders_from_config
+from notifier.reminders import TZ, prepare, reminders_from_config
 from notifier.timing import Timing, TimingKind
 
 TARGET_S = 2.0
@@ -118,8 +118,7 @@ def main() -> None:
     rss_planned = _rss_mb()
     # What `notifier preview` and the outbox add: every subject and context, built once.
     w0, c0 = time.perf_counter(), time.process_time()
-    for r in found:
-        r.subject  # noqa: B018 - builds the context, then renders the subject template
+    prepare(found)
     build_wall, build_cpu = time.perf_counter() - w0, time.process_time() - c0
     rss_built = _rss_mb()
 

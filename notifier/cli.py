@@ -245,7 +245,7 @@ def preview(
 
     def body():  # noqa: ANN202 - the reminder type is imported lazily
         from notifier.config import load_config
-        from notifier.reminders import TZ, reminders_from_config
+        from notifier.reminders import TZ, prepare, reminders_from_config
         from notifier.schedules import load_schedules
         from notifier.units import resolve_plan
 
@@ -259,8 +259,10 @@ def preview(
             err.print(str(problem), markup=False)
         window = (datetime.combine(first, datetime.min.time(), tzinfo=TZ),
                   datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=TZ))
-        return reminders_from_config(cfg, plans, start=window[0], end=window[1],
-                                     warnings=[str(p) for p in problems])
+        found = reminders_from_config(cfg, plans, start=window[0], end=window[1],
+                                      warnings=[str(p) for p in problems])
+        prepare(found)  # every subject now, in one go
+        return found
 
     found = _run(body, debug=debug)
     if as_json:

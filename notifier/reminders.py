@@ -38,8 +38,10 @@ mailer.py, delivery.py).
 from __future__ import annotations
 
 import bisect
+import gc
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import cached_property, lru_cache, partial
@@ -63,6 +65,7 @@ __all__ = [
     "RuleOverride",
     "due_reminders",
     "plan_reminders",
+    "prepare",
     "reminder_json",
     "reminders_from_config",
 ]
@@ -1202,12 +1205,32 @@ def plan_reminders(
     plans = list(plans)
     p = _Planner(directory, rules, digest or DigestRules(enabled=False), calendar, public_url,
                  deliveries, list(warnings))
-    events = _events(plans, _Deadlines(deadlines, calendar, on_day_off, directory), p.warnings)
-    p.warnings.extend(_unreachable(directory, events))
-    out = [*_activity_reminders(p, events, start, end), *_report_reminders(p, events, start, end)]
-    out += _digest_reminders(p, events, start, end)
-    out.sort(key=lambda r: (r.due_at, r.key))
+    with _no_cyclic_gc():
+        events = _events(plans, _Deadlines(deadlines, calendar, on_day_off, directory),
+                         p.warnings)
+        p.warnings.extend(_unreachable(directory, events))
+        out = [*_activity_reminders(p, events, start, end),
+               *_report_reminders(p, events, start, end)]
+        out += _digest_reminders(p, events, start, end)
+        out.sort(key=lambda r: (r.due_at, r.key))
     return out
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while planning.
+
+    Planning builds ~10⁵ small tuples and lists that form no cycles; each allocation burst
+    triggers a collection that walks every live object, which was two thirds of the
+    planner's time for 1,000 plans. Reference counting still frees everything; the
+    collector's previous state is restored."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def due_reminders(
@@ -1225,6 +1248,14 @@ def due_reminders(
         plans, directory, rules, calendar, deadlines,
         start=now - rules.grace, end=now + timedelta(microseconds=1), **options,
     )
+
+
+def prepare(reminders: Iterable[Reminder]) -> None:
+    """Build every context and subject now, with the collector paused (see `_no_cyclic_gc`):
+    for showing a long preview or filling the outbox in one go."""
+    with _no_cyclic_gc():
+        for r in reminders:
+            r.subject  # noqa: B018 - builds the context, then the subject, and keeps both
 
 
 def reminder_json(r: Reminder) -> dict[str, Any]:
