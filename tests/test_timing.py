@@ -640,10 +640,21 @@ def test_clean_shortcut_changes_nothing(text: str) -> None:
     assert clean(text) == text_module._clean_passes(text)
 
 
-@given(st.text(max_size=60))
+_KEY_PIECES = ["Quý", "QUÝ", "Qu\u0301y", "đầu", "Đắk", "thường", "2024", "/", " ", "\n",
+               "é", "ß", "ſ", "İ", "≠", "“", "…", "Ω", "ﬁ"]  # fmt: skip
+
+
+@given(st.one_of(st.text(max_size=60), st.lists(st.sampled_from(_KEY_PIECES)).map("".join)))
+@example("a\n\nb")
+@example("≠\nQuý")
 def test_key_is_fold_ascii(text: str) -> None:
+    """The key is `fold_ascii` up to runs of spaces; the same length when it is ASCII."""
     cleaned = clean(text)
-    assert timing_module._key(cleaned) == fold_ascii(cleaned)
+    key = timing_module._key(cleaned)
+    assert key.split() == fold_ascii(cleaned).split()
+    table = cleaned.translate(timing_module._ASCII)  # the per-letter table, the reference
+    if table.isascii():
+        assert key == table
 
 
 def test_memo_returns_the_same_answer() -> None:
