@@ -318,28 +318,10 @@ _WITHIN = re.compile(r"^(?:hoan thanh|xong)\b\s*", re.ASCII)
 
 
 # The first word of every phrase above: a core starting with another word has none.
-_BOUND_FIRST = frozenset(
-    [
-        "du",
-        "thoi",
-        "thuc",
-        "trien",
-        "to",
-        "hoan",
-        "xong",
-        "gui",
-        "nop",
-        "bao",
-        "cham",
-        "muon",
-        "han",
-        "khong",
-        "truoc",
-        "den",
-        "toi",
-        "ket",
-    ]
-)
+_BOUND_FIRST = frozenset({
+    "du", "thoi", "thuc", "trien", "to", "hoan", "xong", "gui", "nop", "bao", "cham", "muon",
+    "han", "khong", "truoc", "den", "toi", "ket",
+})  # fmt: skip
 _FIRST_WORD = re.compile(r"[a-z]+")
 
 
