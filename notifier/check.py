@@ -216,7 +216,7 @@ def _unit_findings(loaded: ScheduleFile, config: Config, today: date) -> list[Pr
         names(
             "reports",
             n,
-            f"báo cáo {duty.id}",
+            duty.label,
             "to",
             [duty.to] if duty.to else [],
             "to_text",
@@ -225,7 +225,7 @@ def _unit_findings(loaded: ScheduleFile, config: Config, today: date) -> list[Pr
         names(
             "reports",
             n,
-            f"báo cáo {duty.id}",
+            duty.label,
             "owners",
             duty.owners,
             "owners_text",

@@ -97,6 +97,11 @@ class ReportDuty:
     source_text: str = ""  # the sentence that sets the duty
     line: int | None = None
 
+    @property
+    def label(self) -> str:
+        """How messages name the duty: its Vietnamese title ("Báo cáo công tác đối ngoại 6 tháng")."""
+        return self.title or f"báo cáo {self.id}"
+
     def as_json(self) -> dict[str, object]:
         return {
             "id": self.id,

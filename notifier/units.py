@@ -756,7 +756,7 @@ def resolve_plan(plan: Plan, directory: Directory, *, on: date) -> None:
             act.coordinating_text, act.coordinating, f"{ref} phối hợp", act.line, ref
         )
     for duty in plan.reports:
-        ref = f"báo cáo {duty.id}"
+        ref = duty.label
         to = resolve(duty.to_text, [duty.to] if duty.to else [], f"{ref} gửi", duty.line, ref)
         duty.to = to[0] if to else duty.to
         duty.owners = resolve(

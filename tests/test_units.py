@@ -470,7 +470,7 @@ def test_resolve_plan_fills_names_and_warns_once_per_superseded_unit() -> None:
     assert [p.message.split(" hết")[0] for p in superseded] == [SNGV, "UBND huyện Buôn Đôn"]
     assert superseded[0].line == 51
     assert "thư gửi Văn phòng UBND tỉnh" in superseded[0].message
-    assert "(dùng ở: I.2, II.2, báo cáo half-year)" in superseded[0].message
+    assert "(dùng ở: I.2, II.2, Báo cáo 6 tháng)" in superseded[0].message
     unknown = [p for p in warnings if "Không tìm thấy" in p.message]
     assert len(unknown) == 1 and unknown[0].line == 300 and unknown[0].key == "IV.9 chủ trì"
     assert "có phải là “Sở Ngoại vụ”?" in str(unknown[0])
