@@ -41,7 +41,6 @@ T = TypeVar("T")
 def _root() -> None:
     """notifier: kế hoạch → lịch ICS và email nhắc việc cho cơ quan hành chính."""
 
-TZ_NAME = "Asia/Ho_Chi_Minh"
 _FAR = date(9999, 12, 31)  # sorts undated activities last
 
 
@@ -51,20 +50,33 @@ def _console(stderr: bool = False):  # noqa: ANN202 - rich is imported lazily
     return Console(stderr=stderr, highlight=False)
 
 
+def parse_day(value: str | None, option: str) -> date | None:
+    """A day option (--from, --to, --on): YYYY-MM-DD or DD/MM/YYYY; None when not given."""
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        if "/" in text:
+            return datetime.strptime(text, "%d/%m/%Y").date()
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{option} {value!r} không phải ngày. Ví dụ: {option} 2024-06-01 hoặc 01/06/2024"
+        ) from None
+
+
 def parse_now(value: str | None) -> datetime:
     """The clock: --now as an aware datetime (naive input is Asia/Ho_Chi_Minh), else the real time."""
-    from zoneinfo import ZoneInfo
+    from notifier.clock import SystemClock, aware
 
-    tz = ZoneInfo(TZ_NAME)
     if value is None:
-        return datetime.now(tz)
+        return SystemClock().now()
     try:
-        parsed = datetime.fromisoformat(value)
+        return aware(datetime.fromisoformat(value))
     except ValueError:
         raise typer.BadParameter(
             f"--now {value!r} không phải thời điểm ISO 8601. Ví dụ: --now 2024-06-01T08:00+07:00"
         ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
 
 
 def _run(fn: Callable[[], T], *, debug: bool = False) -> T:
@@ -127,33 +139,10 @@ def units(
     debug: DebugOpt = False,
 ) -> None:
     """Liệt kê danh mục đơn vị và nhóm trong config.toml (tên, mã, email, hiệu lực, kế thừa)."""
-    import tomllib
-    from datetime import date
-
-    day: date | None = None
-    if on is not None:
-        try:
-            text = on.strip()
-            day = (
-                date.fromisoformat(text)
-                if "-" in text
-                else datetime.strptime(text, "%d/%m/%Y").date()
-            )
-        except ValueError:
-            raise typer.BadParameter(f"--on {on!r} không phải ngày. Ví dụ: --on 2025-07-01") from None
+    day = parse_day(on, "--on")
 
     def body() -> list[dict[str, object]]:
-        from notifier.errors import ConfigError
-        from notifier.units import directory_from_toml
-
-        try:
-            with config.open("rb") as handle:
-                doc = tomllib.load(handle)
-        except FileNotFoundError:
-            raise ConfigError(f"Không tìm thấy tệp cấu hình {config}; dùng --config.") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{config}: không đọc được TOML: {exc}") from None
-        return directory_from_toml(doc).describe(on=day)
+        return _load_config_or_default(config).directory().describe(on=day)
 
     rows = _run(body, debug=debug)
     if as_json:
@@ -195,23 +184,6 @@ def units(
             out.print(f"• {note}", markup=False)
 
 
-def _preview_day(value: str | None, option: str) -> date | None:  # noqa: F821 - lazy import
-    """A --from/--to day: YYYY-MM-DD or DD/MM/YYYY."""
-    from datetime import date
-
-    if value is None:
-        return None
-    text = value.strip()
-    try:
-        if "/" in text:
-            return datetime.strptime(text, "%d/%m/%Y").date()
-        return date.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(
-            f"{option} {value!r} không phải ngày. Ví dụ: {option} 2024-06-01 hoặc 01/06/2024"
-        ) from None
-
-
 _KIND_LABELS = {
     "activity-start": "bắt đầu",
     "activity-end": "kết thúc",
@@ -238,8 +210,8 @@ def preview(
     from datetime import timedelta
 
     moment = parse_now(now)
-    first = _preview_day(start, "--from") or moment.date()
-    last = _preview_day(until, "--to") or first + timedelta(days=30)
+    first = parse_day(start, "--from") or moment.date()
+    last = parse_day(until, "--to") or first + timedelta(days=30)
     if last < first:
         raise typer.BadParameter(f"--to {last:%d/%m/%Y} đứng trước --from {first:%d/%m/%Y}.")
 
@@ -497,9 +469,9 @@ def status_command(
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         return
     from rich.table import Table
-    from zoneinfo import ZoneInfo
 
-    tz = ZoneInfo(TZ_NAME)
+    from notifier.clock import TZ as tz
+
     out = _console()
     out.print(f"Cơ sở dữ liệu: {_shown_url(url)}  ·  gửi qua: {transport}", markup=False)
     labels = {"due": "đến hạn", "pending": "chờ gửi", "retrying": "đang thử lại",
