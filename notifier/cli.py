@@ -656,6 +656,32 @@ _KIND_VI = {
 }
 
 
+@app.command("run")
+def run_command(
+    host: Annotated[str | None, typer.Option("--host", help="Địa chỉ lắng nghe; mặc định [web] host.")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Cổng (0 = tự chọn); mặc định [web] port.")] = None,
+    sweep: Annotated[float, typer.Option("--sweep", min=0.1, help="Số giây giữa hai lần quét hàng đợi thư.")] = 60.0,
+    lease: Annotated[float, typer.Option("--lease", min=1.0, help="Số giây giữ chỗ một lô thư; tiến trình chết thì sau chừng ấy giây thư được gửi lại.")] = 300.0,
+    retry: Annotated[float, typer.Option("--retry", min=0.1, help="Số giây chờ trước lần thử lại đầu tiên khi máy chủ thư lỗi tạm thời (sau đó gấp đôi, tối đa 1 giờ).")] = 60.0,
+    log_json: Annotated[bool, typer.Option("--log-json", help="Ghi nhật ký dạng JSON, mỗi dòng một bản ghi.")] = False,
+    config: ConfigOpt = Path("config.toml"),
+    now: NowOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Chạy daemon: phục vụ lịch ICS và gửi thư nhắc việc đúng hạn, tự nạp lại khi sửa cấu hình
+    hoặc lịch (và khi nhận SIGHUP). Dừng: Ctrl+C hoặc SIGTERM (gửi nốt thư đang gửi)."""
+    from notifier.clock import ShiftedClock, SystemClock
+    from notifier.daemon import DaemonOptions, run_daemon, setup_logging
+
+    clock = ShiftedClock(parse_now(now)) if now else SystemClock()
+    setup_logging(json_lines=log_json, debug=debug)
+    options = DaemonOptions.from_seconds(sweep=sweep, lease=lease, retry=retry)
+    code = _run(lambda: run_daemon(config, clock=clock, host=host, port=port, options=options),
+                debug=debug)  # fmt: skip
+    if code:
+        raise typer.Exit(code)
+
+
 # --- end of commands ---
 
 

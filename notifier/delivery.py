@@ -213,6 +213,7 @@ async def send_batch(
     clock: Callable[[], datetime] | None = None,
     executor: Executor | None = None,
     record_window: float = 0.01,
+    stop: Callable[[], bool] | None = None,
 ) -> BatchResult:
     """Claim up to `limit` due rows and deliver them concurrently over the mailer's pool.
 
@@ -221,6 +222,8 @@ async def send_batch(
     this loop sends; `render` must then be picklable (a module-level function).
     `record_window`: outcomes are committed together at most this many seconds after
     the first of them; it bounds what a crash (kill -9) can make us send twice.
+    `stop`: once it returns True (the daemon is shutting down), messages in flight finish
+    and the rows not yet started are released.
     """
     rows = await asyncio.to_thread(store.claim_due, owner, now=now, limit=limit, lease=lease)
     result = BatchResult(claimed=len(rows))
@@ -278,11 +281,11 @@ async def send_batch(
     async def worker() -> None:
         while queue:
             row = queue.pop()
-            if time.monotonic() > deadline:
+            stopping = stop is not None and stop()
+            if stopping or time.monotonic() > deadline:
                 result.released += 1
-                recorder.add(
-                    Outcome(row.id, row.key, "released", stamp(), message="hết thời gian giữ chỗ")
-                )
+                why = "dừng chương trình" if stopping else "hết thời gian giữ chỗ"
+                recorder.add(Outcome(row.id, row.key, "released", stamp(), message=why))
                 continue
             await deliver(row)
 

@@ -9,6 +9,7 @@ one-step operations a sender uses, each one short transaction:
     Store.claim_due(owner, *, now, limit, lease) -> list[OutboxRow]
     Store.record(outcomes, *, owner)   mark_sent / mark_failed / release (one-row forms)
     Store.skip_stale(*, now, grace) -> int        Store.counts(*, now) -> Counts
+    Store.retry_now(*, now) -> int                backed-off rows due now (the server is back)
     Store.rows(...), Store.problems_since(since), Store.delivery_problems(since)
                                                   for `notifier status` and digests
     Store.bump_feed_versions(feed, hashes, *, now), Store.feed_versions(feed)
@@ -727,6 +728,21 @@ class Store:
                     [{"key": k, "at": now, "outcome": "skipped", "message": message} for k in keys],
                 )
         return len(keys)
+
+    def retry_now(self, *, now: datetime) -> int:
+        """Rows waiting out a backoff become due at `now`: the mail server is back, so what
+        waited for it goes in order of due time, not of each row's backoff."""
+        with self._tx() as conn:
+            result = conn.execute(
+                sa.update(outbox)
+                .where(
+                    outbox.c.status == "pending",
+                    outbox.c.attempts > 0,
+                    outbox.c.next_attempt_at > now,
+                )
+                .values(next_attempt_at=now, updated_at=now)
+            )
+        return max(result.rowcount, 0)
 
     # reading
 
