@@ -422,24 +422,35 @@ def release_dead_owners(store: Store, *, owner: str, now: datetime) -> int:
 
 
 class _Watched:
-    """The configured transport, remembering whether the server could be reached at all
-    (a temporary failure without a reply code: refused, dropped, timed out, disk full)."""
+    """The configured transport, telling whether the server could be reached at all during
+    a batch: some failures without a reply code (refused, dropped, timed out, disk full) and
+    not one message through."""
 
     def __init__(self, inner: Transport) -> None:
         self.inner = inner
         self.description = getattr(inner, "description", type(inner).__name__)
         self.concurrency = int(getattr(inner, "concurrency", 1))
-        self.down = False
+        self.unreachable = 0
+        self.through = 0
         self.error = ""
+
+    def begin(self) -> None:
+        """Start counting for a new batch."""
+        self.unreachable = self.through = 0
+
+    @property
+    def down(self) -> bool:
+        return self.unreachable > 0 and self.through == 0
 
     async def send(self, sender: str, recipients: Sequence[str], data: bytes) -> str:
         try:
             reply = await self.inner.send(sender, recipients, data)
         except DeliveryError as exc:
             if not exc.permanent and getattr(exc, "code", None) is None:
-                self.down, self.error = True, str(exc)
+                self.unreachable += 1
+                self.error = str(exc)
             raise
-        self.down = False
+        self.through += 1
         return reply
 
     async def close(self) -> None:
@@ -806,6 +817,7 @@ class Daemon:
         }
         if self._down:  # one small batch, earliest due first, to see if the server is back
             await asyncio.to_thread(store.retry_now, now=self.clock.now())
+            transport.begin()
             probe = await send_batch(
                 store, mailer, now=self.clock.now(), limit=mailer.concurrency, **options
             )
@@ -817,6 +829,7 @@ class Daemon:
                 _log(logging.INFO, "máy chủ thư hoạt động trở lại", transport=transport.description)
                 await asyncio.to_thread(store.retry_now, now=self.clock.now())
         while not self._stopping.is_set():
+            transport.begin()
             result = await send_batch(
                 store, mailer, now=self.clock.now(), limit=self.options.batch, **options
             )
