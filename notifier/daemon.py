@@ -257,9 +257,6 @@ class Reloader:
     def _signature(self) -> Signature:
         return signature(self.config_path, self._current.config.schedules_path())
 
-    def changed(self) -> bool:
-        return self._signature() != self._seen
-
     def reload(self, *, force: bool = False, reason: str = "tệp thay đổi") -> ReloadResult | None:
         """Reload if the files changed (or `force`); None when there was nothing to do."""
         with self._lock:
@@ -606,7 +603,8 @@ class Daemon:
                 await self._mailer.close()
         if self.store is not None:
             self.store.close()
-        _log(logging.INFO, "đã dừng", owner=self.owner)
+        if self._server_task is not None:
+            _log(logging.INFO, "đã dừng", owner=self.owner)
 
     def health(self) -> dict[str, Any]:
         """Liveness facts without touching the database (for /healthz, /metrics)."""

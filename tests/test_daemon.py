@@ -5,6 +5,8 @@ schedules/, SQLite in var/), starts `notifier run --now …` so reminders are du
 what the server accepted. A reminder's Message-ID is derived from its key, so "exactly once"
 is checked as: one accepted message per unit, and no Message-ID twice.
 
+The snapshot and lease helpers are also tested in-process (fast); the processes are `slow`.
+
 Dates used (working days counted by the planner, Asia/Ho_Chi_Minh): a window opening on
 Monday 01/4/2024 gets its "5 working days before" reminder on Monday 25/3/2024 at 08:00.
 """
@@ -31,11 +33,11 @@ from typing import Any
 
 import pytest
 from _smtp import Handler, SmtpServer
-from _stores import fresh_database
+from _stores import at, db_url_fixture, fresh_database, rems, store_fixture  # noqa: F401
 
+from notifier.clock import FixedClock
+from notifier.daemon import Reloader, load_snapshot, release_dead_owners
 from notifier.store import Store, open_store
-
-pytestmark = pytest.mark.slow
 
 NOW = "2024-03-25T09:00:00+07:00"  # Monday, an hour after the 08:00 reminders
 OPENS = date(2024, 4, 1)  # its start-5 reminder: 25/3/2024 08:00
@@ -148,7 +150,12 @@ class Daemon:
     """`notifier run` in a subprocess, its log lines collected as they come."""
 
     def __init__(
-        self, root: Path, *, now: str = NOW, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+        self,
+        root: Path,
+        *,
+        now: str = NOW,
+        env: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
     ) -> None:
         cmd = [
             sys.executable, "-m", "notifier.cli", "run",
@@ -189,10 +196,14 @@ class Daemon:
                     if m := regex.search(line):
                         return m
                 if self.proc.poll() is not None and not self._reader.is_alive():
-                    raise AssertionError(f"daemon exited ({self.proc.returncode}):\n{self.log_tail()}")
+                    raise AssertionError(
+                        f"daemon exited ({self.proc.returncode}):\n{self.log_tail()}"
+                    )
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise AssertionError(f"no log line /{pattern}/ in {timeout}s:\n{self.log_tail()}")
+                    raise AssertionError(
+                        f"no log line /{pattern}/ in {timeout}s:\n{self.log_tail()}"
+                    )
                 self._cond.wait(min(left, 0.2))
 
     def log_tail(self) -> str:
@@ -206,7 +217,9 @@ class Daemon:
         self.wait_for("quét lần đầu xong")
         return self
 
-    def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = TIMEOUT) -> tuple[int, float]:
+    def stop(
+        self, sig: signal.Signals = signal.SIGTERM, timeout: float = TIMEOUT
+    ) -> tuple[int, float]:
         """Send `sig`; (exit code, seconds it took to exit)."""
         started = time.monotonic()
         self.proc.send_signal(sig)
@@ -282,12 +295,14 @@ def outbox(url: str) -> Store:
 # --- tests ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_run_delivers_each_due_reminder_once_and_nothing_else(
     tmp_path: Path, server: SmtpServer, start: Callable[..., Daemon]
 ) -> None:
     due = units(12)
-    later, stale = Unit("Trung tâm Văn hóa số 90", "donvi90@example.org"), Unit(
-        "Trung tâm Văn hóa số 91", "donvi91@example.org"
+    later, stale = (
+        Unit("Trung tâm Văn hóa số 90", "donvi90@example.org"),
+        Unit("Trung tâm Văn hóa số 91", "donvi91@example.org"),
     )
     write_project(
         tmp_path,
@@ -314,6 +329,7 @@ def test_a_run_delivers_each_due_reminder_once_and_nothing_else(
     assert [p.get_content_type() for p in first.iter_attachments()] == ["text/calendar"]
 
 
+@pytest.mark.slow
 def test_restart_sends_nothing_twice_and_catch_up_respects_the_grace_window(
     tmp_path: Path, server: SmtpServer, start: Callable[..., Daemon]
 ) -> None:
@@ -372,6 +388,7 @@ class GateHandler(Handler):
         return await super().handle_DATA(server, session, envelope)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def test_kill_9_mid_batch_loses_nothing_and_sends_nothing_twice(
     kind: str, tmp_path: Path, start: Callable[..., Daemon]
@@ -420,6 +437,7 @@ def test_kill_9_mid_batch_loses_nothing_and_sends_nothing_twice(
             server.close()
 
 
+@pytest.mark.slow
 def test_mail_server_down_at_start_then_up_delivers_all_once_in_due_order(
     tmp_path: Path, start: Callable[..., Daemon]
 ) -> None:
@@ -460,6 +478,7 @@ def _get(port: int, path: str) -> tuple[int, bytes]:
         return response.status, response.read()
 
 
+@pytest.mark.slow
 def test_broken_config_edit_keeps_the_last_good_version_and_a_fix_is_picked_up(
     tmp_path: Path, server: SmtpServer, start: Callable[..., Daemon]
 ) -> None:
@@ -507,6 +526,7 @@ def test_broken_config_edit_keeps_the_last_good_version_and_a_fix_is_picked_up(
     assert_once_each(server, [*due, newcomer])
 
 
+@pytest.mark.slow
 def test_sigterm_finishes_the_mail_in_flight_and_exits_0(
     tmp_path: Path, server: SmtpServer, start: Callable[..., Daemon]
 ) -> None:
@@ -534,6 +554,7 @@ def test_sigterm_finishes_the_mail_in_flight_and_exits_0(
     assert_once_each(server, due)
 
 
+@pytest.mark.slow
 def test_an_idle_daemon_stops_promptly_and_a_shared_database_must_be_upgraded_first(
     tmp_path: Path, server: SmtpServer, start: Callable[..., Daemon]
 ) -> None:
@@ -547,3 +568,68 @@ def test_an_idle_daemon_stops_promptly_and_a_shared_database_must_be_upgraded_fi
     assert refused.proc.wait(TIMEOUT) == 1
     refused._reader.join(5)
     assert "Cơ sở dữ liệu chưa được nâng cấp; chạy: notifier db upgrade" in refused.log
+
+
+# --- in-process: the snapshot, reloads and leases -------------------------------------------
+
+
+def test_reloads_keep_the_last_good_version_per_file_and_name_file_line_key(
+    tmp_path: Path,
+) -> None:
+    config = write_project(tmp_path, 2525, [(u, OPENS) for u in units(2)])
+    schedule = tmp_path / "schedules" / f"{PLAN}.toml"
+    good_config, good_schedule = config.read_text("utf-8"), schedule.read_text("utf-8")
+    clock = FixedClock(datetime.fromisoformat(NOW))
+    reloader = Reloader(
+        config, load_snapshot(config, now=clock.now(), environ={}), environ={}, clock=clock
+    )
+    window = {"start": clock.now() - timedelta(hours=2), "end": clock.now()}
+    assert len(reloader.current.reminders(**window)) == 2
+    assert reloader.reload() is None  # nothing changed
+
+    # A schedule naming a unit the directory does not know: that file keeps its last plan.
+    schedule.write_text(good_schedule.replace("số 02", "số 99"), encoding="utf-8")
+    result = reloader.reload()
+    assert result is not None and result.ok and reloader.generation == 1
+    leads = [a.lead for p in reloader.current.plans for a in p.activities]
+    assert leads == [["Trung tâm Văn hóa số 01"], ["Trung tâm Văn hóa số 02"]]
+    assert any("vẫn dùng bản trước" in str(p) and p.file == str(schedule) for p in result.problems)
+
+    # A broken config: the whole snapshot stays, the problem waits for the next digest.
+    before = reloader.current
+    config.write_text(good_config.replace("grace_hours = 24", 'grace_hours = "nhiều"'), "utf-8")
+    result = reloader.reload()
+    assert result is not None and not result.ok
+    assert reloader.current is before and reloader.generation == 1
+    line = good_config.splitlines().index("grace_hours = 24") + 1
+    assert any(f"config.toml:{line}: [reminders] grace_hours" in w for w in reloader.warnings())
+    assert reloader.reload() is None  # the same broken files are not read again
+
+    config.write_text(good_config, encoding="utf-8")
+    schedule.write_text(good_schedule.replace("số 02", "số 01"), encoding="utf-8")
+    result = reloader.reload()
+    assert result is not None and result.ok and reloader.generation == 2
+    assert [r.to for r in reloader.current.reminders(**window)] == [("donvi01@example.org",)]
+    shown = reloader.warnings()
+    reloader.clear_warnings(shown)
+    assert shown and reloader.warnings() == []
+    assert reloader.reload(force=True, reason="SIGHUP") is not None and reloader.generation == 3
+
+
+def test_leases_of_dead_processes_on_this_host_come_back_at_once(store: Store) -> None:
+    import socket
+
+    store.enqueue(rems(6), now=at(1, 0))
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()
+    host = socket.gethostname()
+    store.claim_due(f"{host}:{finished.pid}:dead", now=at(2), limit=2)
+    store.claim_due(f"{host}:{os.getppid()}:alive", now=at(2), limit=2)
+    store.claim_due(f"elsewhere.example.org:{finished.pid}:far", now=at(2), limit=2)
+    released = release_dead_owners(store, owner=f"{host}:{os.getpid()}:me", now=at(2, 8, 1))
+    counts = store.counts(now=at(2, 8, 1))
+    assert released == 2 and (counts.pending, counts.claimed) == (2, 4)
+    assert {r.lease_owner for r in store.rows(statuses=["claimed"])} == {
+        f"{host}:{os.getppid()}:alive",
+        f"elsewhere.example.org:{finished.pid}:far",  # another host: its lease must run out
+    }
