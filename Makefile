@@ -14,9 +14,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/notifier import $(SEED)
+	test -f schedules/34-kh-ubnd-2024.toml || $(BIN)/notifier import $(SEED)
 	$(BIN)/notifier check
-	$(BIN)/notifier timeline
+	$(BIN)/notifier run
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
