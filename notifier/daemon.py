@@ -56,6 +56,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from notifier.clock import TZ, Clock
@@ -210,7 +211,7 @@ def load_snapshot(
         files[name] = plan
     return Snapshot(
         config=config,
-        files=files,
+        files=MappingProxyType(files),
         problems=tuple(problems),
         signature=sig,
         loaded_at=now,
@@ -553,6 +554,9 @@ class Daemon:
         snapshot = await asyncio.to_thread(
             load_snapshot, self.config_path, now=now, environ=self.environ
         )
+        if not self.config_path.exists():
+            _log(logging.WARNING, "không có tệp cấu hình; dùng cấu hình mặc định (chưa có đơn vị nào)",
+                 config=str(self.config_path))  # fmt: skip
         for problem in snapshot.problems:
             _log(logging.WARNING, str(problem))
         self.reloader = Reloader(self.config_path, snapshot, environ=self.environ, clock=self.clock)
@@ -666,7 +670,7 @@ class Daemon:
             app, log_config=None, access_log=False, lifespan="on",
             timeout_graceful_shutdown=int(self.options.shutdown_timeout),
         )  # fmt: skip
-        self._server = _QuietServer(uv)
+        self._server = _quiet_server(uv)
         self._server_task = asyncio.create_task(self._server.serve(sockets=[sock]))
         while not self._server.started:
             if self._server_task.done():
@@ -922,18 +926,17 @@ def _shown(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-class _QuietServer:
-    """uvicorn.Server without its own signal handling: the daemon owns SIGTERM/SIGINT."""
+def _quiet_server(config: Any) -> Any:
+    """A uvicorn.Server without its own signal handling: the daemon owns SIGTERM/SIGINT
+    (uvicorn would re-raise the signal after its shutdown, so the exit code would not be 0)."""
+    import uvicorn
 
-    def __new__(cls, config: Any) -> Any:
-        import uvicorn
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
 
-        class Server(uvicorn.Server):
-            @contextlib.contextmanager
-            def capture_signals(self) -> Iterator[None]:
-                yield
-
-        return Server(config)
+    return Server(config)
 
 
 def run_daemon(
