@@ -413,7 +413,7 @@ def test_read_plan_refuses_what_is_not_a_text_plan(tmp_path: Path):
     with pytest.raises(PlanReadError, match="UTF-8"):
         read_plan(bad)
     with pytest.raises(PlanReadError, match="Chưa hỗ trợ"):
-        read_plan(tmp_path / "ke-hoach.docx")
+        read_plan(tmp_path / "ke-hoach.doc")
     with pytest.raises(PlanReadError, match="Không tìm thấy"):
         read_plan(tmp_path / "khong-co.txt")
     bom = tmp_path / "bom.txt"

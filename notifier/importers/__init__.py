@@ -17,59 +17,99 @@ each activity (keydates.py). Not here: unit matching (units.py), schedules on di
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from importlib import import_module
 from pathlib import Path
 
 from notifier.errors import PlanReadError, Problem
-from notifier.importers.cells import Line, flat_ascii, split_lines
-from notifier.importers.duties import read_duties
-from notifier.importers.flat import find_header, read_flat
-from notifier.importers.header import Metadata, plan_slug, read_metadata
-from notifier.importers.table import Role, TimingReader, row_to_activity
+from notifier.importers.cells import split_lines
+from notifier.importers.encoding import decode_text
+from notifier.importers.flat import find_header, plan_from_flat
+from notifier.importers.grid import Progress
+from notifier.importers.safety import read_bytes
 from notifier.keydates import Observance, apply_key_dates
 from notifier.plan import Plan
 
-__all__ = ["TEXT_SUFFIXES", "parse_text", "read_plan"]
+__all__ = ["SUFFIXES", "TEXT_SUFFIXES", "Progress", "parse_text", "read_plan"]
 
 TEXT_SUFFIXES = frozenset({".txt", ".text", ".md", ""})
-_MAX_BYTES = 50 * 1024 * 1024
+_FORMATS = {
+    ".docx": "docx",
+    ".docm": "docx",
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".pdf": "pdf",
+    ".html": "html",
+    ".htm": "html",
+    ".xhtml": "html",
+}
+SUFFIXES = TEXT_SUFFIXES | frozenset(_FORMATS)
+# Old binary formats: say how to get a supported one.
+_RESAVE = {
+    ".doc": "Word: mở tệp và “Lưu thành” .docx",
+    ".xls": "Excel: mở tệp và “Lưu thành” .xlsx",
+    ".rtf": "Word: mở tệp và “Lưu thành” .docx",
+    ".odt": "LibreOffice Writer: “Lưu thành” .docx",
+    ".ods": "LibreOffice Calc: “Lưu thành” .xlsx",
+}
 
 
 def read_plan(
-    path: Path | str, *, year: int | None = None, observances: Sequence[Observance] = ()
+    path: Path | str,
+    *,
+    year: int | None = None,
+    observances: Sequence[Observance] = (),
+    progress: Progress | None = None,
 ) -> Plan:
-    """Read a plan file. Raises PlanReadError only when the file itself cannot be used."""
+    """Read a plan file of any supported format (by its suffix).
+
+    Raises PlanReadError only when the file itself cannot be used (missing, too big,
+    damaged, an unsupported format or encoding); what the content lacks is a Problem.
+    `progress(stage, done, total)` is called during long reads (rows, pages).
+    """
     path = Path(path)
-    if path.suffix.lower() not in TEXT_SUFFIXES:
-        raise PlanReadError(
-            f"Chưa hỗ trợ định dạng “{path.suffix}” ({path.name}); hãy lưu kế hoạch thành "
-            "tệp văn bản .txt (UTF-8)."
-        )
-    text = _read_text(path)
-    return parse_text(text, source=str(path), year=year, observances=observances)
+    suffix = path.suffix.lower()
+    kind = "text" if suffix in TEXT_SUFFIXES else _FORMATS.get(suffix)
+    if kind is None:
+        how = _RESAVE.get(suffix, "lưu kế hoạch thành .docx, .xlsx, .csv, .pdf hoặc .txt (UTF-8)")
+        raise PlanReadError(f"Chưa hỗ trợ định dạng “{suffix or path.name}” ({path.name}); {how}.")
+    if kind == "text":
+        text, problems = _read_text(path)
+        plan = parse_text(text, source=str(path), year=year, observances=observances)
+        plan.problems[:0] = [replace(p, file=str(path)) for p in problems]
+        return plan
+    plan = _READERS[kind]()(path, year=year, progress=progress)
+    apply_key_dates(plan, observances)
+    plan.problems = [p if p.file else replace(p, file=str(path)) for p in plan.problems]
+    return plan
 
 
-def _read_text(path: Path) -> str:
-    try:
-        if path.stat().st_size > _MAX_BYTES:
-            raise PlanReadError(f"Tệp {path.name} quá lớn (trên 50 MB) để là một kế hoạch.")
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise PlanReadError(f"Không tìm thấy tệp {path}.") from None
-    except IsADirectoryError:
-        raise PlanReadError(f"{path} là thư mục, không phải tệp kế hoạch.") from None
-    except OSError as exc:
-        raise PlanReadError(f"Không đọc được tệp {path}: {exc.strerror or exc}.") from None
+def _reader(module: str, name: str) -> Callable[[], Callable[..., Plan]]:
+    """Import a format's reader on first use (python-docx, openpyxl, pdfplumber are heavy)."""
+
+    def load() -> Callable[..., Plan]:
+        return getattr(import_module(f"notifier.importers.{module}"), name)
+
+    return load
+
+
+_READERS = {
+    "docx": _reader("docx", "read_docx"),
+    "xlsx": _reader("xlsx", "read_xlsx"),
+    "csv": _reader("csvfile", "read_csv"),
+    "pdf": _reader("pdf", "read_pdf"),
+    "html": _reader("html", "read_html"),
+}
+
+
+def _read_text(path: Path) -> tuple[str, list[Problem]]:
+    data = read_bytes(path)
     if b"\x00" in data[:4096]:
         raise PlanReadError(f"Tệp {path.name} không phải văn bản (có vẻ là tệp nhị phân).")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise PlanReadError(
-            f"Tệp {path.name} không phải UTF-8 (byte lỗi ở vị trí {exc.start}); hãy lưu lại "
-            "với bảng mã UTF-8 (Unicode). Tệp TCVN3/VNI cần chuyển mã trước."
-        ) from None
+    return decode_text(data, path.name)
 
 
 def parse_text(
@@ -87,63 +127,8 @@ def parse_text(
 
         plan = parse_prose(lines, source=source, year=year)
     else:
-        plan = _parse_flat(lines, header, source=source, year=year)
+        plan = plan_from_flat(lines, header, source=source, year=year)
     apply_key_dates(plan, observances)
     if source:  # "ke-hoach.txt:136: …" — every finding names the file it is about
         plan.problems = [p if p.file else replace(p, file=source) for p in plan.problems]
     return plan
-
-
-def _parse_flat(lines: list[Line], header: tuple, *, source: str, year: int | None) -> Plan:
-    start = header[0]
-    appendix = _appendix_start(lines, start)
-    body = lines[:appendix]
-    body_text = "\n".join(line.text for line in body)
-    meta = read_metadata(body, body_text, year=year, heading=lines[appendix:start])
-    plan = _plan_from(meta, source)
-    table = read_flat(lines, header)
-    plan.timing_header = table.columns.timing_header
-    plan.reports, duty_problems = read_duties(body)
-    timing = TimingReader(year=plan.year, deadline=plan.timing_is_deadline)
-    problems: list[Problem] = [*meta.problems, *duty_problems, *table.problems]
-    for row in table.rows:
-        activity, row_problems = row_to_activity(row, timing)
-        plan.activities.append(activity)
-        problems.extend(row_problems)
-    unsaved = [h for h, r in zip(table.columns.headers, table.columns.roles) if r in _UNSAVED]
-    if unsaved:
-        problems.append(
-            Problem(
-                f"Cột {', '.join(f'“{h}”' for h in unsaved)} chưa được lưu vào lịch.",
-                line=lines[start].no,
-                severity="warning",
-            )
-        )
-    if not plan.activities:
-        problems.append(Problem("Bảng không có hàng nào đọc được.", line=lines[start].no))
-    plan.problems = sorted(problems, key=lambda p: (p.line is None, p.line or 0))
-    return plan
-
-
-_UNSAVED = (Role.PRODUCT, Role.NOTE)
-
-
-def _plan_from(meta: Metadata, source: str) -> Plan:
-    return Plan(
-        slug=plan_slug(meta.number, meta.year, meta.title, Path(source).stem if source else ""),
-        title=meta.title,
-        number=meta.number,
-        date=meta.date,
-        issuer=meta.issuer,
-        place=meta.place,
-        year=meta.year,
-        source=source,
-    )
-
-
-def _appendix_start(lines: list[Line], header: int) -> int:
-    """Index of the "PHỤ LỤC" heading just before the table, else the header itself."""
-    for i in range(header - 1, max(-1, header - 8), -1):
-        if flat_ascii(lines[i].text).startswith("phu luc"):
-            return i
-    return header

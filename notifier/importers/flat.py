@@ -42,10 +42,23 @@ from notifier.importers.cells import (
     key,
     kind_of,
     roman_value,
+    starts_lower,
 )
-from notifier.importers.table import Columns, Numbering, Role, Row, role_of
+from notifier.importers.duties import read_duties
+from notifier.importers.grid import Progress, activities_from_rows, plan_shell, unsaved_columns
+from notifier.importers.header import read_metadata
+from notifier.importers.table import (
+    Columns,
+    Numbering,
+    Role,
+    Row,
+    TimingReader,
+    join_wrapped,
+    role_of,
+)
+from notifier.plan import Plan
 
-__all__ = ["FlatTable", "assign_cells", "find_header", "read_flat"]
+__all__ = ["FlatTable", "assign_cells", "find_header", "plan_from_flat", "read_flat"]
 
 # Lines that end the table (source notes, signatures) or are page furniture to skip.
 _FOOTER = re.compile(
@@ -91,6 +104,16 @@ def _header_cells(lines: Sequence[Line], j: int) -> tuple[list[str], int]:
     while j < len(lines):
         text = lines[j].text
         if role_of(text) is not None and role_of(text) is not Role.NUMBER:
+            # "Thời hạn hoàn" / "thành": a wrapped word with no role of its own joins.
+            if (
+                j + 1 < len(lines)
+                and starts_lower(lines[j + 1].text)
+                and role_of(lines[j + 1].text) is None
+                and role_of(f"{text} {lines[j + 1].text}") is role_of(text)
+            ):
+                headers.append(f"{text} {lines[j + 1].text}")
+                j += 2
+                continue
             headers.append(text)
             j += 1
         elif (
@@ -464,11 +487,48 @@ def _close(
 
 
 def _join(parts: list[str]) -> str:
-    """Join a wrapped cell's lines: a space, except after a slash or before closing marks."""
-    out = parts[0]
-    for part in parts[1:]:
-        if out.endswith(("/", "(")) or part.startswith((")", ",", ";", ".")):
-            out += part
-        else:
-            out += " " + part
-    return out
+    """Join a wrapped cell's lines (the rule every format shares: table.join_wrapped)."""
+    return join_wrapped(parts)
+
+
+# --- the plan ------------------------------------------------------------------
+
+
+def plan_from_flat(
+    lines: list[Line],
+    header: tuple[int, int, Columns],
+    *,
+    source: str = "",
+    year: int | None = None,
+    progress: Progress | None = None,
+) -> Plan:
+    """A Plan from text holding a flattened table: metadata and duties from the body
+    before the appendix, activities from the table's rows."""
+    start = header[0]
+    appendix = _appendix_start(lines, start)
+    body = lines[:appendix]
+    body_text = "\n".join(line.text for line in body)
+    meta = read_metadata(body, body_text, year=year, heading=lines[appendix:start])
+    plan = plan_shell(meta, source)
+    table = read_flat(lines, header)
+    plan.timing_header = table.columns.timing_header
+    plan.reports, duty_problems = read_duties(body)
+    timing = TimingReader(year=plan.year, deadline=plan.timing_is_deadline)
+    problems: list[Problem] = [*meta.problems, *duty_problems, *table.problems]
+    plan.activities, row_problems = activities_from_rows(table.rows, timing, progress)
+    problems.extend(p for p, _ in row_problems)
+    unsaved = unsaved_columns(table.columns, lines[start].no)
+    if unsaved is not None:
+        problems.append(unsaved)
+    if not plan.activities:
+        problems.append(Problem("Bảng không có hàng nào đọc được.", line=lines[start].no))
+    plan.problems = sorted(problems, key=lambda p: (p.line is None, p.line or 0))
+    return plan
+
+
+def _appendix_start(lines: list[Line], header: int) -> int:
+    """Index of the "PHỤ LỤC" heading just before the table, else the header itself."""
+    for i in range(header - 1, max(-1, header - 8), -1):
+        if key(lines[i].text).startswith("phu luc"):
+            return i
+    return header

@@ -36,6 +36,7 @@ __all__ = [
     "Role",
     "Row",
     "TimingReader",
+    "join_wrapped",
     "role_of",
     "row_to_activity",
     "rows_from_grid",
@@ -91,27 +92,39 @@ def role_of(header: str) -> Role | None:
 
 @dataclass(frozen=True, slots=True)
 class Columns:
-    """The roles of a table's columns, in order, and the timing header as written."""
+    """The roles of a table's columns, in order, and the timing header as written.
+
+    `positions[k]` is the grid column holding `roles[k]` (a grid may have columns with
+    no known role, which are skipped); empty means roles sit in columns 0, 1, 2 …
+    """
 
     roles: tuple[Role, ...] = DEFAULT_ROLES
     headers: tuple[str, ...] = ()
     timing_header: str = DEFAULT_TIMING_HEADER
+    positions: tuple[int, ...] = ()
 
     @classmethod
     def from_headers(cls, headers: Sequence[str]) -> Columns:
         """Columns from header cells; unknown headers are dropped, duplicates keep the first."""
         roles: list[Role] = []
         kept: list[str] = []
+        positions: list[int] = []
         timing_header = DEFAULT_TIMING_HEADER
-        for cell in headers:
+        for index, cell in enumerate(headers):
             role = role_of(cell)
             if role is None or role in roles:
                 continue
             roles.append(role)
-            kept.append(clean(cell))
+            kept.append(clean(cell).replace("\n", " "))
+            positions.append(index)
             if role is Role.TIMING:
-                timing_header = clean(cell)
-        return cls(tuple(roles), tuple(kept), timing_header)
+                timing_header = kept[-1]
+        return cls(tuple(roles), tuple(kept), timing_header, tuple(positions))
+
+    @property
+    def grid_positions(self) -> tuple[int, ...]:
+        """The grid column of each role (columns 0, 1, 2 … when not given)."""
+        return self.positions or tuple(range(len(self.roles)))
 
     @property
     def cell_roles(self) -> tuple[Role, ...]:
@@ -310,32 +323,39 @@ def rows_from_grid(
     columns: Columns,
     *,
     first_line: int = 1,
+    lines: Sequence[int] | None = None,
 ) -> tuple[list[Row], list[Problem]]:
-    """Rows of a table already split into cells (DOCX, XLSX, CSV), header excluded.
+    """Rows of a table already split into cells (DOCX, XLSX, CSV, PDF), header excluded.
 
     A row whose number cell is a Roman numeral or a letter (its other cells empty or
-    repeating the title, as merged cells do) opens a section; any other row with a
-    number is an activity. Rows with neither are reported, not dropped.
+    repeating the title, as merged cells do), or "I. Tên mục" in one merged cell, opens a
+    section; so does a plain "1" whose next numbered row is "1.1" (Arabic sections). Any
+    other row with a number is an activity. A row with cells but no number continues
+    the row above (a cell broken over two table rows, as page breaks do), with a
+    warning; a row with a number that is none of these is reported, never dropped.
+    `lines[i]` (else first_line + i) is where row i is in the source.
     """
+    positions = columns.grid_positions
+    table = [{role: _cell(raw, at) for role, at in zip(columns.roles, positions)} for raw in grid]
+    numbers = [cells.pop(Role.NUMBER, "") for cells in table]
     numbering = Numbering()
     rows: list[Row] = []
     problems: list[Problem] = []
-    for offset, raw in enumerate(grid):
-        line = first_line + offset
-        cells = {
-            role: clean(raw[i]) if i < len(raw) else "" for i, role in enumerate(columns.roles)
-        }
-        number = cells.pop(Role.NUMBER, "")
+    for index, (cells, number) in enumerate(zip(table, numbers)):
+        line = lines[index] if lines is not None else first_line + index
         others = [v for v in cells.values() if v]
         if not number and not others:
             continue
-        mark = _section_mark(number)
-        if mark is not None:
-            title = mark[1] or next(iter(others), "")
+        mark = _section_mark(number) or (_section_mark(others[0]) if not number else None)
+        if mark is not None and (number or len(set(others)) == 1):
+            title = mark[1] or next((v for v in others if v != number), "")
             numbering.open_section(mark[0], title)
             continue
-        m = NUMBER.match(number)
+        m = NUMBER.match(number) or _NUMBER_TITLED.match(number)
         if m is None:
+            if not number and rows:
+                _continue_row(rows[-1], cells, line, problems)
+                continue
             problems.append(
                 Problem(
                     f"Hàng không có số thứ tự hợp lệ (“{number}”); không đọc được: "
@@ -344,10 +364,17 @@ def rows_from_grid(
                 )
             )
             continue
-        ref = numbering.accept(m.group("num"), line)
+        num = ".".join(str(int(part)) for part in m.group("num").split("."))  # "01" → "1"
+        if _heads_subsection(num, m, others, numbers, index):
+            title = m.groupdict().get("title") or next(iter(others), "")
+            numbering.open_section(num, title, sub=True)
+            continue
+        if m.groupdict().get("title"):  # "7. Tổ chức …" in a merged cell: the content
+            cells.setdefault(Role.CONTENT, m.group("title"))
+        ref = numbering.accept(num, line)
         rows.append(
             Row(
-                number=m.group("num"),
+                number=num,
                 cells={k: v for k, v in cells.items() if v},
                 line=line,
                 ref=ref,
@@ -357,3 +384,53 @@ def rows_from_grid(
         )
     problems.extend(numbering.problems)
     return rows, problems
+
+
+_NUMBER_TITLED = re.compile(r"^(?P<num>\d{1,3}(?:\.\d{1,3})*)[.)]\s*(?P<title>\S.*)$", re.DOTALL)
+
+
+def _cell(raw: Sequence[str], at: int) -> str:
+    return clean(raw[at]) if at < len(raw) and raw[at] else ""
+
+
+def _heads_subsection(
+    num: str, m: re.Match[str], others: list[str], numbers: list[str], index: int
+) -> bool:
+    """Is the plain number `num` an Arabic section mark: its next numbered row is "num.1"?"""
+    if "." in num:
+        return False
+    for later in numbers[index + 1 : index + 6]:
+        n = NUMBER.match(later) or _NUMBER_TITLED.match(later)
+        if n is not None:
+            return n.group("num") == f"{num}.1"
+    return False
+
+
+def _continue_row(row: Row, cells: dict[Role, str], line: int, problems: list[Problem]) -> None:
+    """Append an unnumbered row's cells to the row above (a cell broken across rows)."""
+    for role, text in cells.items():
+        if text:
+            row.cells[role] = join_wrapped([row.cells[role], text]) if row.cells.get(role) else text
+    problems.append(
+        Problem(
+            f"Hàng không có số thứ tự, đã nối vào hàng {row.ref} (ô bị ngắt sang hàng sau?): "
+            f"{' | '.join(v for v in cells.values() if v)[:120]}",
+            line=line,
+            key=row.ref,
+            severity="warning",
+        )
+    )
+
+
+def join_wrapped(parts: Sequence[str]) -> str:
+    """Join a wrapped cell's pieces: a space, except after a slash or an opening
+    parenthesis and before closing marks ("Quý II/" + "2024", "(" + "…", "…" + ",")."""
+    out = parts[0]
+    for part in parts[1:]:
+        if not part:
+            continue
+        if not out or out.endswith(("/", "(")) or part.startswith((")", ",", ";", ".")):
+            out += part
+        else:
+            out += " " + part
+    return out
