@@ -536,6 +536,7 @@ class Daemon:
         self._server: Any = None
         self._server_task: asyncio.Task[None] | None = None
         self._scheduler: Any = None
+        self._web: Any = None  # the [web] section the server was started with
 
     # lifecycle
 
@@ -564,6 +565,7 @@ class Daemon:
         from notifier.store import database_url
 
         self.url = database_url(config, env=self.environ)
+        self._web = config.web
         self.store = await asyncio.to_thread(open_ready_store, config, self.environ)
         await asyncio.to_thread(release_dead_owners, self.store, owner=self.owner, now=now)
         self._open_mailer(config)
@@ -747,7 +749,22 @@ class Daemon:
             if rebuilt or reloader.generation != before:
                 await asyncio.to_thread(trim_memory)
             if reloader.generation != before:
+                self._warn_restart_needed(reloader.current.config)
                 self._wake.set()  # plan again with what changed
+
+    def _warn_restart_needed(self, config: Config) -> None:
+        from notifier.store import database_url
+
+        moved = []
+        if database_url(config, env=self.environ) != self.url:
+            moved.append("[database]")
+        if (self.host is None and config.web.host != self._web.host) or (
+            self.port is None and config.web.port != self._web.port
+        ):
+            moved.append("[web]")
+        if moved:
+            _log(logging.WARNING, "thay đổi này chỉ có hiệu lực sau khi khởi động lại",
+                 sections=",".join(moved))  # fmt: skip
 
     # one sweep
 
