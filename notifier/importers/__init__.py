@@ -26,6 +26,7 @@ from notifier.errors import PlanReadError, Problem
 from notifier.importers.cells import split_lines
 from notifier.importers.encoding import decode_text
 from notifier.importers.flat import find_header, plan_from_flat
+from notifier.importers.gazette import gazette_lines, is_gazette
 from notifier.importers.grid import Progress
 from notifier.importers.safety import read_bytes
 from notifier.keydates import Observance, apply_key_dates
@@ -121,6 +122,8 @@ def parse_text(
 ) -> Plan:
     """A Plan from plain text: a flattened table if a "Stt" header is found, else prose."""
     lines = split_lines(text)
+    if is_gazette(lines):  # copied from a Công báo PDF: page furniture, glued cells
+        lines = gazette_lines(lines)
     header = find_header(lines)
     if header is None:
         from notifier.importers.prose import parse_prose

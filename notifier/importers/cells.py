@@ -169,7 +169,10 @@ _UNIT = re.compile(
     # a head noun alone on a line: the rest of the name wrapped onto the next line
     | (?:tinh|cong|trung|lien|van|dai|cac|chi|nha|kho|ngan|benh|hoc|thuong|tong|hat|vuon|toa
        |canh|bien|quan|uy|mat|hiep|doan|thanh|hoi\ dong|uy\ ban|van\ phong|trung\ tam)$
-    | (?:cac|so|hoi|ban|ubnd|lien|trung|cong|tinh|dai|bao|truong|van|bo|uy)\ [a-z]+$
+    # … or a head and one word, unless that pair is a common noun ("Hội nghị", "Báo cáo")
+    | (?!hoi\ (?:thi|cho|nghi|thao|dien|trai|he|xuan|sach|khoe|lang|dua|dam|tu|y|tuong|nhap|ngo|hoa|an)$)
+      (?!ban\ (?:hanh|do|tin|sao|ve|giao|dau)$)(?!bao\ (?:cao|ve|dam|ton|quan|chi|tri|hiem)$)
+      (?:cac|so|hoi|ban|ubnd|lien|trung|cong|tinh|dai|bao|truong|van|bo|uy)\ [a-z]+$
     )""",
     re.VERBOSE,
 )
@@ -327,6 +330,8 @@ def ends_with_joiner(text: str) -> bool:
     return key(last) in _JOIN_WORDS
 
 
+# First words of names that never end a cell ("Việt Nam", "Đắk Lắk", "Hồ Chí Minh").
+_UNFINISHED = frozenset({"Việt", "Đắk", "Chí"})
 _COUNTED = frozenset({"nam", "thang", "quy", "ngay", "tuan", "thu", "so", "lan", "khoa", "giai"})
 _NUMERAL_HEAD = re.compile(r"^(?:\d|[IVX]+\b)")
 
@@ -338,5 +343,7 @@ def continues(prev: str, text: str) -> bool:
     or a number after the noun it counts ("năm" / "2024", "Quý" / "II/2024").
     """
     if starts_lower(text) or _CONTINUE_HEAD.match(text) or ends_with_joiner(prev):
+        return True
+    if prev.rsplit(" ", 1)[-1] in _UNFINISHED:  # "… đại diện Việt" / "Nam ở nước ngoài"
         return True
     return bool(_NUMERAL_HEAD.match(text)) and key(prev.rsplit(" ", 1)[-1]) in _COUNTED

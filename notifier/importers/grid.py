@@ -79,6 +79,8 @@ class GridTable:
     rows: list[list[str]]
     lines: list[int] = field(default_factory=list)
     label: str = ""  # "bảng 2", "trang tính “Phụ lục”", "trang 3"; "" for the file itself
+    # A page of a longer table (PDF): an unnumbered first row finishes the row above.
+    continues: bool = False
 
     def __post_init__(self) -> None:
         if not self.lines:
@@ -303,12 +305,35 @@ def unsaved_columns(columns: Columns, line: int | None) -> Problem | None:
 
 
 def _take_rows(table: _PlanTable, block: GridTable, start: int) -> None:
+    first = True
+    number_at = _number_position(table.columns)
     for raw, line in zip(block.rows[start:], block.lines[start:]):
         texts = [cell_text(c) for c in raw]
         if _header_like(texts, table.columns):
             continue
+        if first and block.continues and table.rows and _cut_by_page(texts, number_at):
+            previous = table.rows[-1]
+            for j, text in enumerate(texts):
+                if text and j < len(previous):
+                    previous[j] = join_wrapped([previous[j], text]) if previous[j] else text
+            first = False
+            continue
+        first = False
         table.rows.append(texts)
         table.addresses.append((block.label, line))
+
+
+def _number_position(columns: Columns) -> int | None:
+    if Role.NUMBER not in columns.roles:
+        return None
+    return columns.grid_positions[columns.roles.index(Role.NUMBER)]
+
+
+def _cut_by_page(texts: list[str], number_at: int | None) -> bool:
+    """The first row of a page with no number but other cells: the rest of a cut row."""
+    if number_at is None or (number_at < len(texts) and texts[number_at]):
+        return False
+    return any(texts)
 
 
 def _rows_as_lines(block: GridTable, start: int, stop: int) -> list[Line]:

@@ -52,6 +52,8 @@ _UBND_LEVEL = re.compile(
     r"\b(?:ubnd|uy\s+ban\s+nhan\s+dan)\s+(tinh|thanh\s+pho|huyen|thi\s+xa|quan)\b"
 )
 _YEAR = re.compile(r"\bnam\s+((?:19|20)\d{2})\b")
+# Codes of central issuers (Nghị định 30/2020/NĐ-CP, Phụ lục III).
+_CENTRAL = {"ttg": "Thủ tướng Chính phủ", "cp": "Chính phủ"}
 _LEVELS = {
     "tinh": "tỉnh",
     "thanh pho": "thành phố",
@@ -120,8 +122,11 @@ def read_metadata(
             meta.number = number
         if meta.date is None and (found := find_dated_place(line.text)):
             meta.place, meta.date = found
-    meta.title = _title(top, body_text, meta.place) or _heading_title(
-        heading, body_text, meta.place
+    meta.title = (
+        _title(top, body_text, meta.place)
+        or _heading_title(heading, body_text, meta.place)
+        # a plan issued with a decision: its "KẾ HOẠCH" heading follows the decision
+        or _title(head[len(top) : 120], body_text, meta.place)
     )
     meta.issuer = _issuer(top, meta.number, body_text, meta.place)
     meta.year = year or _year_of(meta.title) or (meta.date.year if meta.date else None)
@@ -130,8 +135,15 @@ def read_metadata(
 
 
 def _year_of(text: str) -> int | None:
-    m = _YEAR.search(flat_ascii(text))
-    return int(m.group(1)) if m else None
+    """The year a title names, not its horizon ("đến năm 2030 trong năm 2024" → 2024)."""
+    folded = flat_ascii(text)
+    for m in _YEAR.finditer(folded):
+        if not _HORIZON.search(folded, 0, m.start()):
+            return int(m.group(1))
+    return None
+
+
+_HORIZON = re.compile(r"(?:\bden|\btoi|\btam\s+nhin(?:\s+den)?)\s+$")
 
 
 def _report_missing(meta: Metadata, line: int | None) -> None:
@@ -258,6 +270,8 @@ def _issuer(top: Sequence[Line], number: str, body_text: str, place: str) -> str
             level = _LEVELS[" ".join(m["level"].split())]
             return f"UBND {level} {where}"
     code = number.rsplit("-", 1)[-1] if "-" in number else ""
+    if flat_ascii(code) in _CENTRAL:
+        return _CENTRAL[flat_ascii(code)]
     if flat_ascii(code) != "ubnd":
         return ""
     m = _UBND_LEVEL.search(flat_ascii(body_text))
