@@ -152,7 +152,35 @@ def parse_toml(text: str, *, file: str = "") -> Parsed:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise TomlSyntaxError(_syntax_problem(text, str(exc), file)) from None
+    except RecursionError:  # tomllib recurses once per level: "x = [[[[…" a thousand deep
+        data = None
+    if data is None or _too_deep(data, MAX_DEPTH):  # the tree walkers here recurse too
+        raise TomlSyntaxError(_deep_problem(text, file))
     return Parsed(_nfc_tree(data), Lines(text))
+
+
+MAX_DEPTH = 32  # arrays and tables nested in one file; config and schedules need 5
+
+
+def _too_deep(value: Any, room: int) -> bool:
+    """True if `value` nests deeper than `room` levels (recursion stops there)."""
+    if isinstance(value, dict | list):
+        if room == 0:
+            return True
+        items = value.values() if isinstance(value, dict) else value
+        return any(_too_deep(v, room - 1) for v in items)
+    return False
+
+
+def _deep_problem(text: str, file: str) -> Problem:
+    lines = text.splitlines() or [""]
+    line = max(range(len(lines)), key=lambda i: lines[i].count("[") + lines[i].count("{"))
+    return Problem(
+        f"giá trị lồng nhau quá sâu (quá {MAX_DEPTH} tầng mảng hoặc bảng).",
+        file=file,
+        line=line + 1,
+        hint="Kiểm tra các dấu [ ] và { } bị lặp; tệp cấu hình và tệp lịch chỉ cần vài tầng.",
+    )
 
 
 def _nfc_tree(value: Any) -> Any:
