@@ -9,12 +9,15 @@ Owns:
   broken config keeps the whole previous snapshot; a broken schedule file keeps that file's
   previous plan. Problems are logged as file:line: key and kept for the next digest;
 - `Daemon`: one process, one asyncio loop: APScheduler 3.x timers, the feeds app of web.py
-  under uvicorn, signals, and `Daemon.step()`, one sweep:
-      reload if files changed → plan the reminders due since the last sweep → Store.enqueue
-      (once by key) → Store.skip_stale (due before now − grace: recorded as skipped, shown in
-      the next digest) → send in order of due time → set the timer for the next due time;
+  under uvicorn, signals, a watcher task (reloads, feed rebuilds) and `Daemon.step()`, one
+  sweep (-> `SweepReport`):
+      plan the reminders due since the last sweep → Store.enqueue (once by key) →
+      Store.skip_stale (due before now − grace: recorded as skipped, shown in the next
+      digest) → send in order of due time → set the timer for the next due time;
+  `Daemon.health()` is what /healthz and /metrics will show (issue 6);
 - `DaemonOptions`, `run_daemon()` (what the CLI calls), `open_ready_store()`,
-  `release_dead_owners()`, `feed_catalog()`, `owner_id()`, `setup_logging()`.
+  `release_dead_owners()`, `feed_catalog()`, `owner_id()`, `setup_logging()`,
+  `trim_memory()`.
 
 Facts relied on:
 - The outbox is the record of what was sent, never APScheduler's job store: several
@@ -34,6 +37,8 @@ Facts relied on:
 - When the mail server cannot be reached at all, the daemon stops spending attempts: it
   probes with one small batch at growing intervals, and once the server answers, every
   row waiting out a backoff becomes due at once (Store.retry_now), so they go in due order.
+- glibc keeps freed heap memory; the feed build's transient peak stayed resident until
+  `malloc_trim(0)` (docs/daemon.md has the figures).
 Not here: what is due (reminders.py), SQL (store.py), the send loop and retry policy
 (delivery.py), MIME and SMTP (mailer.py), feeds and HTTP (publish.py, web.py), the command
 line (cli.py).
