@@ -67,8 +67,17 @@ def is_furniture(text: str) -> bool:
 
 
 def is_gazette(lines: Sequence[Line]) -> bool:
-    """Does the text carry the gazette's running headers?"""
-    return any(_RUNNING.match(flat_ascii(line.text)) for line in lines if len(line.text) <= 60)
+    """Was the text extracted from printed pages: a gazette running header, or page
+    footers ("- 38 -", "Trang 38") on at least two pages?"""
+    footers = 0
+    for line in lines:
+        if len(line.text) > 60:
+            continue
+        folded = flat_ascii(line.text)
+        if _RUNNING.match(folded):
+            return True
+        footers += bool(_FOOTER.match(folded))
+    return footers >= 2
 
 
 def parse_gazette(text: str, *, source: str = "", year: int | None = None) -> Plan:
@@ -98,9 +107,15 @@ def gazette_lines(lines: Sequence[Line]) -> list[Line]:
 
 
 def _without_furniture(lines: Sequence[Line]) -> list[Line]:
-    """Drop running headers, the issue/date lines under a bare "CÔNG BÁO", footers, and a
-    page number standing right before or after a running header."""
+    """Drop running headers, the issue/date lines under a bare "CÔNG BÁO", footers, and
+    the page number printed beside each running header.
+
+    The page number may come out just after the header or just before it; pages follow
+    each other, so the number that continues the sequence is the page number — a row
+    number ending the previous page ("5" then "CÔNG BÁO …") is kept.
+    """
     drop = [False] * len(lines)
+    last_page: int | None = None
     for i, line in enumerate(lines):
         folded = flat_ascii(line.text)
         if _FOOTER.match(folded):
@@ -116,18 +131,30 @@ def _without_furniture(lines: Sequence[Line]) -> list[Line]:
                 j += 1
             else:
                 break
-        if j < len(lines) and _PAGE_NO.match(lines[j].text):
-            drop[j] = True
-        if i and _PAGE_NO.match(lines[i - 1].text) and not drop[i - 1]:
-            drop[i - 1] = _page_number_before(lines, i)
+        if re.search(r"\d\s*$|^\s*\d", folded) and _page_in_line(folded, last_page):
+            last_page = _page_in_line(folded, last_page)
+            continue
+        after = j if j < len(lines) and _PAGE_NO.match(lines[j].text) else None
+        before = i - 1 if i and _PAGE_NO.match(lines[i - 1].text) and not drop[i - 1] else None
+        for at in (after, before):
+            if at is not None and _next_page(int(lines[at].text), last_page):
+                drop[at] = True
+                last_page = int(lines[at].text)
+                break
     return [line for line, gone in zip(lines, drop) if not gone]
 
 
-def _page_number_before(lines: Sequence[Line], i: int) -> bool:
-    """A number right before a running header is the previous page's number unless it
-    is the row number the table expects (a row number is followed by its cells, and
-    the header comes only after them)."""
-    return i < 2 or not _PAGE_NO.match(lines[i - 2].text)
+def _next_page(number: int, last: int | None) -> bool:
+    """Does `number` continue the page sequence (any number starts it)?"""
+    return last is None or 0 < number - last <= 2
+
+
+def _page_in_line(folded: str, last: int | None) -> int | None:
+    """A page number printed on the header line itself ("38 CÔNG BÁO/…", "…/2024 39")."""
+    m = re.match(r"^(\d{1,4})\s+cong", folded) or re.search(r"\d{4}\s+(\d{1,4})$", folded)
+    if m and _next_page(int(m.group(1)), last):
+        return int(m.group(1))
+    return None
 
 
 def split_glued(text: str) -> list[str]:

@@ -37,8 +37,9 @@ MAX_ZIP_ENTRIES = 5_000
 _PROLOG_BYTES = 64 * 1024
 
 
-def file_size(path: Path, limit: int = MAX_FILE_BYTES) -> int:
+def file_size(path: Path, limit: int | None = None) -> int:
     """The size of `path`, or a PlanReadError saying why it cannot be used."""
+    limit = limit or MAX_FILE_BYTES
     try:
         size = path.stat().st_size
     except FileNotFoundError:
@@ -55,7 +56,7 @@ def file_size(path: Path, limit: int = MAX_FILE_BYTES) -> int:
     return size
 
 
-def read_bytes(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
+def read_bytes(path: Path, limit: int | None = None) -> bytes:
     """The bytes of `path`, bounded by `limit`."""
     file_size(path, limit)
     try:
