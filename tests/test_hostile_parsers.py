@@ -32,6 +32,8 @@ from notifier.text import clean
 from notifier.timing import INTERNAL_ERROR, Timing, TimingKind, parse_uncached
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "fuzz"))
+import _harness  # tests/fuzz/_harness.py: the province-sized directory
 
 # Characters plan text should never be trusted with: line breaks of every kind, NUL and
 # other controls, bidi overrides and isolates, zero-width marks, a BOM, a lone combining mark.
@@ -142,6 +144,41 @@ def test_units_split_never_raises_and_names_only_known_units(text: str) -> None:
         assert piece in clean(text)  # kept as written, never invented
 
 
+def _closest_reference(directory, name: str) -> str | None:
+    """Directory.closest as it was before it skipped hopeless pairs: every pair scored."""
+    import difflib
+
+    from notifier.units import _words
+
+    words = _words(clean(name))
+    if not words:
+        return None
+    folded, plain = " ".join(w.key for w in words), " ".join(w.ascii for w in words)
+    best, best_score = None, 0.0
+    for label, label_ascii, canonical in directory._labels:
+        score = max(
+            difflib.SequenceMatcher(None, folded, label).ratio(),
+            difflib.SequenceMatcher(None, plain, label_ascii).ratio(),
+        )
+        if score > best_score:
+            best, best_score = canonical, score
+    return best if best_score >= 0.6 else None
+
+
+PROVINCE = _harness.province_directory()
+near_names = st.builds(
+    lambda name, cut, extra: name[:cut] + extra,
+    st.sampled_from(sorted(u.name for u in PROVINCE)), st.integers(0, 60), st.text(max_size=12),
+)  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.one_of(near_names, unit_cell, st.text(max_size=300)))
+def test_closest_skips_only_pairs_that_cannot_win(name: str) -> None:
+    # The 100 kB fix (upper bounds before ratio()) must not change a single suggestion.
+    assert PROVINCE.closest(name) == _closest_reference(PROVINCE, name)
+
+
 # --- schedule files: random TOML -----------------------------------------------------------
 
 toml_scalar = st.one_of(
@@ -230,8 +267,11 @@ _CHILD = textwrap.dedent(
         from notifier.importers import parse_text
         parse_text(text, year=2024)
     elif kind == "units":
-        from feedkit import directory
-        directory().split(text)
+        sys.path.insert(0, sys.argv[1] + "/fuzz")
+        from _harness import province_directory
+        directory = province_directory()
+        start = time.perf_counter()
+        directory.split(text)
     else:
         from notifier.errors import ScheduleError
         from notifier.schedules import load_schedule

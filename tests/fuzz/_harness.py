@@ -214,3 +214,18 @@ def instrument(*extra: str) -> object:
     if atheris is None or plain:
         return contextlib.nullcontext()
     return atheris.instrument_imports(include=["notifier", *extra])
+
+
+def province_directory() -> object:
+    """A directory the size of a province's: config.toml's units and groups, plus 100
+    communes ("UBND xã Ea Tul"), as after the 2025 reform (communes under the province)."""
+    from notifier.config import load_config
+    from notifier.units import Directory, Unit
+
+    units = list(load_config(ROOT / "config.toml").directory())
+    taken = {u.name for u in units}
+    firsts = ["Ea", "Cư", "Krông", "Buôn", "Hòa", "Tân", "Phú", "Đông", "Yang", "Dray"]
+    seconds = ["Tul", "Mgar", "Pắc", "Đôn", "Thắng", "Lập", "Xuân", "Sơn", "Reh", "Sáp", "Kar"]
+    names = [f"UBND xã {a} {b}" for a in firsts for b in seconds]
+    units += [Unit(n) for n in names if n not in taken][:100]
+    return Directory(units, province="Đắk Lắk")

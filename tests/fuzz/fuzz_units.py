@@ -2,7 +2,8 @@
 it returns is a known canonical name, and every unknown piece is reported with a warning.
 
 Run: `python tests/fuzz/fuzz_units.py --runs 10000` (see tests/fuzz/_harness.py).
-Directory: the units and groups of config.toml (province Đắk Lắk). Input: the cell as UTF-8.
+Directory: `_harness.province_directory()` (config.toml's units and groups and 100 communes).
+Input: the cell as UTF-8.
 Seeds: every lead and coordinating cell of the seed plan, and the directory's own names.
 """
 
@@ -15,10 +16,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _harness
 
 with _harness.instrument():
-    from notifier.config import load_config
     from notifier.importers import parse_text
 
-DIRECTORY = load_config(_harness.ROOT / "config.toml").directory()
+    DIRECTORY = _harness.province_directory()
 KNOWN = {u.name for u in DIRECTORY}
 
 
