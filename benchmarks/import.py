@@ -13,6 +13,13 @@ Run: `.venv/bin/python benchmarks/import.py [--activities 10000] [--repeat 3]`
    splitting and cleaning the lines (notifier.importers.cells.split_lines), which every
    text importer must do.
 2. `read_plan` on the two seed documents (2024 table, 2019 prose page), best of 20.
+3. Formats: a 2,000-activity plan (same generator, another random seed) is read as text
+   (the anchor, measured in the same run) and written as DOCX, XLSX, CSV and PDF by the
+   test fixture builders (tests/fixtures/builders.py, pdfgen.py: a ruled table, header
+   repeated on every page); `read_plan` reads each file, best of --format-repeat runs
+   (PDF: one run unless --pdf-repeat), and every format must give the text import's
+   activities (ref, content, units, timing, funding) or the script fails. Printed: file
+   size, seconds, activities/s and the multiple of the text anchor.
 The result is checked (activity count, a sample of rows) so a fast wrong answer fails.
 """
 
@@ -22,6 +29,7 @@ import argparse
 import os
 import random
 import sys
+import tempfile
 import time
 import unicodedata
 from collections.abc import Callable
@@ -30,6 +38,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the fixture builders
 
 from notifier.importers import cells, parse_text, read_plan
 from notifier.importers.cells import split_lines
@@ -252,6 +261,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--activities", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--format-activities", type=int, default=2_000)
+    parser.add_argument("--format-repeat", type=int, default=3)
+    parser.add_argument("--pdf-repeat", type=int, default=1)
+    parser.add_argument("--skip-formats", action="store_true")
     args = parser.parse_args()
 
     text, expected = generate(args.activities, random.Random(20240222))
@@ -298,7 +311,63 @@ def main() -> int:
             f"read_plan {name}: {t * 1000:.2f} ms ({len(seed_plan.activities)} activities, "
             f"{len(seed_plan.reports)} duties)"
         )
+    if not args.skip_formats and not bench_formats(args):
+        return 1
     return 0 if elapsed <= target else 2
+
+
+def _row(a) -> tuple:
+    return (a.ref, a.content, a.lead_text, a.coordinating_text, a.timing.text, a.funding)
+
+
+def bench_formats(args: argparse.Namespace) -> bool:
+    """Each format for one generated plan, against the text import of the same plan."""
+    from fixtures import pdfgen
+    from fixtures.builders import spec_from_plan, write_csv, write_docx, write_xlsx
+
+    n = args.format_activities
+    text, _ = generate(n, random.Random(20240615))
+    reference = parse_text(text)
+    want = [_row(a) for a in reference.activities]
+    lines = text.split("\n")
+    spec = spec_from_plan(reference, lines[:5], ["PHỤ LỤC"])
+    anchor = best(lambda: parse_text(text), args.format_repeat)
+    print(f"\nformats: a {n}-activity plan ({len(spec.rows)} table rows)")
+    print(f"  text (anchor)  {len(text) / 1e6:5.2f} MB  {anchor:7.3f} s  {n / anchor:8,.0f} act/s")
+    writers = {
+        "docx": lambda p: write_docx(spec, p),
+        "xlsx": lambda p: write_xlsx(spec, p),
+        "csv": lambda p: write_csv(spec, p, delimiter=";"),
+        "pdf": lambda p: p.write_bytes(
+            pdfgen.table_pdf(spec.body, spec.heading, spec.header, spec.rows, furniture=True)
+        ),
+    }
+    ok = True
+    with tempfile.TemporaryDirectory() as folder:
+        for fmt, write in writers.items():
+            path = Path(folder) / f"ke-hoach.{fmt}"
+            write(path)
+            got = [_row(a) for a in read_plan(path).activities]
+            if got != want:
+                wrong = sum(g != w for g, w in zip(got, want)) + abs(len(got) - len(want))
+                print(f"  {fmt}: SAI, {wrong} hàng khác bản văn bản", file=sys.stderr)
+                ok = False
+                continue
+            repeat = args.pdf_repeat if fmt == "pdf" else args.format_repeat
+            wall, cpu = best_wall_cpu(lambda p=path: read_plan(p), repeat)
+            extra = ""
+            if fmt == "pdf":
+                import pdfplumber
+
+                with pdfplumber.open(path) as pdf:
+                    extra = (
+                        f"  ({len(pdf.pages)} pages, {wall / len(pdf.pages) * 1000:.0f} ms/page)"
+                    )
+            print(
+                f"  {fmt:<14} {path.stat().st_size / 1e6:5.2f} MB  {wall:7.3f} s  "
+                f"{n / wall:8,.0f} act/s  {wall / anchor:6.1f}x text  cpu {cpu:.3f} s{extra}"
+            )
+    return ok
 
 
 if __name__ == "__main__":

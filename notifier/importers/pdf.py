@@ -1,6 +1,7 @@
 """PDF files with a text layer → `Plan`: ruled tables as grids, else the gazette text reader.
 
-Owns `read_pdf(path, *, year=None, progress=None) -> Plan` and `pdf_content(path)`.
+Owns `read_pdf(path, *, year=None, progress=None) -> Plan`, `pdf_content(path)` (the
+Document) and `pdf_text(path)` (the text layer, for the gazette reader).
 
 How a page is read (pdfplumber over pdfminer):
 - ruled tables (page.find_tables: cells bounded by drawn lines) become `GridTable`s,
@@ -42,7 +43,7 @@ from notifier.importers.safety import file_size
 from notifier.plan import Plan
 from notifier.text import clean
 
-__all__ = ["MAX_PAGES", "pdf_content", "read_pdf"]
+__all__ = ["MAX_PAGES", "pdf_content", "pdf_text", "read_pdf"]
 
 MAX_PAGES = 500
 MAX_CHARS = 5_000_000
@@ -52,51 +53,34 @@ _FULL_LINE = 0.85  # a line reaching 85 % of the text width is wrapped, not ende
 
 def read_pdf(path: Path, *, year: int | None = None, progress: Progress | None = None) -> Plan:
     """A Plan from a PDF with a text layer; PlanReadError if the file cannot be used."""
-    doc, text = pdf_content(path, progress)
-    if any(isinstance(b, GridTable) and find_grid_header(b.rows) is not None for b in doc.blocks):
+    doc = pdf_content(path, progress)
+    if any(
+        isinstance(b, GridTable) and find_grid_header(b.rows) is not None for b in doc.blocks
+    ):
         return plan_from_document(doc, year=year, progress=progress)
-    plan = parse_gazette(text, source=str(path), year=year)
+    plan = parse_gazette(pdf_text(path), source=str(path), year=year)
     plan.problems[:0] = doc.problems
     return plan
 
 
-def pdf_content(path: Path, progress: Progress | None = None) -> tuple[Document, str]:
-    """(the pages as a Document of body lines and ruled tables, the whole extracted text)."""
-    file_size(path)
-    import pdfplumber  # imported here so text-only imports stay light
-
-    try:
-        pdf = pdfplumber.open(path)
-    except Exception as exc:  # noqa: BLE001 - pdfminer raises many kinds on bad files
-        raise _unreadable(path, exc) from None
-    with pdf:
-        try:
-            pages = pdf.pages
-        except Exception as exc:  # noqa: BLE001
-            raise _unreadable(path, exc) from None
-        if len(pages) > MAX_PAGES:
-            raise PlanReadError(
-                f"Tệp {path.name} có {len(pages)} trang (giới hạn {MAX_PAGES}); hãy tách phần "
-                "phụ lục kế hoạch ra một tệp riêng."
-            )
+def pdf_content(path: Path, progress: Progress | None = None) -> Document:
+    """The pages as a Document: body lines and ruled tables, in reading order."""
+    with _open(path) as pdf:
+        pages = _pages(pdf, path)
         doc = Document([], source=str(path))
-        texts: list[str] = []
         chars = 0
         counter = [0]
         for number, page in enumerate(pages, 1):
             try:
-                lines, text_size = _page(page, number, doc, counter)
-            except PlanReadError:
-                raise
-            except Exception as exc:  # noqa: BLE001
+                chars += _page(page, number, doc, counter)
+            except Exception as exc:  # noqa: BLE001 - pdfminer raises many kinds
                 raise _unreadable(path, exc, page=number) from None
-            chars += text_size
             if chars > MAX_CHARS:
                 raise PlanReadError(
-                    f"Tệp {path.name} có quá nhiều chữ (trên {MAX_CHARS:,} ký tự) để là một kế "
-                    "hoạch; không đọc để tránh treo máy.".replace(",", ".")
+                    f"Tệp {path.name} có quá nhiều chữ (trên 5 triệu ký tự) để là một kế hoạch; "
+                    "không đọc để tránh treo máy."
                 )
-            texts.extend(lines)
+            page.close()  # drop the page's cached objects: memory stays flat
             if progress is not None:
                 progress("Đọc trang PDF", number, len(pages))
         if chars == 0:
@@ -104,7 +88,43 @@ def pdf_content(path: Path, progress: Progress | None = None) -> tuple[Document,
                 f"Tệp {path.name} không có lớp chữ (có lẽ là bản quét ảnh); hãy dùng bản PDF "
                 "gốc xuất từ Word, hoặc nhận dạng chữ (OCR) rồi lưu thành .docx."
             )
-    return doc, "\n".join(texts)
+    return doc
+
+
+def pdf_text(path: Path) -> str:
+    """The whole text layer, page after page (what copying the PDF gives)."""
+    with _open(path) as pdf:
+        texts = []
+        for number, page in enumerate(_pages(pdf, path), 1):
+            try:
+                texts.append(page.extract_text())
+            except Exception as exc:  # noqa: BLE001
+                raise _unreadable(path, exc, page=number) from None
+            page.close()
+    return "\n".join(texts)
+
+
+def _open(path: Path) -> Any:
+    file_size(path)
+    import pdfplumber  # imported here so text-only imports stay light
+
+    try:
+        return pdfplumber.open(path)
+    except Exception as exc:  # noqa: BLE001 - pdfminer raises many kinds on bad files
+        raise _unreadable(path, exc) from None
+
+
+def _pages(pdf: Any, path: Path) -> list[Any]:
+    try:
+        pages = pdf.pages
+    except Exception as exc:  # noqa: BLE001
+        raise _unreadable(path, exc) from None
+    if len(pages) > MAX_PAGES:
+        raise PlanReadError(
+            f"Tệp {path.name} có {len(pages)} trang (giới hạn {MAX_PAGES}); hãy tách phần "
+            "phụ lục kế hoạch ra một tệp riêng."
+        )
+    return pages
 
 
 def _unreadable(path: Path, exc: Exception, *, page: int | None = None) -> PlanReadError:
@@ -120,14 +140,14 @@ def _unreadable(path: Path, exc: Exception, *, page: int | None = None) -> PlanR
     )
 
 
-def _page(page: Any, number: int, doc: Document, counter: list[int]) -> tuple[list[str], int]:
-    """Add one page's blocks to `doc`; return its text lines (for the gazette reader)."""
+def _page(page: Any, number: int, doc: Document, counter: list[int]) -> int:
+    """Add one page's blocks to `doc`; return how many characters the page holds."""
     tables = page.find_tables()
     boxes = [t.bbox for t in tables]
     outside = page.filter(lambda obj: not _inside(obj, boxes)) if boxes else page
     raw_lines = outside.extract_text_lines(return_chars=False)
-    all_text = page.extract_text() if boxes else "\n".join(t["text"] for t in raw_lines)
-    size = len(all_text)
+    grids = [[[clean(c or "") for c in row] for row in t.extract()] for t in tables]
+    size = len(page.chars)
     items: list[tuple[float, Line | GridTable]] = []
     width = max((t["x1"] for t in raw_lines), default=0.0)
     left = min((t["x0"] for t in raw_lines), default=0.0)
@@ -136,13 +156,12 @@ def _page(page: Any, number: int, doc: Document, counter: list[int]) -> tuple[li
             continue  # running header, page number
         counter[0] += 1
         items.append((top, Line(counter[0], text)))
-    for k, table in enumerate(tables, 1):
-        rows = [[clean(c or "") for c in row] for row in table.extract()]
+    for k, (table, rows) in enumerate(zip(tables, grids), 1):
         label = f"trang {number}" if len(tables) == 1 else f"trang {number}, bảng {k}"
         items.append((table.bbox[1], GridTable(rows, label=label, continues=True)))
     items.sort(key=lambda item: item[0])
     doc.blocks.extend(block for _, block in items)
-    return all_text.split("\n"), size
+    return size
 
 
 def _inside(obj: dict[str, Any], boxes: Iterable[tuple[float, float, float, float]]) -> bool:
