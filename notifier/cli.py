@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
@@ -542,7 +543,7 @@ def _load_config_or_default(config: Path):  # noqa: ANN202 - config.py is import
 
 @app.command("import")
 def import_command(
-    path: Annotated[Path, typer.Argument(help="Tệp kế hoạch (văn bản .txt).")],
+    path: Annotated[Path, typer.Argument(help="Tệp kế hoạch: .txt, .docx, .xlsx, .csv, .pdf, .html.")],
     year: Annotated[int | None, typer.Option("--year", help="Năm của kế hoạch nếu văn bản không ghi.")] = None,
     as_json: JsonOpt = False,
     config: ConfigOpt = Path("config.toml"),
@@ -556,7 +557,8 @@ def import_command(
         from notifier.importing import import_plan, save_plan
 
         cfg = _load_config_or_default(config)
-        plan = import_plan(path, cfg, year=year, today=today)
+        with _import_progress() as progress:
+            plan = import_plan(path, cfg, year=year, today=today, progress=progress)
         return plan, (None if as_json else save_plan(plan, cfg))
 
     plan, written = _run(body, debug=debug)
@@ -564,6 +566,26 @@ def import_command(
         sys.stdout.write(json.dumps(plan.as_json(), ensure_ascii=False, indent=2) + "\n")
         return
     _print_import_summary(plan, written)
+
+
+@contextmanager
+def _import_progress():  # noqa: ANN202 - rich is imported lazily
+    """A progress bar on stderr for long imports (pages, rows), only on a terminal."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=_console(stderr=True), transient=True) as bar:
+        tasks: dict[str, object] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)  # type: ignore[arg-type]
+
+        yield update
 
 
 def _print_import_summary(plan, written: Path | None) -> None:  # noqa: ANN001

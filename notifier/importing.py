@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 
 from notifier.config import Config
-from notifier.importers import read_plan
+from notifier.importers import Progress, read_plan
 from notifier.plan import Plan
 from notifier.schedules import write_schedule
 from notifier.units import resolve_plan
@@ -24,9 +24,12 @@ from notifier.units import resolve_plan
 __all__ = ["ImportSummary", "import_plan", "save_plan", "summary"]
 
 
-def import_plan(path: Path, config: Config, *, year: int | None, today: date) -> Plan:
-    """Read `path` into a Plan whose unit cells are resolved and key dates suggested."""
-    plan = read_plan(path, year=year, observances=config.observances())
+def import_plan(
+    path: Path, config: Config, *, year: int | None, today: date, progress: Progress | None = None
+) -> Plan:
+    """Read `path` into a Plan whose unit cells are resolved and key dates suggested;
+    `progress(stage, done, total)` hears about long reads (pages, rows)."""
+    plan = read_plan(path, year=year, observances=config.observances(), progress=progress)
     resolve_plan(plan, config.directory(), on=today)
     return plan
 
