@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import sys
-from contextlib import contextmanager
 from collections.abc import Callable
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -569,7 +569,7 @@ def import_command(
 
 
 @contextmanager
-def _import_progress():  # noqa: ANN202 - rich is imported lazily
+def _import_progress():  # rich is imported lazily
     """A progress bar on stderr for long imports (pages, rows), only on a terminal."""
     if not sys.stderr.isatty():
         yield None
