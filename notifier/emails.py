@@ -229,8 +229,10 @@ def render(
     _check_name(template)
     where = directory or TEMPLATES_DIR
     subject = one_line(_run(where, f"{template}.subject.j2", context))
-    text = _tidy(nfc(_run(where, f"{template}.text.j2", context)))
-    body = nfc(_run(where, f"{template}.html.j2", context))
+    # Bidi controls and zero-width marks leave both bodies, as they leave the subject: plan
+    # text must not make a name or a date read differently (docs/security.md).
+    text = _tidy(_INVISIBLE.sub("", nfc(_run(where, f"{template}.text.j2", context))))
+    body = _INVISIBLE.sub("", nfc(_run(where, f"{template}.html.j2", context)))
     attachments: tuple[Attachment, ...] = ()
     events = context.get("events") or ()
     if events:

@@ -169,10 +169,12 @@ class FeedState:
 # --- text safety and folding -------------------------------------------------------
 
 # Line breaks of every kind become "\n" (escaped by icalendar as the two characters \n);
-# other controls (C0 but TAB, DEL, C1) and lone surrogates are dropped.
+# other controls (C0 but TAB, DEL, C1), lone surrogates, bidi controls and zero-width
+# marks (they can make a name or date read differently: docs/security.md) are dropped.
 _BREAKS = re.compile("\r\n|[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
-_CONTROLS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
-_UNSAFE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_INVISIBLE = "\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+_CONTROLS = re.compile(f"[\x00-\x08\x0e-\x1f\x7f-\x9f\ud800-\udfff{_INVISIBLE}]")
+_UNSAFE = re.compile(f"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff{_INVISIBLE}]")
 
 
 def safe_text(text: str, *, single_line: bool = False) -> str:
@@ -521,7 +523,8 @@ class _Draft:
 def _plan_name(plan_events: PlanEvents) -> str:
     plan = plan_events.plan
     title = clean(plan.title) or plan.slug
-    return f"{plan.number} – {title}" if plan.number else title
+    number = " ".join(clean(plan.number).split())  # shown on the page and in index.json too
+    return f"{number} – {title}" if number else title
 
 
 def _drafts(

@@ -47,7 +47,7 @@ from notifier.config import _day, _for_taplo
 from notifier.errors import Problem, ScheduleError
 from notifier.plan import Activity, KeyDate, Plan, ReportDuty
 from notifier.reporting import Period
-from notifier.text import nfc, slugify
+from notifier.text import WINDOWS_DEVICES, nfc, slugify
 from notifier.timing import Timing, TimingKind
 from notifier.tomlfile import (
     Lines,
@@ -77,8 +77,9 @@ _SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
 def valid_slug(slug: str) -> bool:
-    """An ASCII slug safe as a file name: a-z, 0-9 and single '-' (so never '/', '.' or '..')."""
-    return bool(_SLUG.fullmatch(slug)) and len(slug) <= 120
+    """An ASCII slug safe as a file name: a-z, 0-9 and single '-' (so never '/', '.' or '..'),
+    and not a Windows device name ("nul", "com1")."""
+    return bool(_SLUG.fullmatch(slug)) and len(slug) <= 120 and slug not in WINDOWS_DEVICES
 
 
 # --- the file model (validation and JSON Schema) -------------------------------------------------

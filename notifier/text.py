@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["nfc", "clean", "fold", "fold_ascii", "slugify", "TONE_MARKS"]
+__all__ = ["nfc", "clean", "fold", "fold_ascii", "slugify", "TONE_MARKS", "WINDOWS_DEVICES"]
 
 # Combining grave, acute, tilde, hook above, dot below.
 TONE_MARKS = frozenset("\u0300\u0301\u0303\u0309\u0323")
@@ -89,9 +89,18 @@ def fold_ascii(text: str) -> str:
 def slugify(text: str, *, max_length: int = 80) -> str:
     """ASCII slug for file names and URLs: "Sở Văn hóa, Thể thao và Du lịch" → "so-van-hoa-the-thao-va-du-lich".
 
-    Never empty (falls back to "x"), never contains '/', '.' or '..'.
+    Never empty (falls back to "x"), never contains '/', '.' or '..', never a Windows
+    device name ("con" → "con-x").
     """
     slug = _NOT_SLUG.sub("-", fold_ascii(text)).strip("-")
     if len(slug) > max_length:
         slug = slug[:max_length].rstrip("-")
+    if slug in WINDOWS_DEVICES:  # "nul.toml" cannot exist on Windows or a Windows share
+        return slug + "-x"
     return slug or "x"
+
+
+# Names Windows keeps for devices whatever the extension ("con.ics", "nul.toml").
+WINDOWS_DEVICES = frozenset(
+    ["con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))]
+)

@@ -38,7 +38,7 @@ from typing import Any, NamedTuple
 
 from notifier.errors import ConfigError, Problem
 from notifier.plan import Plan
-from notifier.text import clean, fold, fold_ascii, slugify
+from notifier.text import WINDOWS_DEVICES, clean, fold, fold_ascii, slugify
 
 __all__ = [
     "Directory",
@@ -353,7 +353,7 @@ class Directory:
         where = "[[groups]]" if unit.is_group else "[[units]]"
         if not unit.name or not _key(unit.name):
             found.append(Problem("đơn vị không có tên", key=f"{where} name"))
-        if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", unit.slug):
+        if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", unit.slug) or unit.slug in WINDOWS_DEVICES:
             found.append(
                 Problem(
                     f"mã (slug) “{unit.slug}” của “{unit.name}” chỉ được gồm chữ a-z, số và dấu '-'",
