@@ -25,8 +25,9 @@ import json
 import logging
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from email.utils import format_datetime
 from pathlib import Path
@@ -100,24 +101,69 @@ def _representation(entry: Entry, body: bytes, encoding: bytes | None) -> Repres
     return Representation(body, etag, tuple(full), tuple(common))
 
 
+class _Unpacked:
+    """Identity bodies of packed entries unpacked lately, at most `limit` bytes (LRU), so a
+    feed asked for without gzip is not decompressed on every request. Keyed by the
+    identity ETag (a hash of the bytes), so a rebuilt feed never finds stale bytes."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str, make: Callable[[], bytes]) -> bytes:
+        with self._lock:
+            body = self._items.get(key)
+            if body is not None:
+                self._items.move_to_end(key)
+                return body
+        body = make()
+        if len(body) <= self.limit:
+            with self._lock:
+                if key not in self._items:
+                    self._items[key] = body
+                    self._size += len(body)
+                while self._size > self.limit:
+                    _, old = self._items.popitem(last=False)
+                    self._size -= len(old)
+        return body
+
+
+_UNPACKED = _Unpacked(16 * 1024 * 1024)
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     """One published file. The identity bytes are made with the build; gzip on first demand
-    (deterministic: mtime=0), so a build never pays for an encoding nobody asked for."""
+    (deterministic: mtime=0), so a build never pays for an encoding nobody asked for.
+
+    A `packed()` entry (what FeedCache serves) keeps only its gzip bytes, about a tenth of
+    an ICS feed's size; its identity ETag and headers are kept from the identity bytes, and
+    those bytes are unpacked when asked for (recent ones kept in a bounded LRU)."""
 
     path: str
     modified: datetime  # whole seconds, UTC
     content_type: str
     token: str | None = None  # set: only served at the secret URL
-    identity: Representation = field(default=None)  # type: ignore[assignment]
+    _identity: Representation = field(default=None)  # type: ignore[assignment]
     _gzip: list[Representation] = field(default_factory=list, compare=False, repr=False)
+    _packed: bool = False  # _identity.body is empty: unpack _gzip[0]
 
     @classmethod
     def make(cls, path: str, body: bytes, modified: datetime, content_type: str, token: str | None = None) -> Entry:
         modified = modified.astimezone(timezone.utc).replace(microsecond=0)
         entry = cls(path, modified, content_type, token)
-        object.__setattr__(entry, "identity", _representation(entry, body, None))
+        object.__setattr__(entry, "_identity", _representation(entry, body, None))
         return entry
+
+    @property
+    def identity(self) -> Representation:
+        rep = self._identity
+        if not self._packed:
+            return rep
+        packed = self._gzip[0].body
+        return replace(rep, body=_UNPACKED.get(rep.etag, lambda: gzip.decompress(packed)))
 
     @property
     def body(self) -> bytes:
@@ -125,14 +171,24 @@ class Entry:
 
     @property
     def etag(self) -> str:
-        return self.identity.etag
+        return self._identity.etag
 
     def gzipped(self) -> Representation:
         """The gzip representation, made once (two threads racing make the same bytes)."""
         if not self._gzip:
-            packed = gzip.compress(self.identity.body, compresslevel=6, mtime=0)
+            packed = gzip.compress(self._identity.body, compresslevel=6, mtime=0)
             self._gzip.append(_representation(self, packed, b"gzip"))
         return self._gzip[0]
+
+    def packed(self) -> Entry:
+        """The same entry holding only its gzip bytes (same ETags, headers and Last-Modified)."""
+        if self._packed:
+            return self
+        gz = self.gzipped()
+        entry = Entry(self.path, self.modified, self.content_type, self.token, _packed=True)
+        object.__setattr__(entry, "_identity", replace(self._identity, body=b""))
+        entry._gzip.append(gz)
+        return entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,10 +214,12 @@ class Snapshot:
         if folder not in ("units", "coordinators") or not token_file.endswith(".ics") or "/" in token_file:
             return None
         entry = self.entries.get(f"{folder}/{slug}.ics")
-        if entry is None or entry.token is None:
-            return None
+        secret = entry.token if entry is not None and entry.token else ""
         given = token_file.removesuffix(".ics").encode()
-        return entry if hmac.compare_digest(given, entry.token.encode()) else None
+        # One comparison whether or not the unit has a secret feed, so the time taken tells
+        # neither how much of a guess is right nor which units have secret feeds.
+        same = hmac.compare_digest(given, (secret or "\x00").encode())
+        return entry if same and secret else None
 
 
 def build_snapshot(
@@ -350,7 +408,7 @@ class FeedCache:
             if floor is not None and entry.modified < floor:
                 entry = Entry.make(path, entry.body, floor, entry.content_type, entry.token)
             self._floor[path] = entry.modified
-            entries[path] = entry
+            entries[path] = entry.packed()  # served from memory for hours: keep gzip only
         return Snapshot(entries, snap.feeds, snap.index, snap.built_at, snap.problems, snap.public_url)
 
 

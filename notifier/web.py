@@ -12,6 +12,12 @@ HTTP facts relied on (RFC 9110, RFC 9111; docs/feeds.md):
   and Last-Modified; HEAD sends GET's headers, no body;
 - an unknown feed and a wrong token both get the same plain 404; tokens are compared
   with hmac.compare_digest (publish.Snapshot.lookup).
+Hostile requests (docs/security.md): `Guard` wraps the app. It refuses a long URL (414),
+large or many headers (431), a declared body over 16 KB (413) and an encoded slash,
+backslash, NUL or dot segment in the path (the plain 404), and gives every page a
+Content-Security-Policy without external sources (the home page's own inline script and
+style by their hashes), nosniff, Referrer-Policy and no framing. `serve` also caps h11's
+buffer for an unfinished request head at the same 16 KB.
 The cache is swapped whole (publish.FeedCache), so a request sees one build or the
 next, never a mix. A background task polls the watched files and rebuilds in a thread.
 Not here: building feeds (feeds.py), the cache and tokens (publish.py).
@@ -20,7 +26,9 @@ Not here: building feeds (feeds.py), the cache and tokens (publish.py).
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 import logging
 import re
 import socket
@@ -31,13 +39,14 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from notifier.publish import Entry, FeedCache, Representation
 
-__all__ = ["create_app", "app_from_env", "routes", "FeedEndpoint", "wants_gzip", "etag_matches", "bind", "serve"]
+__all__ = ["create_app", "app_from_env", "routes", "FeedEndpoint", "Guard", "wants_gzip", "etag_matches", "bind", "serve"]
 
 log = logging.getLogger("notifier.web")
 
@@ -47,6 +56,7 @@ _NOT_FOUND_HEADERS = [
     (b"content-type", b"text/plain; charset=utf-8"),
     (b"content-length", str(len(_NOT_FOUND_BODY)).encode()),
     (b"cache-control", b"no-store"),
+    (b"x-content-type-options", b"nosniff"),
 ]
 _ETAG = re.compile(r'\s*(?:W/)?("[^"]*")\s*(?:,|$)')
 
@@ -130,6 +140,100 @@ class FeedEndpoint:
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else rep.body})
 
 
+# --- hostile requests -----------------------------------------------------------------------
+
+MAX_TARGET_BYTES = 4096  # path and query as sent; the longest feed link is ~120
+MAX_HEADER_BYTES = 16 * 1024  # names and values together (h11's own default buffer)
+MAX_HEADERS = 100  # Apache's LimitRequestFields
+MAX_BODY_BYTES = 16 * 1024  # no route reads a body today
+# Encoded slash, backslash or NUL, a literal backslash, "//", or a "." / ".." segment
+# (plain or as %2e): never part of a URL we publish.
+_UNSAFE_PATH = re.compile(rb"%2f|%5c|%00|\\|//|(?:^|/)(?:\.|%2e){1,2}(?:/|$)", re.IGNORECASE)
+_PAGE_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+]
+_DEFAULT_CSP = b"default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+
+def page_csp(template: Path) -> str:
+    """The home page's policy: nothing from elsewhere; its inline <script> and <style> by hash.
+
+    The blocks hold no template syntax, so their rendered bytes are the template's bytes.
+    """
+    source = template.read_text(encoding="utf-8")
+
+    def hashes(tag: str) -> str:
+        blocks = re.findall(rf"<{tag}>(.*?)</{tag}>", source, re.DOTALL)
+        return " ".join(
+            "'sha256-" + base64.b64encode(hashlib.sha256(b.encode()).digest()).decode() + "'" for b in blocks
+        )
+
+    return (f"default-src 'none'; script-src {hashes('script')}; style-src {hashes('style')}; "
+            "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")  # fmt: skip
+
+
+def _refusal(scope: dict[str, Any]) -> tuple[int, bytes] | None:
+    """Why a request is refused before the app sees it, or None."""
+    target = scope.get("raw_path") or scope["path"].encode()
+    if len(target) + len(scope.get("query_string", b"")) > MAX_TARGET_BYTES:
+        return 414, "Địa chỉ quá dài.\n".encode()
+    headers = scope["headers"]
+    if len(headers) > MAX_HEADERS or sum(len(n) + len(v) for n, v in headers) > MAX_HEADER_BYTES:
+        return 431, "Phần đầu yêu cầu quá lớn.\n".encode()
+    for name, value in headers:
+        if name == b"content-length" and (not value.isdigit() or int(value) > MAX_BODY_BYTES):
+            return 413, "Nội dung yêu cầu quá lớn.\n".encode()
+    if _UNSAFE_PATH.search(target):
+        return 404, _NOT_FOUND_BODY
+    return None
+
+
+class Guard:
+    """ASGI middleware: refuse oversized or odd requests, add security headers to replies.
+
+    GET/HEAD under /feeds/ skip the header step: FeedEndpoint writes nosniff itself and
+    serves no HTML, so the hot path pays only the size checks.
+    """
+
+    def __init__(self, app: Callable[..., Any]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Callable[..., Any]) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        refused = _refusal(scope)
+        if refused is not None:
+            status, body = refused
+            headers = _NOT_FOUND_HEADERS[:1] + [(b"content-length", str(len(body)).encode())]
+            headers += _NOT_FOUND_HEADERS[2:] + ([(b"connection", b"close")] if status != 404 else [])
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+            return
+        if scope["method"] in ("GET", "HEAD") and scope["path"].startswith("/feeds/"):
+            await self.app(scope, receive, send)
+            return
+
+        async def secured(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": _secured(list(message.get("headers", [])))}
+            await send(message)
+
+        await self.app(scope, receive, secured)
+
+
+def _secured(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    names = {n.lower() for n, _ in headers}
+    html = any(n.lower() == b"content-type" and v.startswith(b"text/html") for n, v in headers)
+    extra = _PAGE_HEADERS if html else _PAGE_HEADERS[:1]
+    headers += [(n, v) for n, v in extra if n not in names]
+    if html and b"content-security-policy" not in names:
+        headers.append((b"content-security-policy", _DEFAULT_CSP))
+    return headers
+
+
 def _templates() -> Environment:
     return Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -164,7 +268,7 @@ async def home(request: Request) -> Response:
         hidden=sum(1 for e in snap.entries.values() if e.token),
         error=cache.last_error,
     )
-    return HTMLResponse(html)
+    return HTMLResponse(html, headers={"content-security-policy": request.app.state.page_csp})
 
 
 async def healthz(request: Request) -> Response:
@@ -177,7 +281,8 @@ async def healthz(request: Request) -> Response:
 
 
 async def not_found(request: Request, exc: Exception) -> Response:
-    return PlainTextResponse("Không tìm thấy.\n", status_code=404)
+    """Exactly the feed endpoint's 404: nothing tells a missing page from a wrong token."""
+    return Response(_NOT_FOUND_BODY, 404, {k.decode(): v.decode() for k, v in _NOT_FOUND_HEADERS})
 
 
 def routes(cache: FeedCache) -> list[Route]:
@@ -218,10 +323,13 @@ def create_app(cache: FeedCache, *, public_url: str = "", poll_interval: float |
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-    app = Starlette(routes=routes(cache), lifespan=lifespan, exception_handlers={404: not_found})
+    app = Starlette(routes=routes(cache), lifespan=lifespan, exception_handlers={404: not_found},
+                    middleware=[Middleware(Guard)])  # fmt: skip
+    app.router.redirect_slashes = False  # "/feeds" is a plain 404 like any other miss
     app.state.cache = cache
     app.state.public_url = public_url
     app.state.templates = _templates()
+    app.state.page_csp = page_csp(TEMPLATES / "index.html.j2")
     return app
 
 
@@ -264,7 +372,8 @@ def serve(app: Starlette | str, *, host: str, port: int, workers: int = 1, acces
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     config = uvicorn.Config(app, host=host, port=port, workers=workers, factory=workers > 1,
-                            access_log=access_log, log_level="warning" if workers > 1 else "info")  # fmt: skip
+                            access_log=access_log, log_level="warning" if workers > 1 else "info",
+                            h11_max_incomplete_event_size=MAX_HEADER_BYTES)  # fmt: skip
     sock = bind(host, port)
     server = uvicorn.Server(config)
     log.info("notifier phục vụ lịch tại http://%s:%d/ (%d tiến trình)", host, sock.getsockname()[1], workers)
