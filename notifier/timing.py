@@ -91,6 +91,7 @@ class Timing:
 
 
 _set = object.__setattr__
+_new = object.__new__
 
 # A timing cell is a phrase; longer text is a paragraph pasted into the wrong column.
 MAX_LENGTH = 400
@@ -128,11 +129,21 @@ def parse_uncached(text: str, *, year: int | None = None, deadline: bool = False
             repr(text), TimingKind.UNDATABLE, reason=f"{INTERNAL_ERROR} ({type(exc).__name__})"
         )
     try:
-        return _parse(cleaned, year, deadline)
+        kind, start, end, rule, reason, bound = _parse(cleaned, year, deadline)
     except Exception as exc:  # noqa: BLE001 - the contract is "never raises"; tests watch this
         return Timing(
             cleaned, TimingKind.UNDATABLE, reason=f"{INTERNAL_ERROR} ({type(exc).__name__})"
         )
+    timing = _new(Timing)  # what Timing() does, without the call: every parse ends here
+    _set(timing, "__dict__", {
+        "text": cleaned, "kind": kind, "start": start, "end": end,
+        "rule": rule, "reason": reason, "bound": bound,
+    })  # fmt: skip
+    return timing
+
+
+# What the steps below answer: kind, start, end, rule, reason, bound.
+_Result = tuple[TimingKind, date | None, date | None, str | None, str | None, str | None]
 
 
 # --- normalisation -------------------------------------------------------------------
@@ -325,19 +336,25 @@ _BOUND_FIRST = frozenset({
 _FIRST_WORD = re.compile(r"[a-z]+")
 
 
-def _take_bound(found: _Found) -> str:
-    """Collapse the key to the core and take a leading deadline word off it."""
-    rest = " ".join(found.key.split()).strip(_EDGES)
-    first = _FIRST_WORD.match(rest)
-    if first is None or first.group() not in _BOUND_FIRST:
-        return rest
+def _take_bound(key: str) -> tuple[str, str | None]:
+    """The key collapsed to the core, a leading deadline word taken off: (core, bound)."""
+    if key.isprintable() and "  " not in key:  # one space between words already
+        rest = key.strip(_EDGES)
+    else:
+        rest = " ".join(key.split()).strip(_EDGES)
+    first = rest.partition(" ")[0]
+    if first not in _BOUND_FIRST:
+        if first.isascii() and first.isalpha():
+            return rest, None  # the first word is another word
+        word = _FIRST_WORD.match(rest)  # a word glued to something else: "đến,", "2024"
+        if word is None or word.group() not in _BOUND_FIRST:
+            return rest, None
     rest = _LEAD.sub("", rest).strip(_EDGES)
     for bound, pattern in (("by", _BY), ("before", _BEFORE), ("within", _WITHIN)):
         m = pattern.match(rest)
         if m:
-            found.bound = bound
-            return rest[m.end() :].strip(_EDGES)
-    return rest
+            return rest[m.end() :].strip(_EDGES), bound
+    return rest, None
 
 
 # The whole words each step's patterns need, at least one of them (a step's patterns
@@ -353,14 +370,20 @@ _NAMED_WORDS = frozenset({"tet", "trung", "tieu", "ram", "gio"})
 _CALENDAR_WORDS = frozenset({"lich", "al", "dl"})
 _STEP_WORDS = _RECUR_WORDS | _COND_WORDS | _CONTINUOUS_WORDS | _NAMED_WORDS | _CALENDAR_WORDS
 _LETTERS = re.compile(r"[a-z]+")  # every whole word of the key is one of these runs
+# ASCII keys: everything but a letter as a space, so `split()` gives the same runs faster.
+_ONLY_LETTERS = {c: " " for c in range(128) if not 0x61 <= c <= 0x7A}
 
 
-def _steps(found: _Found) -> None:
-    """Take off the wrappers the key has words for, in order."""
+def _step_words(key: str) -> frozenset[str]:
+    """The words of `key` that some step looks for."""
+    if key.isascii():
+        return _STEP_WORDS.intersection(key.translate(_ONLY_LETTERS).split())
+    return _STEP_WORDS.intersection(_LETTERS.findall(key))
+
+
+def _steps(found: _Found, words: frozenset[str]) -> None:
+    """Take off the wrappers the key has words for (`_step_words`), in order."""
     key = found.key
-    words = _STEP_WORDS.intersection(_LETTERS.findall(key))
-    if not words and "(" not in key:
-        return
     if not _RECUR_WORDS.isdisjoint(words):
         _take_recurrence(found)
     if "(" in key or not _COND_WORDS.isdisjoint(words):
@@ -373,38 +396,59 @@ def _steps(found: _Found) -> None:
 
 # --- putting it together -------------------------------------------------------------
 
+_BLANK = _EDGES + "x_–—"  # a cell with only these says nothing
 
-def _parse(cleaned: str, year: int | None, deadline: bool) -> Timing:
-    if not cleaned or not cleaned.strip(_EDGES + "x_–—"):
+
+def _undatable(reason: str) -> _Result:
+    return TimingKind.UNDATABLE, None, None, None, reason, None
+
+
+def _parse(cleaned: str, year: int | None, deadline: bool) -> _Result:
+    if not cleaned.strip(_BLANK):
         shown = f"chỉ ghi “{cleaned}”" if cleaned else "ô thời gian trống"
-        return Timing(cleaned, TimingKind.UNDATABLE, reason=f"không có thời gian ({shown})")
+        return _undatable(f"không có thời gian ({shown})")
     if len(cleaned) > MAX_LENGTH:
-        reason = f"ô thời gian quá dài ({len(cleaned)} ký tự), không phải một biểu thức thời gian"
-        return Timing(cleaned, TimingKind.UNDATABLE, reason=reason)
+        return _undatable(
+            f"ô thời gian quá dài ({len(cleaned)} ký tự), không phải một biểu thức thời gian"
+        )
     key = _key(cleaned)
-    try:  # the commonest cells, whole: "Quý II/2024", "Trong năm 2024", "02/12/2024"
-        common = parse_common(key)
+    try:
+        common = parse_common(key)  # the commonest cells, whole: "Quý II/2024", "02/12/2024"
+        if common is not None:
+            if deadline:
+                return TimingKind.DEADLINE, common[0], common[1], None, None, "by"
+            kind = TimingKind.DATE if common[0] == common[1] else TimingKind.RANGE
+            return kind, common[0], common[1], None, None, None
+        words = _step_words(key)
+        if words or "(" in key:
+            return _wrapped(cleaned, key, words, year, deadline)
+        rest, bound = _take_bound(key)  # no wrapper: only a deadline word to take off
+        core = parse_core(rest, lunar=False, year=year, common=rest != key) if rest else None
     except SpanError as exc:
-        return Timing(cleaned, TimingKind.UNDATABLE, reason=str(exc))
-    if common is not None:
-        start, end = common
-        if deadline:
-            return Timing(cleaned, TimingKind.DEADLINE, start, end, bound="by")
-        return Timing(cleaned, TimingKind.DATE if start == end else TimingKind.RANGE, start, end)
+        return _undatable(str(exc))
+    if core is None:
+        return _undatable(UNRECOGNISED)
+    return _dated(cleaned, core, bound, (), deadline)
+
+
+def _wrapped(
+    cleaned: str, key: str, words: frozenset[str], year: int | None, deadline: bool
+) -> _Result:
+    """A key with words for the steps: recurrence, conditions, "thường xuyên", lunar dates."""
     found = _Found(cleaned, key)
-    _steps(found)
-    rest = _take_bound(found)
+    _steps(found, words)
+    rest, found.bound = _take_bound(found.key)
     if found.freqs:
         return _recurring(found, rest, year)
     try:
         core = parse_core(rest, lunar=found.lunar, year=year) if rest else None
     except SpanError as exc:
-        return Timing(cleaned, TimingKind.UNDATABLE, reason=str(exc))
+        return _undatable(str(exc))
     if found.continuous:
         return _continuous(found, core, rest, year)
     if core is None:
         return _without_span(found, rest)
-    return _dated(found, core, deadline)
+    return _dated(cleaned, core, found.bound, found.conditions, deadline)
 
 
 # A delay counted from the condition: "30 ngày", "trong vòng 15 ngày làm việc".
@@ -414,39 +458,46 @@ _RELATIVE = re.compile(
 )
 
 
-def _without_span(found: _Found, rest: str) -> Timing:
+def _without_span(found: _Found, rest: str) -> _Result:
     """Nothing datable: a condition, something on demand, or text we do not read."""
     cleaned, conditions = found.cleaned, found.conditions
     if not conditions:
-        return Timing(cleaned, TimingKind.UNDATABLE, reason=UNRECOGNISED)
+        return _undatable(UNRECOGNISED)
     if all(on_demand for _, on_demand in conditions):
         listed = "; ".join(text for text, _ in conditions)
-        return Timing(cleaned, TimingKind.UNDATABLE, reason=f"không có ngày cụ thể ({listed})")
+        return _undatable(f"không có ngày cụ thể ({listed})")
     if not rest:
-        return Timing(cleaned, TimingKind.CONDITIONAL, reason="; ".join(t for t, _ in conditions))
+        reason = "; ".join(t for t, _ in conditions)
+        return TimingKind.CONDITIONAL, None, None, None, reason, None
     if _RELATIVE.fullmatch(rest):  # "chậm nhất 30 ngày sau khi …": the whole sentence
-        return Timing(cleaned, TimingKind.CONDITIONAL, reason=cleaned)
-    return Timing(cleaned, TimingKind.UNDATABLE, reason=UNRECOGNISED)
+        return TimingKind.CONDITIONAL, None, None, None, cleaned, None
+    return _undatable(UNRECOGNISED)
 
 
-def _dated(found: _Found, core: Core, deadline: bool) -> Timing:
+def _dated(
+    cleaned: str,
+    core: Core,
+    found_bound: str | None,
+    conditions: list[tuple[str, bool]] | tuple[()],
+    deadline: bool,
+) -> _Result:
     start: date | None = core.start
     end: date | None = core.end
     kind = TimingKind.DATE if core.start == core.end else TimingKind.RANGE
     bound: str | None = None
     reason = core.note
-    if found.bound == "before":
+    if found_bound == "before":
         kind, start, end, bound = TimingKind.DEADLINE, None, core.start - _ONE_DAY, "before"
-    elif found.bound == "by":
+    elif found_bound == "by":
         kind, start, bound = TimingKind.DEADLINE, None, "by"
     elif core.open_start:  # "từ 01/6/2024": a start, even in a deadline column
         kind, end, reason = TimingKind.CONTINUOUS, None, "không ghi thời điểm kết thúc"
-    elif found.bound == "within" or deadline:
+    elif found_bound == "within" or deadline:
         kind, bound = TimingKind.DEADLINE, "by"
-    if found.conditions:
+    if conditions:
         kind = TimingKind.CONDITIONAL
-        reason = "; ".join([text for text, _ in found.conditions] + ([reason] if reason else []))
-    return Timing(found.cleaned, kind, start, end, reason=reason, bound=bound)
+        reason = "; ".join([text for text, _ in conditions] + ([reason] if reason else []))
+    return kind, start, end, None, reason, bound
 
 
 def _plan_year_span(rest: str, found: _Found, year: int | None) -> tuple[Core | None, str | None]:
@@ -463,37 +514,37 @@ def _plan_year_span(rest: str, found: _Found, year: int | None) -> tuple[Core | 
     return core, None
 
 
-def _continuous(found: _Found, core: Core | None, rest: str, year: int | None) -> Timing:
+def _continuous(found: _Found, core: Core | None, rest: str, year: int | None) -> _Result:
     if core is None:
         core, problem = _plan_year_span(rest, found, year)
         if core is None:
-            return Timing(found.cleaned, TimingKind.UNDATABLE, reason=problem)
+            return _undatable(problem)  # type: ignore[arg-type]
     kind = TimingKind.CONDITIONAL if found.conditions else TimingKind.CONTINUOUS
     reasons = [text for text, _ in found.conditions] + ([core.note] if core.note else [])
     end = None if core.open_start else core.end
     if end is None:
         reasons.append("không ghi thời điểm kết thúc")
-    return Timing(found.cleaned, kind, core.start, end, reason="; ".join(reasons) or None)
+    return kind, core.start, end, None, "; ".join(reasons) or None, None
 
 
 # --- recurrence ----------------------------------------------------------------------
 
 
-def _recurring(found: _Found, rest: str, year: int | None) -> Timing:
+def _recurring(found: _Found, rest: str, year: int | None) -> _Result:
     """A rule from timing_rules, over the years written or the plan's year."""
     try:
         rule, rest = recurrence_rule(found.freqs, rest, before=found.bound == "before")
     except SpanError as exc:
-        return Timing(found.cleaned, TimingKind.UNDATABLE, reason=str(exc))
+        return _undatable(str(exc))
     core, problem = _plan_year_span(rest, found, year)
     conditions = [text for text, _ in found.conditions]
     kind = TimingKind.CONDITIONAL if conditions else TimingKind.RECURRING
     bound = found.bound if found.bound in ("before", "by") else None
     if core is None:
         if problem != MISSING_YEAR:
-            return Timing(found.cleaned, TimingKind.UNDATABLE, reason=problem)
+            return _undatable(problem)  # type: ignore[arg-type]
         reason = "; ".join([*conditions, problem])
-        return Timing(found.cleaned, kind, rule=rule, reason=reason, bound=bound)
+        return kind, None, None, rule, reason, bound
     reason = "; ".join(conditions + ([core.note] if core.note else [])) or None
     end = None if core.open_start else core.end
-    return Timing(found.cleaned, kind, core.start, end, rule=rule, reason=reason, bound=bound)
+    return kind, core.start, end, rule, reason, bound

@@ -3,23 +3,25 @@
 Reads what is left once timing.py has taken off the wrappers (conditions, deadline
 words, recurrence, "thường xuyên", "âm lịch"): a folded ASCII string such as
 "quy i, ii/2024", "tu thang 3 den thang 5/2024", "ngay 10-15/4/2024", "nam 2024 - 2025",
-"tuan cuoi thang 6/2024", "6 thang dau nam 2024". Tokens, then an ordered list of small
-item recognisers (khal's parse_datetime style), then resolution:
+"tuan cuoi thang 6/2024", "6 thang dau nam 2024". Tokens, then periods read one at a
+time by a compiled pattern whose alternatives are the period shapes in a fixed order
+(khal's parse_datetime style, in one regex so the matching runs in C), then resolution:
 - a missing year or month is shared from the right ("tháng 3, 4/2024"), then the left,
   then the plan's year; none at all is the error "thiếu năm";
 - "-", "đến", "tới" make a range (its first start to its last end); ",", "và", "&"
   make a list, dated as the span that covers it, with a note when it has gaps;
 - a bare number after a connector continues the previous unit ("Quý I, II", "10-15/4").
-Public: `Core`, `parse_core(text, *, lunar, year)`: a `Core`, None when the text is not
-a timing, or `SpanError` (timing_spans) with the Vietnamese reason.
+Public: `Core`, `parse_common(text)` (the commonest whole cells, one regex),
+`parse_core(text, *, lunar, year)`: a `Core`, None when the text is not a timing, or
+`SpanError` (timing_spans) with the Vietnamese reason.
 Not here: the calendar conventions (timing_spans.py), kinds and wrappers (timing.py).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from typing import NamedTuple
 
 from notifier.timing_spans import (
@@ -101,12 +103,11 @@ _LUNAR_MONTHS = {"gieng": 1, "chap": 12}
 _THIRD_WORDS = {"dau": 0, "giua": 1, "cuoi": 2, "thuong": 0, "trung": 1, "ha": 2}
 
 
-@dataclass(slots=True)
-class _Item:
-    """One period as written; missing fields are filled in by `_resolve`."""
+class _Item(NamedTuple):
+    """One period as written; `_resolve` fills in a missing year, or a day's month."""
 
     unit: str  # day | month | quarter | year | first | last | third | week | tet | tet_season
-    year: int | None = None
+    year: int | None
     month: int | None = None
     day: int | None = None
     value: int = 0  # quarter, number of months, third (0–2) or week (1–5, -1 = last)
@@ -124,282 +125,267 @@ class Core(NamedTuple):
     open_start: bool  # "từ X" with no end: only `start` is meant
 
 
-# --- token helpers ---------------------------------------------------------------------
+# NamedTuple's own constructor is Python code; these build the same tuples in C.
+_item = partial(tuple.__new__, _Item)
+_core = partial(tuple.__new__, Core)
 
 
-def _is_number(tok: str) -> bool:
-    """ASCII digits only: "²".isdigit() is True, but int("²") fails."""
-    return tok.isascii() and tok.isdigit()
-
-
-_PAD = 8  # more than any recogniser looks ahead, so `t[i]` needs no bounds check
-
-
-class _Tokens(list[str]):
-    """The tokens, padded with "" at the end; `n` is the real length."""
-
-    def __init__(self, tokens: list[str]) -> None:
-        super().__init__(tokens)
-        self.n = len(tokens)
-        self.extend([""] * _PAD)
-
-    def number(self, i: int) -> int | None:
-        tok = self[i]
-        return int(tok) if len(tok) <= 2 and _is_number(tok) else None
-
-    def year(self, i: int) -> int | None:
-        tok = self[i]
-        return int(tok) if len(tok) == 4 and _is_number(tok) else None
-
-    def year_suffix(self, i: int) -> tuple[int | None, int]:
-        """ "/2024", ".2024", "năm 2024", " 2024", or "- 2024" at the very end."""
-        sep = self[i]
-        if sep in ("/", ".", "nam") and self.year(i + 1) is not None:
-            return self.year(i + 1), i + 2
-        if self.year(i) is not None:
-            return self.year(i), i + 1
-        if sep == "-" and self.year(i + 1) is not None and i + 2 == self.n:
-            return self.year(i + 1), i + 2
-        return None, i
-
-    def month_value(self, i: int) -> tuple[int, bool, bool, int] | None:
-        """Month number, lunar by name ("Giêng", "Chạp"), leap ("nhuận"), next index."""
-        tok = self[i]
-        if tok in _LUNAR_MONTHS:
-            month, lunar = _LUNAR_MONTHS[tok], True
-        elif len(tok) <= 2 and _is_number(tok):
-            month, lunar = int(tok), False
-        else:
-            return None
-        leap = self[i + 1] == "nhuan"
-        return month, lunar, leap, i + 1 + leap
-
-
-def _quarter_value(tok: str) -> int | None:
-    if tok in _ROMAN:
-        return _ROMAN[tok]
-    return int(tok) if _is_number(tok) and len(tok) <= 2 else None
-
-
-_Parsed = tuple[_Item, int] | None
-
-
-# --- item recognisers, tried in order ----------------------------------------------------
-
-
-def _months_of_year(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
-    """ "6 tháng đầu năm", "6 tháng cuối năm 2024", "nửa đầu năm", "9 tháng năm 2024"."""
-    tok = t[i]
-    if tok == "nua" and t[i + 1] in ("dau", "cuoi", "sau") and t[i + 2] == "nam":
-        unit = "first" if t[i + 1] == "dau" else "last"
-        year, j = t.year_suffix(i + 3)
-        return _Item(unit, year=year, value=6), j
-    count = t.number(i) if _is_number(tok) else _WORD_NUMBERS.get(tok)
-    if count is None or t[i + 1] != "thang":
-        return None
-    if t[i + 2] in ("dau", "cuoi") and t[i + 3] == "nam":
-        year, j = t.year_suffix(i + 4)
-        return _Item("first" if t[i + 2] == "dau" else "last", year=year, value=count), j
-    if t[i + 2] == "nam" and t.year(i + 3) is not None:  # "6 tháng năm 2024": reporting usage
-        return _Item("first", year=t.year(i + 3), value=count), i + 4
-    return None
-
-
-def _period_of(t: _Tokens, i: int, unit: str, value: int) -> _Parsed:
-    """After "đầu/giữa/cuối" or "tuần …": "tháng 5[/2024]", "quý II[/2024]", "năm [2024]"."""
-    tok = t[i]
-    if tok == "thang":
-        found = t.month_value(i + 1)
-        if found is None:
-            raise SpanError("thiếu tháng: ghi rõ tháng nào, ví dụ “cuối tháng 6/2024”")
-        month, lunar, leap, j = found
-        year, j = t.year_suffix(j)
-        return _Item(
-            unit, year=year, month=month, value=value, of="month", lunar=lunar, leap=leap
-        ), j
-    if unit == "third" and tok == "quy":
-        quarter = _quarter_value(t[i + 1])
-        if quarter is None:
-            raise SpanError("thiếu quý: ghi rõ quý nào, ví dụ “đầu quý III/2024”")
-        year, j = t.year_suffix(i + 2)
-        return _Item(
-            unit, year=year, quarter=quarter, value=value, of="quarter", written=t[i + 1]
-        ), j
-    if unit == "third" and tok == "nam":
-        year, j = t.year_suffix(i + 1)
-        return _Item(unit, year=year, value=value, of="year"), j
-    if unit == "third" and t.year(i) is not None:
-        return _Item(unit, year=t.year(i), value=value, of="year"), i + 1
-    return None
-
-
-def _third(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
-    """ "đầu/giữa/cuối tháng 5", "cuối quý II/2024", "cuối năm", "thượng tuần tháng 3"."""
-    tok = t[i]
-    if tok not in _THIRD_WORDS:
-        return None
-    j = i + 1
-    if tok in ("thuong", "trung", "ha"):
-        if t[j] != "tuan":
-            return None
-        j += 1
-        if t[j] != "thang":  # "hạ tuần tháng 5"; also "hạ tuần 5" is not Vietnamese
-            return None
-    return _period_of(t, j, "third", _THIRD_WORDS[tok])
-
-
-def _week(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
-    """ "tuần đầu tháng 5", "tuần cuối (của) tháng 6/2024", "tuần thứ 2 tháng 5"."""
-    if t[i] != "tuan":
-        return None
-    tok, j = t[i + 1], i + 2
-    if tok == "dau":
-        week, j = 1, j + (t[j] == "tien")
-    elif tok == "cuoi":
-        week, j = -1, j + (t[j] == "cung")
-    elif tok == "thu":
-        word = t[j]
-        number = t.number(j) if _is_number(word) else _WORD_NUMBERS.get(word)
-        if number is None:
-            return None
-        week, j = number, j + 1
-    elif _is_number(tok) and len(tok) <= 2:
-        week = int(tok)
-    else:
-        return None
-    j += t[j] == "cua"
-    found = _period_of(t, j, "week", week)
-    if found is None:
-        raise SpanError("thiếu tháng: ghi rõ tuần của tháng nào, ví dụ “tuần đầu tháng 5/2024”")
-    return found
-
-
-def _tet(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
-    """ "Tết Nguyên đán 2025" (mùng 1), "dịp Tết 2025" (the season); timing.py rewrites."""
-    tok = t[i]
-    if tok not in ("tet", "diptet"):
-        return None
-    year, j = t.year_suffix(i + 1)
-    return _Item("tet" if tok == "tet" else "tet_season", year=year, lunar=True), j
-
-
-def _quarter(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
-    """ "quý II/2024", "quý 2 năm 2024", "Q2/2024"."""
-    tok = t[i]
-    if tok in ("quy", "q"):
-        written, j = t[i + 1], i + 2
-    elif len(tok) > 1 and tok[0] == "q" and tok[1:] in _ROMAN:  # "QII/2024"
-        written, j = tok[1:], i + 1
-    else:
-        return None
-    quarter = _quarter_value(written)
-    if quarter is None:
-        raise SpanError("thiếu quý: ghi rõ quý nào, ví dụ “Quý II/2024”")
-    year, j = t.year_suffix(j)
-    return _Item("quarter", year=year, value=quarter, written=written), j
-
-
-def _month(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
-    """ "tháng 10/2024", "tháng 3 năm 2024", "tháng Giêng", "10/2024"."""
-    if t[i] == "thang":
-        found = t.month_value(i + 1)
-        if found is None:
-            raise SpanError("thiếu tháng: ghi rõ tháng nào, ví dụ “Tháng 10/2024”")
-        month, lunar, leap, j = found
-        year, j = t.year_suffix(j)
-        return _Item("month", year=year, month=month, lunar=lunar, leap=leap), j
-    month = t.number(i)
-    if month is not None and t[i + 1] in ("/", ".") and t.year(i + 2) is not None:
-        return _Item("month", year=t.year(i + 2), month=month), i + 3
-    return None
-
-
-def _day_rest(t: _Tokens, day: int, j: int) -> _Parsed:
-    """After a day number: "/12[/2024]", " tháng 12 [năm 2024]" or nothing."""
-    month, lunar, leap = None, False, False
-    if t[j] == "/" and t.number(j + 1) is not None:
-        month, j = t.number(j + 1), j + 2
-        leap, j = t[j] == "nhuan", j + (t[j] == "nhuan")
-    elif t[j] == "thang" and t.month_value(j + 1) is not None:
-        month, lunar, leap, j = t.month_value(j + 1)  # type: ignore[misc]
-    year = None
-    if month is not None:
-        year, j = t.year_suffix(j)
-    return _Item("day", year=year, month=month, day=day, lunar=lunar, leap=leap), j
-
-
-def _day(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
-    """ "02/12/2024", "ngày 02 tháng 12 năm 2024", "ngày 10", "2/12"."""
-    if t[i] == "ngay":
-        day = t.number(i + 1)
-        return None if day is None else _day_rest(t, day, i + 2)
-    day = t.number(i)
-    if day is not None and t[i + 1] == "/" and t.number(i + 2) is not None:
-        return _day_rest(t, day, i + 1)
-    return None
-
-
-def _year(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
-    """ "năm 2024", "2024", and "năm" alone (the plan's year: "trong năm")."""
-    if t[i] == "nam":
-        year = t.year(i + 1)
-        return _Item("year", year=year), i + 1 + (year is not None)
-    year = t.year(i)
-    return (_Item("year", year=year), i + 1) if year is not None else None
-
-
-def _continued(t: _Tokens, i: int, prev: _Item | None) -> _Parsed:
-    """A bare number after a connector keeps the previous unit: "Quý I, II", "tháng 3-5"."""
-    if prev is None or (t[i + 1] == "/" and t.number(i + 2) is not None):
-        return None  # "tháng 5 - 15/6/2024": a new day, not a continued month
-    tok = t[i]
-    if prev.unit == "quarter" and _quarter_value(tok) is not None:
-        year, j = t.year_suffix(i + 1)
-        return _Item("quarter", year=year, value=_quarter_value(tok), written=tok), j  # type: ignore[arg-type]
-    if prev.unit == "month":
-        found = t.month_value(i)
-        if found is not None:
-            month, lunar, leap, j = found
-            year, j = t.year_suffix(j)
-            return _Item("month", year=year, month=month, lunar=lunar or prev.lunar, leap=leap), j
-    if prev.unit == "day" and t.number(i) is not None:
-        return _day_rest(t, t.number(i), i + 1)  # type: ignore[arg-type]
-    return None
-
-
-_RECOGNISERS = (_continued, _months_of_year, _third, _week, _tet, _quarter, _month, _day, _year)
-# The same order, cut down to the recognisers that can accept a given first token.
-_BY_NUMBER = (_continued, _months_of_year, _month, _day, _year)
-_BY_WORD = {
-    "quy": (_quarter,), "q": (_quarter,), "thang": (_month,), "ngay": (_day,), "nam": (_year,),
-    "tuan": (_week,), "nua": (_months_of_year,), "tet": (_tet,), "diptet": (_tet,),
-    **{word: (_third,) for word in _THIRD_WORDS},
-}  # fmt: skip
-
-
-def _recognisers(tok: str) -> tuple:
-    if _is_number(tok):
-        return _BY_NUMBER
-    return _BY_WORD.get(tok, _RECOGNISERS)
-
-
-# --- parsing and resolution --------------------------------------------------------------
-
+# --- tokens ------------------------------------------------------------------------------
 
 _ALIASES = {"mung": "ngay", "mong": "ngay"}  # "mùng 10", "mồng 2": a day
 
 
-def _tokens(text: str) -> list[str]:
+def _rewrite(text: str) -> str:
+    """Dates with dots or dashes as slashes; "thứ tư" as "thứ 4"."""
     if "." in text or "-" in text:
         text = _MY_DOT.sub(r"\1/\2", _DMY.sub(r"\1/\3/\4", text))
     if "thu tu" in text:  # "tuần thứ tư": "tư" is 4 here, not "từ"
         text = text.replace("thu tu", "thu 4")
+    return text
+
+
+def _tokens(text: str) -> list[str]:
+    """The tokens of rewritten text: fillers left out, "mùng" read as "ngày" (once)."""
     tokens: list[str] = []
     for tok in _TOKEN.findall(text):
         tok = _ALIASES.get(tok, tok)
         if tok not in _FILLER and not (tok == "ngay" and tokens and tokens[-1] == "ngay"):
             tokens.append(tok)
     return tokens
+
+
+# --- periods: compiled patterns over the text -------------------------------------------------
+#
+# The alternatives below are the period shapes, tried in this order; the first token decides
+# which can apply (a number; "quý"; "tháng"; "ngày"; "năm"; "đầu/giữa/cuối"; "thượng/trung/
+# hạ tuần"; "tuần"; "Tết"; "nửa"; a counted "sáu tháng"; a Roman numeral or a month name
+# continuing a quarter or a month). A shape that starts right but is incomplete ("tháng"
+# with no month) is an error: its Vietnamese message is in `_ERRORS`. Each alternative ends
+# with an empty group named after it, so `match.lastgroup` says which matched (and most start
+# with a letter, which lets the regex engine skip them at one character's cost).
+#
+# They read tokens as `_tokens` makes them: every word is a whole run of letters, every
+# number a whole run of digits (the lookaheads), with or without a space between tokens of
+# different kinds ("quy ii/2024" and "quy ii / 2024" read alike), and no filler is part of
+# any pattern (`_tokens` drops them: "tư", "của", "."). So when the text itself matches, to
+# its end, its tokens are what the patterns saw; otherwise the tokens joined by spaces are
+# read instead (and only then is an error shape believed: "tháng từ 5" is "tháng 5").
+
+_W = "(?![a-z])"  # a word ends here
+_NUM = r"[0-9][0-9]?(?![0-9])"  # a day, a month, a quarter or a count: one or two digits
+_YEAR = r"[0-9]{4}(?![0-9])"
+_ROMAN_TOKEN = "(?:" + "|".join(sorted(_ROMAN, key=len, reverse=True)) + ")" + _W
+_QUARTER_VALUE = f"(?:{_ROMAN_TOKEN}|{_NUM})"
+_MONTH_VALUE = f"(?:gieng{_W}|chap{_W}|{_NUM})"  # a number, or a lunar month by name
+_COUNT_WORDS = "nhat|mot|hai|ba|sau|chin"  # "năm" reads as a year first; "tư" is a filler
+_LEAP = f" ?nhuan{_W}"
+
+
+def _year_suffix(name: str) -> str:
+    """ "/2024", " năm 2024", " 2024", or " - 2024" at the very end (optional)."""
+    return rf"(?: ?(?:/ ?|nam{_W} ?|- ?(?=[0-9]{{4}}\Z))?(?P<{name}>{_YEAR}))?"
+
+
+def _month_part(p: str) -> str:
+    """A month (a number, "giêng", "chạp"), "nhuận", then a year suffix."""
+    return f"(?P<{p}m>{_MONTH_VALUE})(?P<{p}l>{_LEAP})?{_year_suffix(p + 'y')}"
+
+
+def _day_rest(p: str) -> str:
+    """After a day number: "/12[ nhuận][/2024]", " tháng 12[ năm 2024]", or nothing."""
+    return (
+        rf"(?: ?/ ?(?P<{p}m>{_NUM})(?P<{p}l>{_LEAP})?{_year_suffix(p + 'y')}"
+        rf"| ?thang{_W} ?(?P<{p}n>{_MONTH_VALUE})(?P<{p}k>{_LEAP})?{_year_suffix(p + 'z')})?"
+    )
+
+
+# "tuần đầu [tiên]", "tuần cuối [cùng]", "tuần thứ 2", "tuần 2" ("của" is a filler)
+_WEEK = (
+    rf"tuan{_W} ?(?:(?P<wka>dau{_W})(?: ?tien{_W})?|(?P<wkb>cuoi{_W})(?: ?cung{_W})?"
+    rf"|thu{_W} ?(?P<wkn>[0-9][0-9]?(?![0-9])|(?:{_COUNT_WORDS}|nam){_W})|(?P<wkm>{_NUM}))"
+)
+_DIGITS = "0123456789"
+# (the characters a shape can start with, the shape)
+_PERIODS = [
+    # quarters: "quý II/2024", "quý 2 năm 2024", "Q2/2024", "QII/2024"
+    ("q", rf"q(?:uy)?{_W} ?(?P<quv>{_QUARTER_VALUE}){_year_suffix('quy')}(?P<qu>)"),
+    ("q", rf"q(?:uy)?{_W}(?P<e_qu>)"),
+    ("q", rf"q(?P<qrv>{_ROMAN_TOKEN}){_year_suffix('qry')}(?P<qr>)"),
+    # months: "tháng 10/2024", "tháng 3 năm 2024", "tháng Giêng"
+    ("t", rf"thang{_W} ?{_month_part('mt')}(?P<mt>)"),
+    ("t", rf"thang{_W}(?P<e_mt>)"),
+    # days: "ngày 02 tháng 12 năm 2024", "ngày 10", "ngày 2/9/2024"
+    ("n", rf"ngay{_W} ?(?P<dgd>{_NUM}){_day_rest('dg')}(?P<dg>)"),
+    # years: "năm 2024", and "năm" alone (the plan's year: "trong năm")
+    ("n", rf"nam{_W}(?: ?(?P<yny>{_YEAR}))?(?P<yn>)"),
+    # a number first: "6 tháng đầu năm 2024", "9 tháng năm 2024", "10/2024", "2/12", "2024"
+    (_DIGITS, (rf"[0-9][0-9]?(?![0-9]) ?thang{_W} ?(?P<mow>dau|cuoi){_W} ?nam{_W}"
+              rf"{_year_suffix('moy')}(?P<mo>)")),
+    (_DIGITS, rf"[0-9][0-9]?(?![0-9]) ?thang{_W} ?nam{_W} ?(?P<mony>{_YEAR})(?P<mon>)"),
+    (_DIGITS, rf"(?P<mnm>{_NUM}) ?/ ?(?P<mny>{_YEAR})(?P<mn>)"),
+    (_DIGITS, rf"(?P<dnd>{_NUM})(?= ?/ ?[0-9][0-9]?(?![0-9])){_day_rest('dn')}(?P<dn>)"),
+    (_DIGITS, rf"(?P<yr>{_YEAR})"),
+    # thirds: "đầu/giữa/cuối tháng 5", "cuối quý II", "cuối năm 2024", "thượng tuần tháng 3"
+    ("dgc", (rf"(?P<tw>dau|giua|cuoi){_W} ?(?:thang{_W} ?{_month_part('thm')}(?P<thm>)"
+            rf"|thang{_W}(?P<e_thm>)"
+            rf"|quy{_W} ?(?P<thqq>{_QUARTER_VALUE}){_year_suffix('thqy')}(?P<thq>)"
+            rf"|quy{_W}(?P<e_thq>)"
+            rf"|nam{_W}{_year_suffix('thny')}(?P<thn>)"
+            rf"|(?P<thyy>{_YEAR})(?P<thy>))")),
+    ("th", (rf"(?P<tt>thuong|trung|ha){_W} ?tuan{_W} ?thang{_W}"
+           rf" ?(?:{_month_part('ttm')}(?P<ttm>)|(?P<e_ttm>))")),
+    # weeks of a month: "tuần đầu tháng 5", "tuần cuối (của) tháng 6/2024"
+    ("t", (rf"{_WEEK}(?: ?thang{_W} ?{_month_part('wkm')}(?P<wk>)"
+          rf"| ?thang{_W}(?P<e_wkm>)|(?P<e_wk>))")),
+    # Tết: "Tết Nguyên đán 2025" (timing.py wrote "tet"), "dịp Tết 2025" ("diptet")
+    ("t", rf"tet{_W}{_year_suffix('tety')}(?P<tet>)"),
+    ("d", rf"diptet{_W}{_year_suffix('dtety')}(?P<dtet>)"),
+    # halves and counted months: "nửa đầu năm", "sáu tháng cuối năm"
+    ("n", rf"nua{_W} ?(?P<nuaw>dau|cuoi|sau){_W} ?nam{_W}{_year_suffix('nuay')}(?P<nua>)"),
+    ("nmhbsc", (rf"(?P<mwc>{_COUNT_WORDS}){_W} ?thang{_W} ?(?P<mww>dau|cuoi){_W} ?nam{_W}"
+               rf"{_year_suffix('mwy')}(?P<mw>)")),
+    ("nmhbsc", rf"(?P<mwnc>{_COUNT_WORDS}){_W} ?thang{_W} ?nam{_W} ?(?P<mwny>{_YEAR})(?P<mwn>)"),
+]  # fmt: skip
+_ERRORS = {
+    "e_thm": "thiếu tháng: ghi rõ tháng nào, ví dụ “cuối tháng 6/2024”",
+    "e_ttm": "thiếu tháng: ghi rõ tháng nào, ví dụ “cuối tháng 6/2024”",
+    "e_thq": "thiếu quý: ghi rõ quý nào, ví dụ “đầu quý III/2024”",
+    "e_wkm": "thiếu tháng: ghi rõ tháng nào, ví dụ “cuối tháng 6/2024”",
+    "e_wk": "thiếu tháng: ghi rõ tuần của tháng nào, ví dụ “tuần đầu tháng 5/2024”",
+    "e_qu": "thiếu quý: ghi rõ quý nào, ví dụ “Quý II/2024”",
+    "e_mt": "thiếu tháng: ghi rõ tháng nào, ví dụ “Tháng 10/2024”",
+}
+# A bare number after a connector continues the previous period's unit ("Quý I, II",
+# "tháng 3-5", "ngày 10-15/4"), unless a "/month" follows it (then it is a new day).
+_NOT_DAY = r"(?! ?/ ?[0-9][0-9]?(?![0-9]))"
+_CONTINUED = {
+    "quarter": ("ivx" + _DIGITS, rf"(?P<cqv>{_QUARTER_VALUE}){_NOT_DAY}{_year_suffix('cqy')}(?P<cq>)"),
+    "month": ("gc" + _DIGITS, rf"(?={_MONTH_VALUE}{_NOT_DAY}){_month_part('cm')}(?P<cm>)"),
+    "day": (_DIGITS, rf"(?P<cdd>{_NUM}){_NOT_DAY}{_day_rest('cd')}(?P<cd>)"),
+}  # fmt: skip
+
+
+def _by_first_character(shapes: list[tuple[str, str]]) -> dict[str, re.Pattern[str]]:
+    """One pattern per first character, of the shapes that can start with it, in order."""
+    firsts = sorted({c for chars, _ in shapes for c in chars})
+    return {
+        c: re.compile("|".join(shape for chars, shape in shapes if c in chars), re.ASCII)
+        for c in firsts
+    }
+
+
+_PERIOD = _by_first_character(_PERIODS)
+# After a quarter, a month or a day: the same with the continuation tried first.
+_AFTER = {unit: _by_first_character([shape, *_PERIODS]) for unit, shape in _CONTINUED.items()}
+_LINK = re.compile(rf" ?(-|,|&|\+|;|den{_W}|toi{_W}|va{_W}|hoac{_W}) ?", re.ASCII)
+
+
+def _year_of(text: str | None) -> int | None:
+    return int(text) if text else None
+
+
+def _quarter_value(tok: str) -> int:
+    return _ROMAN[tok] if tok in _ROMAN else int(tok)
+
+
+def _count(tok: str) -> int:
+    return int(tok) if tok.isdigit() else _WORD_NUMBERS[tok]
+
+
+def _month_item(unit: str, m: re.Match[str], p: str, value: int, of: str) -> _Item:
+    """A month, or a third or a week of one: the groups of `_month_part(p)`."""
+    written = m.group(p + "m")
+    lunar = written in _LUNAR_MONTHS
+    month = _LUNAR_MONTHS[written] if lunar else int(written)
+    leap = m.group(p + "l") is not None
+    return _item((unit, _year_of(m.group(p + "y")), month, None, value, 0, of, lunar, leap, ""))
+
+
+def _day_item(m: re.Match[str], p: str) -> _Item:
+    """A day and what `_day_rest(p)` found after it."""
+    day = int(m.group(p + "d"))
+    slash_month = m.group(p + "m")
+    if slash_month is not None:
+        leap = m.group(p + "l") is not None
+        return _item(("day", _year_of(m.group(p + "y")), int(slash_month), day, 0, 0, "", False, leap, ""))  # fmt: skip
+    written = m.group(p + "n")
+    if written is None:
+        return _item(("day", None, None, day, 0, 0, "", False, False, ""))
+    lunar = written in _LUNAR_MONTHS
+    month = _LUNAR_MONTHS[written] if lunar else int(written)
+    leap = m.group(p + "k") is not None
+    return _item(("day", _year_of(m.group(p + "z")), month, day, 0, 0, "", lunar, leap, ""))
+
+
+def _quarter_item(written: str, year: str | None) -> _Item:
+    return _item(("quarter", _year_of(year), None, None, _quarter_value(written), 0, "", False, False, written))  # fmt: skip
+
+
+def _leading_count(text: str) -> int:
+    """The one- or two-digit number a match starts with."""
+    return int(text[:2]) if text[1:2].isdigit() else int(text[0])
+
+
+def _read(m: re.Match[str], prev: _Item | None) -> _Item:
+    """The period a match of a shape stands for; SpanError for an error shape."""
+    name = m.lastgroup
+    g = m.group
+    if name == "qu":
+        return _quarter_item(g("quv"), g("quy"))
+    if name == "mt":
+        return _month_item("month", m, "mt", 0, "")
+    if name == "yr":
+        return _item(("year", int(g("yr")), None, None, 0, 0, "", False, False, ""))
+    if name == "yn":
+        return _item(("year", _year_of(g("yny")), None, None, 0, 0, "", False, False, ""))
+    if name in ("dg", "dn", "cd"):
+        return _day_item(m, name)
+    if name == "cq":
+        return _quarter_item(g("cqv"), g("cqy"))
+    if name == "cm":
+        item = _month_item("month", m, "cm", 0, "")
+        assert prev is not None  # continuations follow a period
+        return item._replace(lunar=True) if prev.lunar and not item.lunar else item
+    if name == "mn":
+        return _item(("month", int(g("mny")), int(g("mnm")), None, 0, 0, "", False, False, ""))
+    if name == "thm":
+        return _month_item("third", m, "thm", _THIRD_WORDS[g("tw")], "month")
+    if name == "ttm":
+        return _month_item("third", m, "ttm", _THIRD_WORDS[g("tt")], "month")
+    if name == "thq":
+        quarter, year = _quarter_value(g("thqq")), _year_of(g("thqy"))
+        value = _THIRD_WORDS[g("tw")]
+        return _item(("third", year, None, None, value, quarter, "quarter", False, False, g("thqq")))  # fmt: skip
+    if name in ("thn", "thy"):
+        year, value = _year_of(g(name + "y")), _THIRD_WORDS[g("tw")]
+        return _item(("third", year, None, None, value, 0, "year", False, False, ""))
+    if name == "wk":
+        if g("wka"):
+            week = 1
+        elif g("wkb"):
+            week = -1
+        else:
+            week = _count(g("wkn") or g("wkm"))
+        return _month_item("week", m, "wkm", week, "month")
+    if name in ("mo", "mw"):
+        unit = "first" if g(name + "w") == "dau" else "last"
+        count = _leading_count(g()) if name == "mo" else _WORD_NUMBERS[g("mwc")]
+        return _item((unit, _year_of(g(name + "y")), None, None, count, 0, "", False, False, ""))  # fmt: skip
+    if name in ("mon", "mwn"):  # "6 tháng năm 2024": the reporting usage, from January
+        count = _leading_count(g()) if name == "mon" else _WORD_NUMBERS[g("mwnc")]
+        return _item(("first", int(g(name + "y")), None, None, count, 0, "", False, False, ""))
+    if name == "nua":
+        unit = "first" if g("nuaw") == "dau" else "last"
+        return _item((unit, _year_of(g("nuay")), None, None, 6, 0, "", False, False, ""))
+    if name in ("tet", "dtet"):
+        unit = "tet" if name == "tet" else "tet_season"
+        return _item((unit, _year_of(g(name + "y")), None, None, 0, 0, "", True, False, ""))
+    if name == "qr":
+        return _quarter_item(g("qrv"), g("qry"))
+    raise SpanError(_ERRORS[name])  # type: ignore[index]
+
+
+# --- parsing and resolution --------------------------------------------------------------
 
 
 # The commonest cells in one pattern, dated without tokens: "năm 2024", "Quý II/2024",
@@ -433,59 +419,95 @@ def parse_common(text: str) -> Span | None:
     return span
 
 
-def parse_core(text: str, *, lunar: bool, year: int | None) -> Core | None:
-    """Date the core expression; None if it is empty or not a timing; SpanError if wrong."""
-    if not lunar:
+def parse_core(text: str, *, lunar: bool, year: int | None, common: bool = True) -> Core | None:
+    """Date the core expression; None if it is empty or not a timing; SpanError if wrong.
+
+    `common=False` skips `parse_common`, for a caller that has just tried it on `text`.
+    """
+    if common and not lunar:
         common = parse_common(text)
         if common is not None:
-            return Core(common.start, common.end, None, False)
-    open_start = text.startswith("tu ")
-    t = _Tokens(_tokens(text))
-    items: list[_Item] = []
-    links: list[str] = []
-    i, prev = 0, None
-    while i < t.n:
-        if items:  # a connector must separate two periods
-            tok = t[i]
-            if tok not in _RANGE and tok not in _LIST:
-                return None
-            links.append(tok)
-            i += 1
-        for recognise in _recognisers(t[i]):
-            found = recognise(t, i, prev)
-            if found is not None:
-                break
-        else:
+            return _core((common[0], common[1], None, False))
+    text = _rewrite(text)
+    try:  # the text itself, when every token in it is part of a period or a connector
+        read = _periods(text)
+    except SpanError:
+        read = None  # an error shape, but perhaps only because of a filler: ask the tokens
+    if read is None:
+        read = _periods(" ".join(_tokens(text)))
+        if read is None:
             return None
-        prev, i = found
-        items.append(prev)
-    if not items:
-        return None
-    spans = [_span(item, lunar) for item in _resolve(items, year)]
+    items, links = read
+    open_start = text.startswith("tu ")
+    item = items[0]
+    if not links and item.year is not None and (item.month is not None or item.unit != "day"):
+        span = _span(item, lunar, check_year(item.year))  # one period, nothing to share
+        return _core((span[0], span[1], None, open_start))
+    _resolve(items, year)
+    spans = [_span(item, lunar, item.year) for item in items]  # type: ignore[arg-type]
     return _combine(spans, links, open_start)
 
 
-def _resolve(items: list[_Item], default_year: int | None) -> list[_Item]:
+def _periods(text: str) -> tuple[list[_Item], list[str]] | None:
+    """The periods and the connectors between them, if they make up the whole text."""
+    end = len(text)
+    if not end:
+        return None
+    items: list[_Item] = []
+    links: list[str] = []
+    pos, patterns = 0, _PERIOD
+    while True:
+        pattern = patterns.get(text[pos])
+        m = pattern.match(text, pos) if pattern is not None else None
+        if m is None:
+            return None
+        item = _read(m, items[-1] if items else None)
+        items.append(item)
+        pos = m.end()
+        if pos == end:
+            return items, links
+        link = _LINK.match(text, pos)
+        if link is None:
+            return None
+        links.append(link.group(1))
+        pos = link.end()
+        if pos == end:
+            return None
+        patterns = _AFTER.get(item.unit, _PERIOD)
+
+
+def _has_month(item: _Item) -> bool:
+    return item.unit == "day" and item.month is not None
+
+
+def _has_year(item: _Item) -> bool:
+    return item.year is not None
+
+
+def _resolve(items: list[_Item], default_year: int | None) -> None:
     """Share missing months (days only) and years: right first, then left, then the plan's."""
     for k, item in enumerate(items):
         if item.unit == "day" and item.month is None:
-            donor = _nearest(items, k, lambda o: o.unit == "day" and o.month is not None)
+            donor = _nearest(items, k, _has_month)
             if donor is None:
                 raise SpanError(f"thiếu tháng: ngày {item.day} của tháng nào?")
-            item.month, item.leap, item.lunar = donor.month, donor.leap, item.lunar or donor.lunar
-            if item.year is None:
-                item.year = donor.year
+            items[k] = item._replace(
+                month=donor.month,
+                leap=donor.leap,
+                lunar=item.lunar or donor.lunar,
+                year=donor.year if item.year is None else item.year,
+            )
     for k, item in enumerate(items):
         if item.year is None:
-            donor = _nearest(items, k, lambda o: o.year is not None)
-            item.year = donor.year if donor is not None else default_year
-            if item.year is None:
+            donor = _nearest(items, k, _has_year)
+            year = donor.year if donor is not None else default_year
+            if year is None:
                 raise SpanError(
                     "thiếu năm: biểu thức không ghi năm và không biết năm của kế hoạch"
                     " (ghi rõ, ví dụ “Quý II/2024”)"
                 )
-        check_year(item.year)
-    return items
+            items[k] = item = _item((item[0], year, *item[2:]))
+        check_year(item.year)  # type: ignore[arg-type]
 
 
 def _nearest(items: list[_Item], k: int, ok) -> _Item | None:
@@ -498,11 +520,13 @@ def _nearest(items: list[_Item], k: int, ok) -> _Item | None:
     return None
 
 
-def _span(item: _Item, lunar_all: bool) -> Span:
+def _span(item: _Item, lunar_all: bool, year: int) -> Span:
     lunar = lunar_all or item.lunar
-    year = item.year
-    assert year is not None  # _resolve filled it or raised
     unit = item.unit
+    if unit == "quarter" and not lunar:
+        return quarter_span(item.value, year, written=item.written)
+    if unit == "month" and not lunar:
+        return month_span(item.month, year)  # type: ignore[arg-type]
     if unit == "day":
         assert item.day is not None and item.month is not None
         if lunar:
@@ -526,8 +550,6 @@ def _span(item: _Item, lunar_all: bool) -> Span:
         return lunar_year(year) if lunar else year_span(year)
     if lunar:
         raise SpanError("quý, nửa năm và phần của năm chỉ tính theo dương lịch; bỏ chữ “âm lịch”")
-    if unit == "quarter":
-        return quarter_span(item.value, year, written=item.written)
     if unit == "first":
         return first_months(item.value, year)
     if unit == "last":
@@ -547,7 +569,7 @@ def _dmy(d: date) -> str:
 def _combine(spans: list[Span], links: list[str], open_start: bool) -> Core:
     """Ranges join their first start to their last end; lists take the covering span."""
     if not links:
-        return Core(spans[0].start, spans[0].end, None, open_start)
+        return _core((spans[0].start, spans[0].end, None, open_start))
     runs: list[Span] = []
     run_start = spans[0]
     for k, link in enumerate(links):
@@ -556,7 +578,7 @@ def _combine(spans: list[Span], links: list[str], open_start: bool) -> Core:
             run_start = spans[k + 1]
     runs.append(_run(run_start, spans[-1]))
     if len(runs) == 1:  # one range: "từ X đến Y" has an end, so it is not open
-        return Core(runs[0].start, runs[0].end, None, False)
+        return _core((runs[0].start, runs[0].end, None, False))
     runs.sort()
     start, covered, gaps = runs[0].start, runs[0].end, False
     for run in runs[1:]:  # a gap: a run starting after everything before it has ended
@@ -567,7 +589,7 @@ def _combine(spans: list[Span], links: list[str], open_start: bool) -> Core:
         note = f"có lựa chọn (“hoặc”); lấy khoảng bao trùm {_dmy(start)}–{_dmy(covered)}"
     elif gaps:
         note = f"các khoảng không liền nhau; lấy khoảng bao trùm {_dmy(start)}–{_dmy(covered)}"
-    return Core(start, covered, note, open_start and not any(link in _RANGE for link in links))
+    return _core((start, covered, note, open_start and not any(link in _RANGE for link in links)))
 
 
 def _run(first: Span, last: Span) -> Span:

@@ -601,25 +601,46 @@ def test_combined_variants_parse_alike(text: str, names: list[str]) -> None:
 # --- internals that must not change answers -----------------------------------------
 
 
-def _every_step(found: timing_module._Found) -> None:
-    """The wrapper steps without their keyword gates."""
-    timing_module._take_recurrence(found)
-    timing_module._take_conditions(found)
-    timing_module._take_continuous(found)
-    timing_module._take_calendar(found, timing_module._STEP_WORDS)
+# Pieces of cores, glued or spaced at random: "quy ii/2024", "thang3-5 / 2024", "02 . 2023".
+_CORE_PIECES = ["quý", "Q", "II", "iv", "2", "12", "31", "tháng", "ngày", "mùng", "năm",
+                "2024", "2025", "/", ".", "-", ",", "và", "hoặc", "đến", "từ", "đầu", "cuối",
+                "tuần", "thứ", "tư", "nhuận", "Giêng", "Tết", "nửa", "6", "10/4", "02.2023"]  # fmt: skip
+core_like = st.lists(
+    st.tuples(st.sampled_from(_CORE_PIECES), st.sampled_from(["", " ", " "])), max_size=8
+).map(lambda pairs: "".join(piece + gap for piece, gap in pairs))
 
 
-@given(st.one_of(timing_like, st.sampled_from([row[0] for row in TABLE])), plan_years)
+@settings(max_examples=300)
+@given(st.one_of(timing_like, core_like, st.sampled_from([row[0] for row in TABLE])), plan_years)
+@example("02 . 2023", None)  # "." is a filler: "02 2023", not a month
+@example("quý ii . 2024", None)
+@example("tháng từ 5/2024", None)  # "từ" is a filler: "tháng 5/2024", not "tháng" alone
+@example("ngày ngày 5/4/2024", None)
+@example("mùng 5 tháng Giêng 2024", None)
+@example("2 - 12 - 2024", None)
+@example("tuần thứ tư của tháng 5/2024", None)
+@example("tuần đầu tiên tháng5", 2024)
+@example("thang5-8/2024", None)
+@example("qii/2024 - quy i/2025", None)
+@example("ngày 10-15/4", 2024)
+@example("quý I, II", 2024)
 def test_shortcuts_change_no_answer(text: str, year: int | None) -> None:
-    """The keyword gates and the common-cell shortcut are only shortcuts."""
+    """The keyword gates, the common-cell shortcut and the untokenised reading are only
+    shortcuts: with every step run, no common shortcut and always the tokens, the same."""
     fast = parse_uncached(text, year=year)
-    saved = timing_module._steps, grammar_module._FAST
+    saved = timing_module._step_words, grammar_module._FAST, grammar_module._periods
+    periods = grammar_module._periods
+
+    def tokens_only(text: str):
+        return periods(" ".join(grammar_module._tokens(text)))
+
     try:
-        timing_module._steps = _every_step
+        timing_module._step_words = lambda key: timing_module._STEP_WORDS  # every step runs
         grammar_module._FAST = grammar_module.re.compile(r"(?!)" + "()" * 9)  # never matches
+        grammar_module._periods = tokens_only
         slow = parse_uncached(text, year=year)
     finally:
-        timing_module._steps, grammar_module._FAST = saved
+        timing_module._step_words, grammar_module._FAST, grammar_module._periods = saved
     assert slow == fast
 
 
