@@ -132,18 +132,18 @@ def main() -> None:
         anchor = modules_only()
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFIER_")}
-        log = open(work / "daemon.log", "wb")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "notifier.cli", "run", "--config", str(config_path),
-             "--host", "127.0.0.1", "--port", str(port), "--now", NOW],
-            cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        with open(work / "daemon.log", "wb") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "notifier.cli", "run", "--config", str(config_path),
+                 "--host", "127.0.0.1", "--port", str(port), "--now", NOW],
+                cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
         ready_s = wait_ready(proc, f"http://127.0.0.1:{port}/feeds/index.json")
         settle(proc.pid)
         started = status_mb(proc.pid)
 
         # A reload: one schedule file edited (its mtime and size change).
-        first = sorted((work / "schedules").glob("*.toml"))[0]
+        first = min((work / "schedules").glob("*.toml"))
         with open(first, "a", encoding="utf-8") as fh:
             fh.write("\n# sửa để nạp lại\n")
         time.sleep(1.0)
