@@ -28,6 +28,7 @@ from typing import Any
 
 from notifier.config import Config, config_schema, read_config
 from notifier.errors import Problem, ScheduleError
+from notifier.plan import Plan
 from notifier.schedules import ScheduleFile, read_schedule, schedule_paths, schedule_schema
 from notifier.tomlfile import key_label, sentence
 
@@ -43,8 +44,12 @@ def check(
     *,
     today: date,
     environ: Mapping[str, str] | None = None,
+    loaded: dict[str, Plan] | None = None,
 ) -> list[Problem]:
-    """Every problem with config.toml and the schedules, config first, each file by line."""
+    """Every problem with config.toml and the schedules, config first, each file by line.
+
+    `loaded`, if given, receives each schedule file's plan that could be read (by path), so a
+    caller that checks and then uses the plans (the daemon) parses every file only once."""
     problems: list[Problem] = []
     if not config_path.exists():
         problems.append(
@@ -74,12 +79,14 @@ def check(
         return problems
     for path in schedule_paths(folder):
         try:
-            loaded = read_schedule(path)
+            schedule = read_schedule(path)
         except ScheduleError as exc:
             problems += exc.problems
             continue
+        if loaded is not None:
+            loaded[str(path)] = schedule.plan
         if config is not None:
-            problems += _schedule_findings(loaded, config, today)
+            problems += _schedule_findings(schedule, config, today)
     return problems
 
 

@@ -66,7 +66,7 @@ from typing import TYPE_CHECKING, Any
 
 from notifier.clock import TZ, Clock
 from notifier.delivery import BatchResult, RetryPolicy, send_batch
-from notifier.errors import ConfigError, DeliveryError, Problem, ScheduleError, UserError
+from notifier.errors import ConfigError, DeliveryError, Problem, UserError
 
 if TYPE_CHECKING:
     from notifier.config import Config
@@ -183,13 +183,14 @@ def load_snapshot(
     """
     from notifier.check import check
     from notifier.config import load_config
-    from notifier.schedules import load_schedule, schedule_paths
+    from notifier.schedules import schedule_paths
     from notifier.units import resolve_plan
 
     config = load_config(config_path, environ=environ, missing_ok=True)
     folder = config.schedules_path()
     sig = signature(config_path, folder)  # before reading: a later edit is seen next time
-    found = check(config_path, folder, today=now.date(), environ=environ)
+    read: dict[str, Plan] = {}  # each file parsed once, by check (it was parsed twice: +4 s)
+    found = check(config_path, folder, today=now.date(), environ=environ, loaded=read)
     paths = schedule_paths(folder) if folder.is_dir() else []
     names = {str(p) for p in paths}
     errors = [p for p in found if p.severity == "error"]
@@ -208,9 +209,8 @@ def load_snapshot(
                 Problem("tệp lịch có lỗi; vẫn dùng bản trước cho đến khi sửa xong.", file=name)
             )
             continue
-        try:
-            plan = load_schedule(path)
-        except ScheduleError:
+        plan = read.get(name)
+        if plan is None:
             continue  # no version to use; its problems are in `errors`
         resolve_plan(plan, directory, on=now.date())
         files[name] = plan
