@@ -21,9 +21,11 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# Each benchmark installs and starts its own anchors (dateparser, nginx, wrk, Radicale, postfix).
+BENCHES := timing import feeds planner delivery memory
+
 bench: $(STAMP)
-	$(BIN)/python benchmarks/timing.py
-	$(BIN)/python benchmarks/import.py
+	set -e; for b in $(BENCHES); do echo "== benchmarks/$$b.py"; $(BIN)/python benchmarks/$$b.py; done
 
 clean:
 	rm -rf $(VENV) var
