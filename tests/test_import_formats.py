@@ -680,7 +680,11 @@ def _billion_laughs() -> bytes:
 
 @pytest.mark.parametrize(
     ("fmt", "part"),
-    [("docx", "word/document.xml"), ("xlsx", "xl/worksheets/sheet1.xml")],
+    [
+        ("docx", "word/document.xml"),
+        ("xlsx", "xl/worksheets/sheet1.xml"),
+        ("docx", "customXml/item1.dat"),  # any part that starts like XML, whatever its name
+    ],
 )
 def test_xml_entities_are_refused(tmp_path: Path, spec_file_factory, fmt: str, part: str):
     path = spec_file_factory(fmt)

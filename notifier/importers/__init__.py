@@ -1,15 +1,22 @@
 """Plan documents → `Plan`: one entry point per source, one row model for every table.
 
-Public: `read_plan(path, *, year=None, observances=())` reads a file and dispatches by
-format; `parse_text(text, *, source="", year=None, observances=())` reads plain text,
-telling a flattened table (a "Stt" header then one cell a line) from prose (a news
-page or a plan without a table). Both return a Plan whose `problems` list everything
-that could not be read; they never raise on the text itself.
+Public: `read_plan(path, *, year=None, observances=(), progress=None)` reads a file and
+dispatches by suffix (.txt/.md, .docx, .xlsx/.xlsm, .csv/.tsv, .pdf, .html/.htm);
+`parse_text(text, *, source="", year=None, observances=())` reads plain text, telling a
+flattened table (a "Stt" header then one cell a line) from prose (a news page or a plan
+without a table), and cleaning gazette text (Công báo page furniture) first. Both
+return a Plan whose `problems` list everything that could not be read; they never raise
+on the content itself — `read_plan` raises PlanReadError only for files that cannot be
+used (missing, too big, damaged or hostile, an unsupported format or encoding).
+`progress(stage, done, total)`, if given, hears about long reads.
 
 Modules: cells.py (what a line is), table.py (column roles, refs, row → Activity:
-shared by every format), flat.py (flattened tables), header.py (metadata), duties.py
-(report duties), prose.py (prose pages). Activity.lead/.coordinating and
-ReportDuty.owners stay empty: units.resolve_plan fills them from the raw cells.
+shared by every format), flat.py (flattened tables), gazette.py (text copied from a
+Công báo PDF), header.py (metadata), duties.py (report duties), prose.py (prose pages),
+grid.py (documents of paragraphs and tables: the path of every other format), docx.py,
+xlsx.py, csvfile.py, pdf.py, html.py (one reader per format), encoding.py (UTF-8 and the
+pre-Unicode encodings), safety.py (size, zip and XML bounds). Activity.lead/.coordinating
+and ReportDuty.owners stay empty: units.resolve_plan fills them from the raw cells.
 Key dates written in the content, and the observances passed in, are suggested on
 each activity (keydates.py). Not here: unit matching (units.py), schedules on disk
 (schedules.py), dating timings (timing.py).
@@ -37,7 +44,6 @@ __all__ = ["SUFFIXES", "TEXT_SUFFIXES", "Progress", "parse_text", "read_plan"]
 TEXT_SUFFIXES = frozenset({".txt", ".text", ".md", ""})
 _FORMATS = {
     ".docx": "docx",
-    ".docm": "docx",
     ".xlsx": "xlsx",
     ".xlsm": "xlsx",
     ".csv": "csv",
@@ -51,6 +57,7 @@ SUFFIXES = TEXT_SUFFIXES | frozenset(_FORMATS)
 # Old binary formats: say how to get a supported one.
 _RESAVE = {
     ".doc": "Word: mở tệp và “Lưu thành” .docx",
+    ".docm": "Word: mở tệp và “Lưu thành” .docx (không macro)",
     ".xls": "Excel: mở tệp và “Lưu thành” .xlsx",
     ".rtf": "Word: mở tệp và “Lưu thành” .docx",
     ".odt": "LibreOffice Writer: “Lưu thành” .docx",

@@ -323,11 +323,12 @@ def starts_lower(text: str) -> bool:
 
 
 def ends_with_joiner(text: str) -> bool:
-    """Ends with punctuation or a word that cannot end a cell ("…, ", "… và", "… của")."""
+    """Ends with punctuation or a word that cannot end a cell ("…, ", "… và", "… của",
+    "… Việt" of "Việt Nam")."""
     if _JOIN_TAIL.search(text):
         return True
     last = text.rsplit(" ", 1)[-1]
-    return key(last) in _JOIN_WORDS
+    return key(last) in _JOIN_WORDS or last in _UNFINISHED  # "… đại diện Việt" / "Nam …"
 
 
 # First words of names that never end a cell ("Việt Nam", "Đắk Lắk", "Hồ Chí Minh").
@@ -343,7 +344,5 @@ def continues(prev: str, text: str) -> bool:
     or a number after the noun it counts ("năm" / "2024", "Quý" / "II/2024").
     """
     if starts_lower(text) or _CONTINUE_HEAD.match(text) or ends_with_joiner(prev):
-        return True
-    if prev.rsplit(" ", 1)[-1] in _UNFINISHED:  # "… đại diện Việt" / "Nam ở nước ngoài"
         return True
     return bool(_NUMERAL_HEAD.match(text)) and key(prev.rsplit(" ", 1)[-1]) in _COUNTED

@@ -60,6 +60,10 @@ _PAGE_NO = re.compile(r"^\d{1,4}$")
 _FOOTER = re.compile(r"^(?:[-–]\s*\d{1,4}\s*[-–]|trang\s*\d{1,4}(?:\s*/\s*\d{1,4})?)$")
 
 
+_RUNNING_INITIALS = frozenset("Cc0123456789")
+_FOOTER_INITIALS = frozenset("-–Tt")
+
+
 def is_furniture(text: str) -> bool:
     """A running header or footer line ("CÔNG BÁO/Số …", "- 38 -", "Trang 38")."""
     folded = flat_ascii(text)
@@ -71,9 +75,15 @@ def is_gazette(lines: Sequence[Line]) -> bool:
     footers ("- 38 -", "Trang 38") on at least two pages?"""
     footers = 0
     for line in lines:
-        if len(line.text) > 60:
+        text = line.text
+        # cheap pre-test: a running header opens with "C" or its page number, a footer
+        # with a dash or "Trang" and is short
+        if not (
+            (text[0] in _RUNNING_INITIALS and len(text) <= 60 and ("B" in text or "b" in text))
+            or (text[0] in _FOOTER_INITIALS and len(text) <= 14)
+        ):
             continue
-        folded = flat_ascii(line.text)
+        folded = flat_ascii(text)
         if _RUNNING.match(folded):
             return True
         footers += bool(_FOOTER.match(folded))

@@ -54,9 +54,7 @@ _FULL_LINE = 0.85  # a line reaching 85 % of the text width is wrapped, not ende
 def read_pdf(path: Path, *, year: int | None = None, progress: Progress | None = None) -> Plan:
     """A Plan from a PDF with a text layer; PlanReadError if the file cannot be used."""
     doc = pdf_content(path, progress)
-    if any(
-        isinstance(b, GridTable) and find_grid_header(b.rows) is not None for b in doc.blocks
-    ):
+    if any(isinstance(b, GridTable) and find_grid_header(b.rows) is not None for b in doc.blocks):
         return plan_from_document(doc, year=year, progress=progress)
     plan = parse_gazette(pdf_text(path), source=str(path), year=year)
     plan.problems[:0] = doc.problems

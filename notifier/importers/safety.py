@@ -11,7 +11,9 @@ Facts relied on:
 - An XML part declaring a DTD (<!DOCTYPE …>, which is where <!ENTITY …> lives) is never
   produced by Word, Excel or LibreOffice; entities are how "billion laughs" and external
   entity attacks work, so such parts are refused rather than parsed. The DTD must come
-  before the root element, so only the prolog of each part is read.
+  before the root element, so only the prolog of each part is read; every part that
+  starts like XML is checked, whatever its name (the package's relationships, not the
+  names, say which part is the document).
 Not here: parsing (docx.py, xlsx.py), PDF limits (pdf.py).
 """
 
@@ -90,7 +92,7 @@ def check_zip(path: Path, kind: str) -> None:
                 f"{MAX_UNZIPPED_BYTES // 2**20} MB): có thể là tệp “bom nén”; không đọc."
             )
         for info in infos:
-            if info.filename.endswith((".xml", ".rels")):
+            if not info.is_dir():
                 _check_prolog(archive, info, path.name)
 
 
@@ -103,6 +105,8 @@ def _check_prolog(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) ->
         raise PlanReadError(
             f"Tệp {name} bị hỏng (phần {info.filename}: {exc}); hãy mở và lưu lại."
         ) from None
+    if not _xml_like(head):
+        return  # a picture or another binary part: never parsed as XML
     text = _prolog_text(head)
     i = 0
     while True:
@@ -128,6 +132,12 @@ def _check_prolog(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) ->
         if end < 0:
             return
         i = end + 2
+
+
+def _xml_like(head: bytes) -> bool:
+    """Does the part start like XML (in UTF-8 or UTF-16, after a BOM and blanks)?"""
+    start = head[:64].lstrip(b"\xef\xbb\xbf\xff\xfe \t\r\n\x00")
+    return start[:1] == b"<"
 
 
 def _prolog_text(head: bytes) -> str:

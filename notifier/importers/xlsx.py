@@ -3,9 +3,9 @@
 Owns `read_xlsx(path, *, year=None, progress=None) -> Plan` and `xlsx_document(path)`.
 openpyxl reads in read-only mode with cached formula values (data_only), after
 safety.check_zip has bounded the package. What a sheet gives:
-- the plan's sheet is the one whose first rows hold a plan header (grid.find_grid_header:
-  the header need not be the first row; rows above it are the title); other sheets
-  that also look like plans are reported, not read; hidden sheets come last;
+- the plan's sheet is the one with the largest table under a plan header
+  (grid.find_grid_header: the header need not be the first row; rows above it are the
+  title); other sheets that also look like plans are reported, not read;
 - merged cells (read from the sheet's <mergeCells>, which read-only mode skips) repeat
   their value over the whole range, as DOCX merged cells do: a section title merged
   across the row, a unit merged down several rows;
@@ -78,7 +78,7 @@ def xlsx_document(path: Path, progress: Progress | None = None) -> Document:
 def _document(book: Any, path: Path, progress: Progress | None) -> Document:
     """The sheet with the largest plan table; the other plan-like sheets are reported."""
     doc = Document([], source=str(path))
-    sheets = sorted(book.worksheets, key=lambda ws: ws.sheet_state != "visible")
+    sheets = list(book.worksheets)
     found: list[tuple[int, GridTable]] = []
     for index, ws in enumerate(sheets):
         table = _sheet_table(ws, f"trang tính “{ws.title}”", progress, (index, len(sheets)))
