@@ -409,7 +409,9 @@ class FeedCache:
                 entry = Entry.make(path, entry.body, floor, entry.content_type, entry.token)
             self._floor[path] = entry.modified
             entries[path] = entry.packed()  # served from memory for hours: keep gzip only
-        return Snapshot(entries, snap.feeds, snap.index, snap.built_at, snap.problems, snap.public_url)
+        # The entries hold the bytes; the feeds keep only what they describe.
+        feeds = tuple(replace(f, body=b"") for f in snap.feeds)
+        return Snapshot(entries, feeds, snap.index, snap.built_at, snap.problems, snap.public_url)
 
 
 def export(snapshot: Snapshot, target: Path) -> list[Path]:
