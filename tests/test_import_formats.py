@@ -211,6 +211,34 @@ def _html_table_page(spec: Spec) -> str:
     )
 
 
+def test_html_rowspan_colspan_line_breaks_and_a_layout_table(tmp_path: Path):
+    page = """<html><body>
+    <table><tr><td>ỦY BAN NHÂN DÂN<br>TỈNH ĐẮK LẮK</td><td>CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM</td></tr>
+    <tr><td>Số: 12/KH-UBND</td><td>Đắk Lắk, ngày 05 tháng 01 năm 2025</td></tr></table>
+    <p>KẾ HOẠCH</p><p>THÔNG TIN ĐỐI NGOẠI NĂM 2025</p>
+    <table border=1><thead><tr><th rowspan=2>TT</th><th rowspan=2>Nội dung</th>
+    <th colspan=2>Đơn vị thực hiện</th><th rowspan=2>Thời gian thực hiện</th></tr>
+    <tr><th>Chủ trì</th><th>Phối hợp</th></tr></thead>
+    <tbody><tr><td>1</td><td>Tọa đàm<br/>về thông tin đối ngoại</td><td rowspan=2>Sở Ngoại vụ</td>
+    <td>Sở Tư pháp</td><td>Quý I/2025</td></tr>
+    <tr><td>2</td><td>Hội thảo</td><td>Công an tỉnh</td><td>Tháng 5/2025</td></tr></tbody></table>
+    </body></html>"""
+    path = tmp_path / "k.htm"
+    path.write_text(page, encoding="utf-8")
+    plan = read_plan(path)
+    assert [
+        (a.ref, a.content, a.lead_text, a.coordinating_text, a.timing.text) for a in plan.activities
+    ] == [
+        ("1", "Tọa đàm về thông tin đối ngoại", "Sở Ngoại vụ", "Sở Tư pháp", "Quý I/2025"),
+        ("2", "Hội thảo", "Sở Ngoại vụ", "Công an tỉnh", "Tháng 5/2025"),
+    ]
+    assert (plan.number, plan.issuer, plan.date) == (
+        "12/KH-UBND",
+        "UBND tỉnh Đắk Lắk",
+        date(2025, 1, 5),
+    )
+
+
 @pytest.mark.skipif(not SEED_2019.exists(), reason="seed documents not present")
 def test_html_portal_page_gives_the_prose_import(tmp_path: Path):
     """The 2019 seed is the text of a portal page; as HTML, with the portal's chrome,
@@ -739,6 +767,22 @@ def test_pdf_without_text_and_over_the_page_limit(tmp_path: Path, monkeypatch):
     long.write_bytes(pdfgen.text_pages(["dòng"] * 10, per_page=3))
     with pytest.raises(PlanReadError, match="4 trang"):
         read_plan(long)
+
+
+def test_encrypted_pdf_is_refused_with_what_to_do(tmp_path: Path):
+    """A standard security handler whose user password is not empty."""
+    data = pdfgen.text_pages(["Kế hoạch"])
+    encrypt = (
+        b"/Encrypt << /Filter /Standard /V 1 /R 2 /O <"
+        + b"00" * 32
+        + b"> /U <"
+        + b"11" * 32
+        + b"> /P -4 >> /ID [<0123456789abcdef0123456789abcdef> <0123456789abcdef0123456789abcdef>] "
+    )
+    path = tmp_path / "mat-khau.pdf"
+    path.write_bytes(data.replace(b"trailer\n<< ", b"trailer\n<< " + encrypt))
+    with pytest.raises(PlanReadError, match="mật khẩu"):
+        read_plan(path)
 
 
 def test_unsupported_and_oversized(tmp_path: Path, monkeypatch):

@@ -126,7 +126,9 @@ def _pages(pdf: Any, path: Path) -> list[Any]:
 
 
 def _unreadable(path: Path, exc: Exception, *, page: int | None = None) -> PlanReadError:
-    name = type(exc).__name__
+    # pdfplumber wraps pdfminer's errors: name the one inside.
+    inner = exc.args[0] if exc.args and isinstance(exc.args[0], Exception) else exc
+    name = type(inner).__name__
     if "Password" in name or "Encrypt" in name:
         return PlanReadError(
             f"Tệp {path.name} được đặt mật khẩu/mã hóa; hãy lưu một bản PDF không mật khẩu."
