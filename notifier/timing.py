@@ -370,15 +370,20 @@ _NAMED_WORDS = frozenset({"tet", "trung", "tieu", "ram", "gio"})
 _CALENDAR_WORDS = frozenset({"lich", "al", "dl"})
 _STEP_WORDS = _RECUR_WORDS | _COND_WORDS | _CONTINUOUS_WORDS | _NAMED_WORDS | _CALENDAR_WORDS
 _LETTERS = re.compile(r"[a-z]+")  # every whole word of the key is one of these runs
-# ASCII keys: everything but a letter as a space, so `split()` gives the same runs faster.
-_ONLY_LETTERS = {c: " " for c in range(128) if not 0x61 <= c <= 0x7A}
+# ASCII keys as bytes: everything but a letter made a space, `split()` gives the same runs.
+_ONLY_LETTERS = bytes(c if 0x61 <= c <= 0x7A else 0x20 for c in range(256))
+_STEP_BYTES = frozenset(word.encode() for word in _STEP_WORDS)
+_NO_WORDS: frozenset[str] = frozenset()
 
 
 def _step_words(key: str) -> frozenset[str]:
     """The words of `key` that some step looks for."""
-    if key.isascii():
-        return _STEP_WORDS.intersection(key.translate(_ONLY_LETTERS).split())
-    return _STEP_WORDS.intersection(_LETTERS.findall(key))
+    if not key.isascii():
+        return _STEP_WORDS.intersection(_LETTERS.findall(key))
+    words = key.encode().translate(_ONLY_LETTERS).split()
+    if _STEP_BYTES.isdisjoint(words):
+        return _NO_WORDS
+    return _STEP_WORDS.intersection(word.decode() for word in words)
 
 
 def _steps(found: _Found, words: frozenset[str]) -> None:
@@ -428,6 +433,9 @@ def _parse(cleaned: str, year: int | None, deadline: bool) -> _Result:
         return _undatable(str(exc))
     if core is None:
         return _undatable(UNRECOGNISED)
+    if bound is None and not deadline and not core.open_start:  # a plain window
+        kind = TimingKind.DATE if core.start == core.end else TimingKind.RANGE
+        return kind, core.start, core.end, None, core.note, None
     return _dated(cleaned, core, bound, (), deadline)
 
 

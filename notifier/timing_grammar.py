@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from functools import partial
+from functools import lru_cache, partial
 from typing import NamedTuple
 
 from notifier.timing_spans import (
@@ -128,6 +128,7 @@ class Core(NamedTuple):
 # NamedTuple's own constructor is Python code; these build the same tuples in C.
 _item = partial(tuple.__new__, _Item)
 _core = partial(tuple.__new__, Core)
+_span_of = partial(tuple.__new__, Span)
 
 
 # --- tokens ------------------------------------------------------------------------------
@@ -137,8 +138,12 @@ _ALIASES = {"mung": "ngay", "mong": "ngay"}  # "mùng 10", "mồng 2": a day
 
 def _rewrite(text: str) -> str:
     """Dates with dots or dashes as slashes; "thứ tư" as "thứ 4"."""
-    if "." in text or "-" in text:
-        text = _MY_DOT.sub(r"\1/\2", _DMY.sub(r"\1/\3/\4", text))
+    if "-" not in text and "." not in text and "thu tu" not in text:
+        return text  # most cores: nothing to rewrite
+    if text.count("-") > 1 or text.count(".") > 1:  # _DMY needs its separator twice
+        text = _DMY.sub(r"\1/\3/\4", text)
+    if "." in text:
+        text = _MY_DOT.sub(r"\1/\2", text)
     if "thu tu" in text:  # "tuần thứ tư": "tư" is 4 here, not "từ"
         text = text.replace("thu tu", "thu 4")
     return text
@@ -292,38 +297,46 @@ def _count(tok: str) -> int:
     return int(tok) if tok.isdigit() else _WORD_NUMBERS[tok]
 
 
+def _leading_count(text: str) -> int:
+    """The one- or two-digit number a match starts with."""
+    return int(text[:2]) if text[1:2].isdigit() else int(text[0])
+
+
+# The group names of `_month_part(p)` and `_day_rest(p)`, fetched in one `group()` call.
+_MONTH_GROUPS = {p: (p + "m", p + "l", p + "y") for p in ("mt", "cm", "thm", "ttm", "wkm")}
+_DAY_GROUPS = {p: tuple(p + g for g in "dmlynkz") for p in ("dg", "dn", "cd")}
+
+
 def _month_item(unit: str, m: re.Match[str], p: str, value: int, of: str) -> _Item:
     """A month, or a third or a week of one: the groups of `_month_part(p)`."""
-    written = m.group(p + "m")
-    lunar = written in _LUNAR_MONTHS
-    month = _LUNAR_MONTHS[written] if lunar else int(written)
-    leap = m.group(p + "l") is not None
-    return _item((unit, _year_of(m.group(p + "y")), month, None, value, 0, of, lunar, leap, ""))
+    written, leap, year = m.group(*_MONTH_GROUPS[p])
+    if written in _LUNAR_MONTHS:
+        month, lunar = _LUNAR_MONTHS[written], True
+    else:
+        month, lunar = int(written), False
+    year = int(year) if year else None
+    return _item((unit, year, month, None, value, 0, of, lunar, leap is not None, ""))
 
 
 def _day_item(m: re.Match[str], p: str) -> _Item:
     """A day and what `_day_rest(p)` found after it."""
-    day = int(m.group(p + "d"))
-    slash_month = m.group(p + "m")
+    day, slash_month, slash_leap, slash_year, written, leap, year = m.group(*_DAY_GROUPS[p])
     if slash_month is not None:
-        leap = m.group(p + "l") is not None
-        return _item(("day", _year_of(m.group(p + "y")), int(slash_month), day, 0, 0, "", False, leap, ""))  # fmt: skip
-    written = m.group(p + "n")
+        year = int(slash_year) if slash_year else None
+        return _item(("day", year, int(slash_month), int(day), 0, 0, "", False, slash_leap is not None, ""))  # fmt: skip
     if written is None:
-        return _item(("day", None, None, day, 0, 0, "", False, False, ""))
-    lunar = written in _LUNAR_MONTHS
-    month = _LUNAR_MONTHS[written] if lunar else int(written)
-    leap = m.group(p + "k") is not None
-    return _item(("day", _year_of(m.group(p + "z")), month, day, 0, 0, "", lunar, leap, ""))
+        return _item(("day", None, None, int(day), 0, 0, "", False, False, ""))
+    if written in _LUNAR_MONTHS:
+        month, lunar = _LUNAR_MONTHS[written], True
+    else:
+        month, lunar = int(written), False
+    year = int(year) if year else None
+    return _item(("day", year, month, int(day), 0, 0, "", lunar, leap is not None, ""))
 
 
 def _quarter_item(written: str, year: str | None) -> _Item:
-    return _item(("quarter", _year_of(year), None, None, _quarter_value(written), 0, "", False, False, written))  # fmt: skip
-
-
-def _leading_count(text: str) -> int:
-    """The one- or two-digit number a match starts with."""
-    return int(text[:2]) if text[1:2].isdigit() else int(text[0])
+    value = _ROMAN[written] if written in _ROMAN else int(written)
+    return _item(("quarter", int(year) if year else None, None, None, value, 0, "", False, False, written))  # fmt: skip
 
 
 def _read(m: re.Match[str], prev: _Item | None) -> _Item:
@@ -331,57 +344,55 @@ def _read(m: re.Match[str], prev: _Item | None) -> _Item:
     name = m.lastgroup
     g = m.group
     if name == "qu":
-        return _quarter_item(g("quv"), g("quy"))
+        return _quarter_item(*g("quv", "quy"))
     if name == "mt":
         return _month_item("month", m, "mt", 0, "")
+    if name == "dg" or name == "dn" or name == "cd":
+        return _day_item(m, name)
     if name == "yr":
         return _item(("year", int(g("yr")), None, None, 0, 0, "", False, False, ""))
     if name == "yn":
         return _item(("year", _year_of(g("yny")), None, None, 0, 0, "", False, False, ""))
-    if name in ("dg", "dn", "cd"):
-        return _day_item(m, name)
     if name == "cq":
-        return _quarter_item(g("cqv"), g("cqy"))
+        return _quarter_item(*g("cqv", "cqy"))
     if name == "cm":
         item = _month_item("month", m, "cm", 0, "")
         assert prev is not None  # continuations follow a period
         return item._replace(lunar=True) if prev.lunar and not item.lunar else item
     if name == "mn":
-        return _item(("month", int(g("mny")), int(g("mnm")), None, 0, 0, "", False, False, ""))
+        month, year = g("mnm", "mny")
+        return _item(("month", int(year), int(month), None, 0, 0, "", False, False, ""))
     if name == "thm":
         return _month_item("third", m, "thm", _THIRD_WORDS[g("tw")], "month")
     if name == "ttm":
         return _month_item("third", m, "ttm", _THIRD_WORDS[g("tt")], "month")
     if name == "thq":
-        quarter, year = _quarter_value(g("thqq")), _year_of(g("thqy"))
-        value = _THIRD_WORDS[g("tw")]
-        return _item(("third", year, None, None, value, quarter, "quarter", False, False, g("thqq")))  # fmt: skip
-    if name in ("thn", "thy"):
-        year, value = _year_of(g(name + "y")), _THIRD_WORDS[g("tw")]
-        return _item(("third", year, None, None, value, 0, "year", False, False, ""))
+        word, written, year = g("tw", "thqq", "thqy")
+        value, quarter = _THIRD_WORDS[word], _quarter_value(written)
+        return _item(("third", _year_of(year), None, None, value, quarter, "quarter", False, False, written))  # fmt: skip
+    if name == "thn" or name == "thy":
+        word, year = g("tw", name + "y")
+        return _item(("third", _year_of(year), None, None, _THIRD_WORDS[word], 0, "year", False, False, ""))  # fmt: skip
     if name == "wk":
-        if g("wka"):
-            week = 1
-        elif g("wkb"):
-            week = -1
-        else:
-            week = _count(g("wkn") or g("wkm"))
+        first, last, nth, number = g("wka", "wkb", "wkn", "wkm")
+        week = 1 if first else -1 if last else _count(nth or number)
         return _month_item("week", m, "wkm", week, "month")
-    if name in ("mo", "mw"):
+    if name == "mo" or name == "mw":
         unit = "first" if g(name + "w") == "dau" else "last"
         count = _leading_count(g()) if name == "mo" else _WORD_NUMBERS[g("mwc")]
         return _item((unit, _year_of(g(name + "y")), None, None, count, 0, "", False, False, ""))  # fmt: skip
-    if name in ("mon", "mwn"):  # "6 tháng năm 2024": the reporting usage, from January
+    if name == "mon" or name == "mwn":  # "6 tháng năm 2024": the reporting usage, from January
         count = _leading_count(g()) if name == "mon" else _WORD_NUMBERS[g("mwnc")]
         return _item(("first", int(g(name + "y")), None, None, count, 0, "", False, False, ""))
     if name == "nua":
-        unit = "first" if g("nuaw") == "dau" else "last"
-        return _item((unit, _year_of(g("nuay")), None, None, 6, 0, "", False, False, ""))
-    if name in ("tet", "dtet"):
+        word, year = g("nuaw", "nuay")
+        unit = "first" if word == "dau" else "last"
+        return _item((unit, _year_of(year), None, None, 6, 0, "", False, False, ""))
+    if name == "tet" or name == "dtet":
         unit = "tet" if name == "tet" else "tet_season"
         return _item((unit, _year_of(g(name + "y")), None, None, 0, 0, "", True, False, ""))
     if name == "qr":
-        return _quarter_item(g("qrv"), g("qry"))
+        return _quarter_item(*g("qrv", "qry"))
     raise SpanError(_ERRORS[name])  # type: ignore[index]
 
 
@@ -491,12 +502,9 @@ def _resolve(items: list[_Item], default_year: int | None) -> None:
             donor = _nearest(items, k, _has_month)
             if donor is None:
                 raise SpanError(f"thiếu tháng: ngày {item.day} của tháng nào?")
-            items[k] = item._replace(
-                month=donor.month,
-                leap=donor.leap,
-                lunar=item.lunar or donor.lunar,
-                year=donor.year if item.year is None else item.year,
-            )
+            year = donor.year if item.year is None else item.year
+            lunar = item.lunar or donor.lunar
+            items[k] = _item(("day", year, donor.month, item.day, 0, 0, "", lunar, donor.leap, ""))
     for k, item in enumerate(items):
         if item.year is None:
             donor = _nearest(items, k, _has_year)
@@ -521,33 +529,36 @@ def _nearest(items: list[_Item], k: int, ok) -> _Item | None:
 
 
 def _span(item: _Item, lunar_all: bool, year: int) -> Span:
-    lunar = lunar_all or item.lunar
+    """The dates of a resolved period (`year` is its year, checked)."""
     unit = item.unit
-    if unit == "quarter" and not lunar:
-        return quarter_span(item.value, year, written=item.written)
-    if unit == "month" and not lunar:
-        return month_span(item.month, year)  # type: ignore[arg-type]
+    lunar = lunar_all or item.lunar
+    if not lunar:
+        if unit == "quarter":
+            return quarter_span(item.value, year, written=item.written)
+        if unit == "month":
+            return month_span(item.month, year)  # type: ignore[arg-type]
+        if unit == "day":
+            return day_span(item.day, item.month, year)  # type: ignore[arg-type]
+        if unit == "year":
+            return year_span(year)
     if unit == "day":
-        assert item.day is not None and item.month is not None
-        if lunar:
-            return lunar_day(item.day, item.month, year, leap=item.leap)
-        return day_span(item.day, item.month, year)
+        return lunar_day(item.day, item.month, year, leap=item.leap)  # type: ignore[arg-type]
     if unit == "tet":
         return tet(year)
     if unit == "tet_season":
         return tet_season(year)
     if unit in ("month", "week") or (unit == "third" and item.of == "month"):
         assert item.month is not None
+        if unit == "week":
+            return _week(item.value, item.month, year, lunar, item.leap)
         base = (
             lunar_month(item.month, year, leap=item.leap) if lunar else month_span(item.month, year)
         )
         if unit == "month":
             return base
-        if unit == "week":
-            return week_of(base, item.value, label=f"{month_name(item.month, lunar=lunar)}/{year}")
         return third_of(base, item.value, by_month=False)
     if unit == "year":
-        return lunar_year(year) if lunar else year_span(year)
+        return lunar_year(year)
     if lunar:
         raise SpanError("quý, nửa năm và phần của năm chỉ tính theo dương lịch; bỏ chữ “âm lịch”")
     if unit == "first":
@@ -560,6 +571,12 @@ def _span(item: _Item, lunar_all: bool, year: int) -> Span:
     else:
         base = year_span(year)
     return third_of(base, item.value, by_month=True)
+
+
+@lru_cache(maxsize=4096)  # pure: a week of a month (its name is only for the error)
+def _week(week: int, month: int, year: int, lunar: bool, leap: bool) -> Span:
+    base = lunar_month(month, year, leap=leap) if lunar else month_span(month, year)
+    return week_of(base, week, label=f"{month_name(month, lunar=lunar)}/{year}")
 
 
 def _dmy(d: date) -> str:
@@ -589,7 +606,7 @@ def _combine(spans: list[Span], links: list[str], open_start: bool) -> Core:
         note = f"có lựa chọn (“hoặc”); lấy khoảng bao trùm {_dmy(start)}–{_dmy(covered)}"
     elif gaps:
         note = f"các khoảng không liền nhau; lấy khoảng bao trùm {_dmy(start)}–{_dmy(covered)}"
-    return _core((start, covered, note, open_start and not any(link in _RANGE for link in links)))
+    return _core((start, covered, note, open_start and _RANGE.isdisjoint(links)))
 
 
 def _run(first: Span, last: Span) -> Span:
@@ -597,4 +614,4 @@ def _run(first: Span, last: Span) -> Span:
         raise SpanError(
             f"khoảng thời gian ngược: bắt đầu {_dmy(first.start)} sau khi kết thúc {_dmy(last.end)}"
         )
-    return Span(first.start, max(first.end, last.end))
+    return _span_of((first.start, max(first.end, last.end)))

@@ -40,6 +40,8 @@ _ANCHORS = (
     ("quarter", re.compile(_LEAD + r"quy\s+(iv|i{1,3}|\d)\b(?!\s*/)", re.ASCII)),
     ("weekday", re.compile(_LEAD + r"(thu (?:hai|ba|tu|nam|sau|bay)|chu nhat)\b", re.ASCII)),
 )
+# The first word of every anchor above (or a digit): `rest` comes with single spaces.
+_ANCHOR_FIRST = frozenset({"vao", "trong", "ngay", "mung", "mong", "thang", "quy", "thu", "chu"})
 _QUARTERS = {"i": 1, "ii": 2, "iii": 3, "iv": 4}
 _EDGES = " .,;:-/"
 
@@ -47,11 +49,12 @@ _EDGES = " .,;:-/"
 def recurrence_rule(freqs: set[str], rest: str, *, before: bool) -> tuple[str, str]:
     """The RRULE for `freqs` and a day written at the start of `rest`; what is left of `rest`."""
     anchor, which = None, ""
-    for name, pattern in _ANCHORS:
-        anchor = pattern.match(rest)
-        if anchor:
-            which, rest = name, rest[anchor.end() :].strip(_EDGES)
-            break
+    if rest[:1].isdigit() or rest.partition(" ")[0] in _ANCHOR_FIRST:
+        for name, pattern in _ANCHORS:
+            anchor = pattern.match(rest)
+            if anchor:
+                which, rest = name, rest[anchor.end() :].strip(_EDGES)
+                break
     return _rule(freqs, anchor, which, before), rest
 
 

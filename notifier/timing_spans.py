@@ -123,6 +123,7 @@ def day_span(day: int, month: int, year: int) -> Span:
     return Span(d, d)
 
 
+@lru_cache(maxsize=4096)
 def first_months(count: int, year: int) -> Span:
     """ "6 tháng đầu năm": month 1 to month `count`."""
     if not 1 <= count <= 12:
@@ -130,6 +131,7 @@ def first_months(count: int, year: int) -> Span:
     return Span(month_span(1, year).start, month_span(count, year).end)
 
 
+@lru_cache(maxsize=4096)
 def last_months(count: int, year: int) -> Span:
     """ "6 tháng cuối năm": the last `count` months of the year."""
     if not 1 <= count <= 12:
@@ -137,6 +139,7 @@ def last_months(count: int, year: int) -> Span:
     return Span(month_span(13 - count, year).start, month_span(12, year).end)
 
 
+@lru_cache(maxsize=4096)
 def third_of(span: Span, part: int, *, by_month: bool) -> Span:
     """Part 0/1/2 ("đầu/giữa/cuối") of a period: by days for a month, by months otherwise.
 
@@ -182,6 +185,7 @@ def _lunar_label(day: int | None, month: int, year: int, leap: bool) -> str:
     return f"{prefix}{name} năm {year} âm lịch"
 
 
+@lru_cache(maxsize=4096)
 def lunar_day(day: int, month: int, year: int, *, leap: bool = False) -> Span:
     _check_month(month)
     check_year(year)
@@ -218,6 +222,7 @@ def lunar_month(month: int, year: int, *, leap: bool = False) -> Span:
     return Span(start, _next_lunar_month_start(month, year, leap) - _ONE_DAY)
 
 
+@lru_cache(maxsize=4096)
 def lunar_year(year: int) -> Span:
     """A lunar year: Tết of `year` to the day before the next Tết (Giao thừa)."""
     start = tet(year).start
@@ -230,6 +235,7 @@ def tet(year: int) -> Span:
     return lunar_day(1, 1, year)
 
 
+@lru_cache(maxsize=4096)
 def tet_season(year: int) -> Span:
     """ "dịp Tết": 23 tháng Chạp (ông Công ông Táo) of the year before to mùng 7 (hạ nêu)."""
     check_year(year - 1)
