@@ -292,3 +292,33 @@ def test_gazette_lines_only_split_inside_the_table(text: str):
     assert "Bộ Ngoại giao" in texts and "Ủy ban nhân dân các" in texts
     assert "THỦ TƯỚNG CHÍNH PHỦ" in texts  # body lines untouched
     assert not any(t.startswith("CÔNG BÁO") for t in texts)
+
+
+_PIECES = st.sampled_from(
+    [
+        "CÔNG BÁO/Số 1 + 2/Ngày 01-01-2024",
+        "CÔNG BÁO",
+        "Số 12",
+        "12",
+        "1.",
+        "1.1",
+        "II",
+        "TT",
+        "Nhiệm vụ",
+        "Cơ quan chủ",
+        "trì",
+        "Thời hạn hoàn",
+        "thành",
+        "Bộ Ngoại giao Ủy ban nhân dân",
+        "Hồ sơ Hằng năm",
+        "- 3 -",
+        "Quý II/2024",
+        "",
+    ]
+)
+
+
+@given(st.lists(st.one_of(_PIECES, st.text(max_size=30)), max_size=40))
+def test_gazette_like_garbage_never_raises(pieces: list[str]):
+    plan = parse_text("\n".join(pieces))
+    assert all(p.message for p in plan.problems)
