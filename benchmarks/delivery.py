@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from notifier.config import load_config
-from notifier.delivery import build_envelope, drain
+from notifier.delivery import build_envelope, drain, warm_up
 from notifier.mailer import Address, Envelope, Mailer, SmtpSettings, SmtpTransport
 from notifier.plan import Activity, Plan, ReportDuty
 from notifier.reminders import TZ, Reminder, reminders_from_config
@@ -383,7 +383,9 @@ def main() -> None:
     port = free_port()
     sink = start_sink(port)
     work = Path(tempfile.mkdtemp(prefix="notifier-bench-"))
-    pool = ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(
+        args.workers, mp_context=multiprocessing.get_context("spawn"), initializer=warm_up
+    )
     try:
         for f in [pool.submit(time.sleep, 0.01) for _ in range(args.workers)]:  # start them
             f.result()

@@ -6,6 +6,7 @@ Owns the delivery steps the daemon and the CLI drive (healthchecks' sendalerts s
     await send_batch(store, mailer, *, now, owner, limit) -> BatchResult
     await drain(store, mailer, *, now, owner) -> BatchResult   batches until nothing is due
     await send_test(mailer, address, *, now, public_url) -> (Envelope, reply)   `notifier send-test`
+    warm_up()   a render process pool's initializer: templates compiled before the first batch
     RetryPolicy: when a temporary failure is tried again, and when it stops being tried.
 
 Each claimed row is rendered (notifier.emails.render, or an injected `render`), composed
@@ -13,7 +14,8 @@ once into bytes by the mailer, sent, and its outcome recorded: "sent"; a tempora
 comes back after an exponential backoff (1, 2, 4 … minutes, at most an hour apart) until
 `horizon` after its due time, then it is "failed"; a permanent failure (5xx, a bad
 address, a template that cannot render) is "failed" at once and shows in the next digest.
-Rows go out in order of due time. Outcomes are written by a group-committing recorder
+Rows go out in order of due time. `drain` claims the next batch (and starts rendering
+it) while the one before is being sent. Outcomes are written by a group-committing recorder
 while later messages are in flight, so the gap between the server's "250" and the
 database saying "sent" stays short (`record_window`, 10 ms, plus one commit).
 
@@ -28,6 +30,7 @@ MIME and SMTP (mailer.py), SQL (store.py).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -50,6 +53,7 @@ __all__ = [
     "send_batch",
     "send_next",
     "send_test",
+    "warm_up",
 ]
 
 log = logging.getLogger("notifier.delivery")
@@ -109,33 +113,63 @@ def build_envelope(
 
     Module-level and exception-free so it can run in a worker process (`executor=`).
     """
-    payload = row.payload
+    return _build(_job(row), sender, date, render)
+
+
+# What a worker process needs of a row: key, template, payload (JSON text), recipients.
+# Plain tuples: pickling whole OutboxRows (six datetimes each) cost as much as composing.
+_Job = tuple[str, str, str, tuple[tuple[str, str], ...]]
+
+
+def _job(row: OutboxRow) -> _Job:
+    return (row.key, row.template, row.payload_json, row.recipients)
+
+
+def _build(
+    job: _Job, sender: Address, date: datetime, render: RenderFn | None
+) -> Envelope | tuple[str, bool]:
+    key, template, payload_json, recipients = job
     try:
-        rendered = (render or _default_render())(row.template, payload)
+        payload = json.loads(payload_json) if payload_json else {}
+        if not isinstance(payload, dict):
+            payload = {}
+        rendered = (render or _default_render())(template, payload)
     except DeliveryError as exc:
         return str(exc), exc.permanent
     except Exception as exc:  # noqa: BLE001 - a broken template or context must not stop the batch
-        return f"Không dựng được thư từ mẫu {row.template!r}: {type(exc).__name__}: {exc}", True
+        return f"Không dựng được thư từ mẫu {template!r}: {type(exc).__name__}: {exc}", True
     try:
-        to = [Address(name, address) for name, address in row.recipients]
+        to = [Address(name, address) for name, address in recipients]
         data = compose(
-            rendered, sender=sender, to=to, key=row.key, date=date, headers=_headers(payload)
+            rendered, sender=sender, to=to, key=key, date=date, headers=_headers(payload)
         )
     except DeliveryError as exc:
         return str(exc), exc.permanent
     return Envelope(
-        sender.address, tuple(a.address for a in to), data, message_id(row.key, sender.domain)
+        sender.address, tuple(a.address for a in to), data, message_id(key, sender.domain)
     )
 
 
-RENDER_CHUNK = 16  # rows per task when rendering in worker processes
-
-
-def build_envelopes(
-    rows: list[OutboxRow], sender: Address, date: datetime, render: RenderFn | None = None
+def build_jobs(
+    jobs: list[_Job], sender: Address, date: datetime, render: RenderFn | None = None
 ) -> list[Envelope | tuple[str, bool]]:
     """`build_envelope` for several rows: one task for a worker process."""
-    return [build_envelope(row, sender, date, render) for row in rows]
+    return [_build(job, sender, date, render) for job in jobs]
+
+
+# Rows per worker task: a few at first so sending starts at once, then more, because a
+# process pool's cost per task (pickling, queues, a wake-up of this loop) is near a render's.
+RENDER_CHUNKS = (4, 8, 16, 32)
+
+
+def warm_up() -> None:
+    """Import the renderer and compile every template (a pool's `initializer`), so the
+    first batch a worker process renders does not also pay for that."""
+    from notifier import emails
+
+    for name in emails.TEMPLATES:
+        for part in ("subject", "text", "html"):
+            emails._compiled(emails.TEMPLATES_DIR, f"{name}.{part}.j2")
 
 
 def prepare(row: OutboxRow, mailer: Mailer, render: RenderFn | None, *, now: datetime) -> Envelope:
@@ -200,63 +234,79 @@ def _failure(row: OutboxRow, exc: DeliveryError, *, now: datetime, policy: Retry
     return Outcome(row.id, row.key, "failed", now, smtp_code=code, message=message)
 
 
-async def send_batch(
-    store: Store,
-    mailer: Mailer,
-    *,
-    now: datetime,
-    owner: str,
-    limit: int = 50,
-    lease: timedelta = timedelta(minutes=10),
-    policy: RetryPolicy = RetryPolicy(),
-    render: RenderFn | None = None,
-    clock: Callable[[], datetime] | None = None,
-    executor: Executor | None = None,
-    record_window: float = 0.01,
-    stop: Callable[[], bool] | None = None,
-) -> BatchResult:
-    """Claim up to `limit` due rows and deliver them concurrently over the mailer's pool.
+class _Batch:
+    """Claimed rows, rendering in the executor (if any) from the moment they are claimed."""
 
-    `now` is the claim time; `clock` (default: `now` itself) stamps each outcome.
-    `executor` (e.g. a ProcessPoolExecutor) renders and composes on other cores while
-    this loop sends; `render` must then be picklable (a module-level function).
-    `record_window`: outcomes are committed together at most this many seconds after
-    the first of them; it bounds what a crash (kill -9) can make us send twice.
-    `stop`: once it returns True (the daemon is shutting down), messages in flight finish
-    and the rows not yet started are released.
-    """
-    rows = await asyncio.to_thread(store.claim_due, owner, now=now, limit=limit, lease=lease)
-    result = BatchResult(claimed=len(rows))
-    if not rows:
-        return result
-    stamp = clock or (lambda: now)
-    built: dict[int, tuple[asyncio.Future[list[Envelope | tuple[str, bool]]], int]] = {}
-    if executor is not None:
-        # Chunks, not one task per row: a process pool's per-task cost is near a render's.
+    def __init__(
+        self,
+        rows: list[OutboxRow],
+        mailer: Mailer,
+        *,
+        render: RenderFn | None,
+        executor: Executor | None,
+        when: datetime,
+        deadline: float,
+    ) -> None:
+        self.rows = rows
+        self.mailer = mailer
+        self.render = render
+        self.deadline = deadline  # monotonic: start nothing after it (the lease runs out)
+        self.built: dict[int, tuple[asyncio.Future[list[Envelope | tuple[str, bool]]], int]] = {}
+        if executor is None:
+            return
         loop = asyncio.get_running_loop()
-        sender, when = mailer.sender, stamp()
-        for start in range(0, len(rows), RENDER_CHUNK):
-            chunk = rows[start : start + RENDER_CHUNK]
-            future = loop.run_in_executor(executor, build_envelopes, chunk, sender, when, render)
-            built.update({r.id: (future, i) for i, r in enumerate(chunk)})
-    recorder = _Recorder(store, owner, record_window)
-    # Leave the rest to whoever takes them over rather than send after the lease ends.
-    deadline = time.monotonic() + lease.total_seconds() * 0.8
+        start, sizes = 0, iter(RENDER_CHUNKS)
+        while start < len(rows):
+            size = next(sizes, RENDER_CHUNKS[-1])
+            chunk = rows[start : start + size]
+            jobs = [_job(r) for r in chunk]
+            future = loop.run_in_executor(executor, build_jobs, jobs, mailer.sender, when, render)
+            self.built.update({r.id: (future, i) for i, r in enumerate(chunk)})
+            start += size
 
-    queue = list(reversed(rows))  # pop() takes the earliest due first
-
-    async def envelope_for(row: OutboxRow) -> Envelope:
-        if row.id not in built:
-            return prepare(row, mailer, render, now=stamp())
-        future, index = built.pop(row.id)
+    async def envelope(self, row: OutboxRow, now: datetime) -> Envelope:
+        if row.id not in self.built:
+            return prepare(row, self.mailer, self.render, now=now)
+        future, index = self.built.pop(row.id)
         envelope = (await future)[index]
         if isinstance(envelope, tuple):
             raise DeliveryError(envelope[0], permanent=envelope[1])
         return envelope
 
+    def cancel(self) -> None:
+        """Rows that were never started: their rendering is not needed."""
+        for future, _ in self.built.values():
+            future.cancel()
+        self.built.clear()
+
+
+async def _claim(
+    store: Store, owner: str, *, now: datetime, limit: int, lease: timedelta
+) -> tuple[list[OutboxRow], float]:
+    """Claimed rows and the monotonic time by which to have started them (80% of the
+    lease, counted from before the claim)."""
+    started = time.monotonic()
+    rows = await asyncio.to_thread(store.claim_due, owner, now=now, limit=limit, lease=lease)
+    return rows, started + lease.total_seconds() * 0.8
+
+
+async def _deliver(
+    batch: _Batch,
+    mailer: Mailer,
+    recorder: _Recorder,
+    *,
+    policy: RetryPolicy,
+    stamp: Callable[[], datetime],
+    stop: Callable[[], bool] | None,
+) -> BatchResult:
+    """Send a batch's rows over the mailer's pool, earliest due first; record each outcome."""
+    rows = batch.rows
+    result = BatchResult(claimed=len(rows))
+    queue = list(reversed(rows))  # pop() takes the earliest due first
+
     async def deliver(row: OutboxRow) -> None:
         try:
-            envelope = await envelope_for(row)
+            envelope = await batch.envelope(row, stamp())
             reply = await mailer.send(envelope)
         except DeliveryError as exc:
             outcome = _failure(row, exc, now=stamp(), policy=policy)
@@ -282,7 +332,8 @@ async def send_batch(
         while queue:
             row = queue.pop()
             stopping = stop is not None and stop()
-            if stopping or time.monotonic() > deadline:
+            if stopping or time.monotonic() > batch.deadline:
+                # Leave it to whoever takes it over rather than send after the lease ends.
                 result.released += 1
                 why = "dừng chương trình" if stopping else "hết thời gian giữ chỗ"
                 recorder.add(Outcome(row.id, row.key, "released", stamp(), message=why))
@@ -292,10 +343,47 @@ async def send_batch(
     try:
         await asyncio.gather(*(worker() for _ in range(min(mailer.concurrency, len(rows)))))
     finally:
-        for future, _ in built.values():  # released rows: their rendering is not needed
-            future.cancel()
-        await recorder.drain()
+        batch.cancel()
     return result
+
+
+async def send_batch(
+    store: Store,
+    mailer: Mailer,
+    *,
+    now: datetime,
+    owner: str,
+    limit: int = 50,
+    lease: timedelta = timedelta(minutes=10),
+    policy: RetryPolicy = RetryPolicy(),
+    render: RenderFn | None = None,
+    clock: Callable[[], datetime] | None = None,
+    executor: Executor | None = None,
+    record_window: float = 0.01,
+    stop: Callable[[], bool] | None = None,
+) -> BatchResult:
+    """Claim up to `limit` due rows and deliver them concurrently over the mailer's pool.
+
+    `now` is the claim time; `clock` (default: `now` itself) stamps each outcome.
+    `executor` (e.g. a ProcessPoolExecutor, `initializer=warm_up`) renders and composes on
+    other cores while this loop sends; `render` must then be picklable (a module-level
+    function). `record_window`: outcomes are committed together at most this many seconds
+    after the first of them; it bounds what a crash (kill -9) can make us send twice.
+    `stop`: once it returns True (the daemon is shutting down), messages in flight finish
+    and the rows not yet started are released.
+    """
+    rows, deadline = await _claim(store, owner, now=now, limit=limit, lease=lease)
+    if not rows:
+        return BatchResult()
+    stamp = clock or (lambda: now)
+    batch = _Batch(
+        rows, mailer, render=render, executor=executor, when=stamp(), deadline=deadline
+    )
+    recorder = _Recorder(store, owner, record_window)
+    try:
+        return await _deliver(batch, mailer, recorder, policy=policy, stamp=stamp, stop=stop)
+    finally:
+        await recorder.drain()
 
 
 async def send_next(
@@ -319,22 +407,63 @@ async def drain(
     owner: str,
     limit: int = 200,
     max_batches: int | None = None,
-    **options: Any,
+    lease: timedelta = timedelta(minutes=10),
+    policy: RetryPolicy = RetryPolicy(),
+    render: RenderFn | None = None,
+    executor: Executor | None = None,
+    record_window: float = 0.01,
+    stop: Callable[[], bool] | None = None,
 ) -> BatchResult:
-    """Send batch after batch until nothing is due (or `max_batches`). `now` may be a clock."""
+    """Send batch after batch until nothing is due (or `max_batches`). `now` may be a clock.
+
+    Each next batch is claimed (and starts rendering in `executor`) while the one before
+    is being sent, so neither the claim nor the first renders leave the connections idle;
+    one recorder writes the outcomes of all of them. Options as `send_batch`.
+    """
+    clock = now if callable(now) else (lambda: now)
+    recorder = _Recorder(store, owner, record_window)
     total = BatchResult()
     batches = 0
-    while max_batches is None or batches < max_batches:
-        moment = now() if callable(now) else now
-        clock = now if callable(now) else None
-        result = await send_batch(
-            store, mailer, now=moment, owner=owner, limit=limit, clock=clock, **options
-        )
-        total.add(result)
-        batches += 1
-        if result.claimed == 0 or result.claimed == result.released:
-            break
+
+    def claim() -> asyncio.Task[tuple[list[OutboxRow], float]]:
+        return asyncio.create_task(_claim(store, owner, now=clock(), limit=limit, lease=lease))
+
+    upcoming: asyncio.Task[tuple[list[OutboxRow], float]] | None = claim()
+    try:
+        while upcoming is not None:
+            rows, deadline = await upcoming
+            upcoming = None
+            batches += 1
+            if not rows:
+                break
+            batch = _Batch(
+                rows, mailer, render=render, executor=executor, when=clock(), deadline=deadline
+            )
+            if max_batches is None or batches < max_batches:
+                upcoming = claim()
+            result = await _deliver(batch, mailer, recorder, policy=policy, stamp=clock, stop=stop)
+            total.add(result)
+            if result.claimed == result.released:  # stopping, or out of lease time
+                break
+    finally:
+        if upcoming is not None:  # claimed ahead but not to be sent now: give them back
+            await _give_back(upcoming, recorder, clock)
+        await recorder.drain()
     return total
+
+
+async def _give_back(
+    upcoming: asyncio.Task[tuple[list[OutboxRow], float]],
+    recorder: _Recorder,
+    clock: Callable[[], datetime],
+) -> None:
+    try:
+        rows, _ = await upcoming
+    except Exception:  # the claim failed: nothing was taken
+        log.warning("nhận trước lô thư kế tiếp thất bại", exc_info=True)
+        return
+    for row in rows:
+        recorder.add(Outcome(row.id, row.key, "released", clock(), message="trả lại"))
 
 
 async def send_test(
