@@ -176,7 +176,7 @@ def test_readers_during_rebuilds_see_only_whole_snapshots(tmp_path):
         stop.set()
         for t in readers:
             t.join(timeout=10)
-    assert all(refreshed)
+    assert all(refreshed), f"a rebuild failed: {cache.last_error}"
     assert not errors and len(seen) >= 2
 
 
