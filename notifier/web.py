@@ -180,11 +180,15 @@ def _refusal(scope: dict[str, Any]) -> tuple[int, bytes] | None:
     if len(target) + len(scope.get("query_string", b"")) > MAX_TARGET_BYTES:
         return 414, "Địa chỉ quá dài.\n".encode()
     headers = scope["headers"]
-    if len(headers) > MAX_HEADERS or sum(len(n) + len(v) for n, v in headers) > MAX_HEADER_BYTES:
+    size, declared = 0, b""
+    for name, value in headers:  # one pass: this runs for every feed request
+        size += len(name) + len(value)
+        if name == b"content-length":
+            declared = value
+    if len(headers) > MAX_HEADERS or size > MAX_HEADER_BYTES:
         return 431, "Phần đầu yêu cầu quá lớn.\n".encode()
-    for name, value in headers:
-        if name == b"content-length" and (not value.isdigit() or int(value) > MAX_BODY_BYTES):
-            return 413, "Nội dung yêu cầu quá lớn.\n".encode()
+    if declared and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+        return 413, "Nội dung yêu cầu quá lớn.\n".encode()
     if _UNSAFE_PATH.search(target):
         return 404, _NOT_FOUND_BODY
     return None
