@@ -134,6 +134,13 @@ _span_of = partial(tuple.__new__, Span)
 # --- tokens ------------------------------------------------------------------------------
 
 _ALIASES = {"mung": "ngay", "mong": "ngay"}  # "mùng 10", "mồng 2": a day
+# Filler words at the start of a core, whole words: what `_tokens` would drop first.
+_LEADING_FILLERS = re.compile(
+    "(?:(?:"
+    + "|".join(sorted((w for w in _FILLER if w.isalpha()), key=len, reverse=True))
+    + ")(?![a-z]) ?)+",
+    re.ASCII,
+)
 
 
 def _rewrite(text: str) -> str:
@@ -223,13 +230,14 @@ _PERIODS = [
     ("n", rf"ngay{_W} ?(?P<dgd>{_NUM}){_day_rest('dg')}(?P<dg>)"),
     # years: "năm 2024", and "năm" alone (the plan's year: "trong năm")
     ("n", rf"nam{_W}(?: ?(?P<yny>{_YEAR}))?(?P<yn>)"),
-    # a number first: "6 tháng đầu năm 2024", "9 tháng năm 2024", "10/2024", "2/12", "2024"
+    # a number first: "2024" (four digits: only ever a year), "6 tháng đầu năm 2024",
+    # "9 tháng năm 2024", "10/2024", "2/12"
+    (_DIGITS, rf"(?P<yr>{_YEAR})"),
     (_DIGITS, (rf"[0-9][0-9]?(?![0-9]) ?thang{_W} ?(?P<mow>dau|cuoi){_W} ?nam{_W}"
               rf"{_year_suffix('moy')}(?P<mo>)")),
     (_DIGITS, rf"[0-9][0-9]?(?![0-9]) ?thang{_W} ?nam{_W} ?(?P<mony>{_YEAR})(?P<mon>)"),
     (_DIGITS, rf"(?P<mnm>{_NUM}) ?/ ?(?P<mny>{_YEAR})(?P<mn>)"),
     (_DIGITS, rf"(?P<dnd>{_NUM})(?= ?/ ?[0-9][0-9]?(?![0-9])){_day_rest('dn')}(?P<dn>)"),
-    (_DIGITS, rf"(?P<yr>{_YEAR})"),
     # thirds: "đầu/giữa/cuối tháng 5", "cuối quý II", "cuối năm 2024", "thượng tuần tháng 3"
     ("dgc", (rf"(?P<tw>dau|giua|cuoi){_W} ?(?:thang{_W} ?{_month_part('thm')}(?P<thm>)"
             rf"|thang{_W}(?P<e_thm>)"
@@ -418,16 +426,17 @@ def parse_common(text: str) -> Span | None:
     m = _FAST.fullmatch(text)
     if m is None:
         return None
-    y, y2, q, qy, month, my, day, dm, dy = m.groups()
-    if y or y2:
-        span = year_span(int(y or y2))
-    elif q:
-        span = quarter_span(_ROMAN.get(q) or int(q), int(qy))
-    elif month:
-        span = month_span(int(month), int(my))
-    else:
-        span = day_span(int(day), int(dm), int(dy))
-    return span
+    last = m.lastindex  # the last group of the alternative that matched
+    if last == 4:
+        quarter, year = m.group(3, 4)
+        return quarter_span(_ROMAN[quarter] if quarter in _ROMAN else int(quarter), int(year))
+    if last == 6:
+        month, year = m.group(5, 6)
+        return month_span(int(month), int(year))
+    if last == 9:
+        day, month, year = m.group(7, 8, 9)
+        return day_span(int(day), int(month), int(year))
+    return year_span(int(m.group(last)))  # type: ignore[arg-type]
 
 
 def parse_core(text: str, *, lunar: bool, year: int | None, common: bool = True) -> Core | None:
@@ -442,6 +451,10 @@ def parse_core(text: str, *, lunar: bool, year: int | None, common: bool = True)
     text = _rewrite(text)
     try:  # the text itself, when every token in it is part of a period or a connector
         read = _periods(text)
+        if read is None:  # "từ …", "giai đoạn …", "trong …": the same without those words
+            lead = _LEADING_FILLERS.match(text)
+            if lead is not None:
+                read = _periods(text[lead.end() :])
     except SpanError:
         read = None  # an error shape, but perhaps only because of a filler: ask the tokens
     if read is None:
