@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SEED := ../shared/seeds/000_6a99d0bb3ce2a896.txt
 
-.PHONY: run test bench clean
+.PHONY: run test bench fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -26,6 +26,12 @@ BENCHES := timing import feeds planner delivery memory
 
 bench: $(STAMP)
 	set -e; for b in $(BENCHES); do echo "== benchmarks/$$b.py"; $(BIN)/python benchmarks/$$b.py; done
+
+# Fuzz every parser: FUZZ_BATCHES × 10,000 inputs each (docs/security.md); 10 batches = 100,000.
+FUZZ_BATCHES ?= 1
+fuzz: $(STAMP)
+	$(BIN)/pip install -q -e '.[fuzz]' || echo "atheris unavailable: the plain mutator runs instead"
+	$(BIN)/python tests/fuzz/run.py --batches $(FUZZ_BATCHES)
 
 clean:
 	rm -rf $(VENV) var
