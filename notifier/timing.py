@@ -8,13 +8,18 @@ text it cannot date gets kind `undatable` (or `conditional`) and a Vietnamese re
 How (docs/timing.md has the conventions and why):
 1. normalise once: `text.clean` (NFC, dashes, spaces) for what is stored, and an ASCII
    key equal to `text.fold_ascii` (case, NFD/NFC, tone placement and missing
-   diacritics all fold alike), computed by one `str.translate` when it can;
-2. an ordered list of small steps takes the wrappers off the key: recurrence
+   diacritics all fold alike), one letter per character so spans map back;
+2. the commonest whole cells ("Quý II/2024", "Trong năm 2024", "02/12/2024") are dated
+   at once by `timing_grammar.parse_common`;
+3. an ordered list of small steps takes the wrappers off the key: recurrence
    ("hằng quý"), conditions ("sau khi …", "(nếu có)", "theo chỉ đạo"), "thường xuyên",
-   named lunar days and "âm lịch", then deadline words ("trước", "chậm nhất");
-3. what is left is dated by `timing_grammar.parse_core` with the conventions of
+   named lunar days and "âm lịch" — each only when the key has a word it looks for —
+   then deadline words ("trước", "chậm nhất");
+4. what is left is dated by `timing_grammar.parse_core` with the conventions of
    `timing_spans` (recurrences get their RRULE from `timing_rules`); the steps'
    findings decide the kind.
+Speed (benchmarks/timing.py): the steps return plain tuples and one `Timing` is built
+per parse; the shortcuts of 2. and 3. are checked against the full path by tests.
 Not here: working days and lunar arithmetic (workdays.py), reminders (reminders.py).
 """
 

@@ -600,6 +600,9 @@ def _combine(spans: list[Span], links: list[str], open_start: bool) -> Core:
     """Ranges join their first start to their last end; lists take the covering span."""
     if not links:
         return _core((spans[0].start, spans[0].end, None, open_start))
+    if _LIST.isdisjoint(links):  # one range: "từ X đến Y" has an end, so it is not open
+        run = _run(spans[0], spans[-1])
+        return _core((run[0], run[1], None, False))
     runs: list[Span] = []
     run_start = spans[0]
     for k, link in enumerate(links):
