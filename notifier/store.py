@@ -27,9 +27,10 @@ Not here: what to send (reminders.py), rendering (emails.py), SMTP and maildir
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -426,6 +427,109 @@ def _outcome_updates() -> dict[str, sa.Update]:
 
 _OUTCOME_UPDATES = _outcome_updates()
 
+# The SQLite claim, with the values as parameters so it can be compiled once.
+_SQLITE_CLAIM = (
+    sa.update(outbox)
+    .where(
+        outbox.c.id.in_(
+            sa.select(outbox.c.id)
+            .where(outbox.c.status == "pending", outbox.c.next_attempt_at <= sa.bindparam("c_now"))
+            .order_by(outbox.c.due_at, outbox.c.id)
+            .limit(sa.bindparam("c_limit"))
+            .scalar_subquery()
+        ),
+        outbox.c.status == "pending",
+    )
+    .values(
+        status="claimed",
+        lease_owner=sa.bindparam("c_owner"),
+        lease_until=sa.bindparam("c_until"),
+        updated_at=sa.bindparam("c_now"),
+    )
+    .returning(*outbox.c)
+)
+_ROW_KEYS = (
+    "key", "kind", "template", "plan", "refs", "units", "recipients", "subject",
+    "due_at", "status", "attempts", "next_attempt_at", "created_at", "updated_at",
+)  # fmt: skip
+_LOG_KEYS = ("key", "at", "owner", "outcome", "smtp_code", "message")
+
+
+class _Raw:
+    """A Core statement compiled once for SQLite and run on the driver's cursor.
+
+    The sender's hot path (enqueue, claim, record) spent more time in SQLAlchemy's
+    per-row parameter and result processing than in SQLite; this keeps the statements
+    defined once, above, and skips that processing. Values are passed as SQLite stores
+    them: instants through UtcDateTime's own bind processor, JSON as text (`_json`).
+    """
+
+    __slots__ = ("fixed", "names", "sql")
+
+    def __init__(self, stmt: Any, dialect: sa.Dialect, keys: Sequence[str] | None = None) -> None:
+        compiled = stmt.compile(dialect=dialect, column_keys=list(keys) if keys else None)
+        self.sql: str = compiled.string
+        self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
+        self.fixed: dict[str, Any] = dict(compiled.params)
+
+    def args(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        fixed = self.fixed
+        return tuple(values[n] if n in values else fixed[n] for n in self.names)
+
+
+def _sqlite_statements(dialect: sa.Dialect) -> dict[str, _Raw]:
+    from sqlalchemy.dialects.sqlite import insert
+
+    raw = {status: _Raw(stmt, dialect) for status, stmt in _OUTCOME_UPDATES.items()}
+    raw["claim"] = _Raw(_SQLITE_CLAIM, dialect)
+    raw["insert"] = _Raw(
+        insert(outbox).on_conflict_do_nothing(index_elements=["key"]), dialect, _ROW_KEYS
+    )
+    raw["payload"] = _Raw(outbox_payload.insert(), dialect, ("id", "payload"))
+    raw["log"] = _Raw(delivery_log.insert(), dialect, _LOG_KEYS)
+    return raw
+
+
+@functools.lru_cache(maxsize=4096)  # a claim's rows share most instants (lease, creation)
+def _sqlite_instant(value: str | None) -> datetime | None:
+    """An instant as SQLAlchemy's SQLite DATETIME stores it (naive UTC text), made aware."""
+    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+@functools.lru_cache(maxsize=4096)  # units and recipients repeat from row to row
+def _json_tuple(text: str) -> tuple[Any, ...]:
+    """A stored JSON list as a tuple, inner lists as tuples of str (immutable: shared)."""
+    return tuple(tuple(map(str, v)) if isinstance(v, list) else v for v in json.loads(text))
+
+
+def _sqlite_row(t: Sequence[Any], payload: str | None) -> OutboxRow:
+    """An OutboxRow from a raw `outbox` row (columns in table order) and its payload text."""
+    (id_, key, kind, template, plan, refs, units, recipients, subject, due_at, status,
+     attempts, next_at, holder, until, sent_at, mid, error, created, updated) = t  # fmt: skip
+    return OutboxRow(
+        id=id_,
+        key=key,
+        kind=kind,
+        template=template,
+        plan=plan,
+        refs=_json_tuple(refs),
+        units=_json_tuple(units),
+        recipients=_json_tuple(recipients),
+        subject=subject,
+        payload_json=payload or "",
+        due_at=_sqlite_instant(due_at),  # type: ignore[arg-type]
+        status=status,
+        attempts=attempts,
+        next_attempt_at=_sqlite_instant(next_at),  # type: ignore[arg-type]
+        lease_owner=holder,
+        lease_until=_sqlite_instant(until),
+        sent_at=_sqlite_instant(sent_at),
+        message_id=mid,
+        last_error=error,
+        created_at=_sqlite_instant(created),  # type: ignore[arg-type]
+        updated_at=_sqlite_instant(updated),  # type: ignore[arg-type]
+    )
+
 
 # Read as text: only the renderer needs it parsed, and it may run in another process.
 _PAYLOAD_TEXT = sa.cast(outbox_payload.c.payload, sa.Text).label("payload")
@@ -450,6 +554,14 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        self._raw: dict[str, _Raw] = {}
+        self._time: Callable[[datetime], Any] = lambda value: value
+        if self.dialect == "sqlite":
+            self._raw = _sqlite_statements(engine.dialect)
+            # UtcDateTime as SQLAlchemy writes it on SQLite: naive UTC text with microseconds.
+            self._time = outbox.c.due_at.type.dialect_impl(engine.dialect).bind_processor(
+                engine.dialect
+            )  # type: ignore[assignment]
 
     def close(self) -> None:
         self.engine.dispose()
@@ -499,6 +611,8 @@ class Store:
         Returns how many were new.
         """
         reminders = list(reminders)
+        if self._raw:
+            return self._enqueue_sqlite(reminders, now)
         rows = [self._row_for(r, now) for r in reminders]
         if not rows:
             return 0
@@ -517,6 +631,37 @@ class Store:
                     [{"id": id_, "payload": payloads[key]} for id_, key in created],
                 )
                 new += len(created)
+        return new
+
+    def _enqueue_sqlite(self, reminders: list[ReminderLike], now: datetime) -> int:
+        """Row by row on the driver's cursor: a key already present costs one lookup, and
+        only new rows build and store their payload."""
+        if not reminders:
+            return 0
+        insert, payload, to_db = self._raw["insert"], self._raw["payload"], self._time
+        stamp = to_db(now)
+        new = 0
+        with self._tx() as conn:
+            cur = conn.connection.cursor()
+            try:
+                for r in reminders:
+                    values = self._row_for(r, now)
+                    due = to_db(r.due_at)
+                    values.update(
+                        refs=_json(values["refs"]),
+                        units=_json(values["units"]),
+                        recipients=_json(values["recipients"]),
+                        due_at=due,
+                        next_attempt_at=due,
+                        created_at=stamp,
+                        updated_at=stamp,
+                    )
+                    cur.execute(insert.sql, insert.args(values))
+                    if cur.rowcount == 1:
+                        cur.execute(payload.sql, (cur.lastrowid, _json(dict(r.context))))
+                        new += 1
+            finally:
+                cur.close()
         return new
 
     def _insert(self, table: sa.Table) -> Any:
@@ -562,6 +707,8 @@ class Store:
 
         Rows whose lease expired (their owner died) are first put back, with a log entry.
         """
+        if self._raw:
+            return self._claim_sqlite(owner, now=now, limit=limit, lease=lease)
         with self._tx() as conn:
             self._expire_leases(conn, now)
             pick = (
@@ -598,6 +745,29 @@ class Store:
                 else {}
             )
         rows = [OutboxRow.from_db({**m, "payload": payloads.get(m["id"])}) for m in claimed]
+        rows.sort(key=lambda r: (r.due_at, r.id))
+        return rows
+
+    def _claim_sqlite(
+        self, owner: str, *, now: datetime, limit: int, lease: timedelta
+    ) -> list[OutboxRow]:
+        claim, to_db = self._raw["claim"], self._time
+        values = {"c_now": to_db(now), "c_until": to_db(now + lease), "c_owner": owner}
+        with self._tx() as conn:
+            self._expire_leases(conn, now)
+            cur = conn.connection.cursor()
+            try:
+                claimed = cur.execute(claim.sql, claim.args({**values, "c_limit": limit})).fetchall()
+                ids = [t[0] for t in claimed]
+                payloads: dict[int, str] = {}
+                for start in range(0, len(ids), 500):  # SQLite's limit on parameters
+                    part = ids[start : start + 500]
+                    marks = ",".join("?" * len(part))
+                    sql = f"SELECT id, payload FROM outbox_payload WHERE id IN ({marks})"
+                    payloads.update(cur.execute(sql, part).fetchall())
+            finally:
+                cur.close()
+        rows = [_sqlite_row(t, payloads.get(t[0])) for t in claimed]
         rows.sort(key=lambda r: (r.due_at, r.id))
         return rows
 
@@ -639,6 +809,8 @@ class Store:
         """
         if not outcomes:
             return 0
+        if self._raw:
+            return self._record_sqlite(outcomes, owner)
         changed = 0
         with self._tx() as conn:
             for status, group in _group(outcomes).items():
@@ -657,6 +829,51 @@ class Store:
                     for o in outcomes
                 ],
             )
+        return changed
+
+    def _record_sqlite(self, outcomes: Sequence[Outcome], owner: str) -> int:
+        to_db, log = self._time, self._raw["log"]
+        changed = 0
+        with self._tx() as conn:
+            cur = conn.connection.cursor()
+            try:
+                for status, group in _group(outcomes).items():
+                    update = self._raw[status]
+                    cur.executemany(
+                        update.sql,
+                        [
+                            update.args(
+                                {
+                                    "o_id": o.id,
+                                    "o_owner": owner,
+                                    "o_at": to_db(o.at),
+                                    "o_mid": o.message_id,
+                                    "o_msg": o.message[:2000],
+                                    "o_retry": to_db(o.retry_at or o.at),
+                                }
+                            )
+                            for o in group
+                        ],
+                    )
+                    changed += max(cur.rowcount, 0)
+                cur.executemany(
+                    log.sql,
+                    [
+                        log.args(
+                            {
+                                "key": o.key,
+                                "at": to_db(o.at),
+                                "owner": owner,
+                                "outcome": o.status,
+                                "smtp_code": o.smtp_code,
+                                "message": o.message[:2000],
+                            }
+                        )
+                        for o in outcomes
+                    ],
+                )
+            finally:
+                cur.close()
         return changed
 
     def _apply(self, conn: Connection, status: str, group: list[Outcome], owner: str) -> int:

@@ -1,0 +1,100 @@
+"""SQLite's fast paths in notifier.store (enqueue, claim, record on the driver's cursor)
+write and read exactly what the SQLAlchemy path does.
+
+Two stores on two fresh SQLite files get the same operations, one with the fast paths
+switched off; every table must hold the same values, in the same stored form, and every
+call must return the same thing.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+from _stores import Rem, at
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from notifier.store import Outcome, Store, delivery_log, open_store, outbox, outbox_payload
+
+TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
+
+
+def _pair(tmp: Path) -> tuple[Store, Store]:
+    fast, slow = open_store(f"sqlite:///{tmp / 'fast.sqlite3'}"), open_store(f"sqlite:///{tmp / 'slow.sqlite3'}")
+    for s in (fast, slow):
+        s.upgrade()
+    assert fast._raw
+    slow._raw = {}  # the SQLAlchemy path
+    return fast, slow
+
+
+def _tables(store: Store) -> list[list[tuple]]:
+    with store.engine.connect() as conn:
+        return [
+            [tuple(r) for r in conn.exec_driver_sql(f"SELECT * FROM {t.name} ORDER BY id")]  # raw, as stored
+            for t in (outbox, outbox_payload, delivery_log)
+        ]
+
+
+reminders = st.lists(
+    st.builds(
+        Rem,
+        key=st.text("abc/01", min_size=1, max_size=6),
+        due_at=st.integers(0, 600).map(lambda m: at(1) + timedelta(minutes=m, microseconds=m)),
+        to=st.lists(st.sampled_from(["a@example.org", "b@example.org"]), min_size=1, max_size=2).map(tuple),
+        to_names=st.lists(TEXT, max_size=2).map(tuple),
+        refs=st.lists(TEXT, max_size=3).map(tuple),
+        subject=TEXT,
+        context=st.dictionaries(TEXT, st.one_of(TEXT, st.integers(), st.lists(TEXT, max_size=2))),
+    ),
+    max_size=12,
+    unique_by=lambda r: r.key,  # a key twice in one call: see the test at the end
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batch=reminders, again=reminders, limit=st.integers(1, 8), data=st.data())
+def test_fast_paths_store_and_return_what_sqlalchemy_does(tmp_path_factory, batch, again, limit, data) -> None:
+    fast, slow = _pair(tmp_path_factory.mktemp("paths"))
+    try:
+        assert fast.enqueue(batch, now=at(1, 0)) == slow.enqueue(batch, now=at(1, 0))
+        assert fast.enqueue(again, now=at(1, 1)) == slow.enqueue(again, now=at(1, 1))  # old keys kept
+        now = at(1, 9)
+        claimed = fast.claim_due("a", now=now, limit=limit)
+        assert claimed == slow.claim_due("a", now=now, limit=limit)
+        statuses = st.sampled_from(["sent", "retry", "failed", "released"])
+        outcomes = [
+            Outcome(r.id, r.key, data.draw(statuses), now + timedelta(seconds=i), message_id=f"<{i}@x>",
+                    smtp_code=data.draw(st.none() | st.just(451)), message=data.draw(TEXT),
+                    retry_at=now + timedelta(minutes=i + 1))
+            for i, r in enumerate(claimed)
+        ]  # fmt: skip
+        assert fast.record(outcomes, owner="a") == slow.record(outcomes, owner="a")
+        assert fast.record(outcomes, owner="b") == slow.record(outcomes, owner="b")  # not b's rows
+        later = now + timedelta(hours=2)
+        assert fast.claim_due("b", now=later, limit=50) == slow.claim_due("b", now=later, limit=50)
+        assert _tables(fast) == _tables(slow)
+        assert fast.counts(now=later) == slow.counts(now=later)
+    finally:
+        fast.close()
+        slow.close()
+
+
+def test_stored_instants_keep_sqlalchemys_text_form(tmp_path: Path) -> None:
+    fast, _ = _pair(tmp_path)
+    fast.enqueue([Rem("k", at(1, 8))], now=at(1, 0))
+    with fast.engine.connect() as conn:
+        due = conn.execute(sa.text("SELECT due_at FROM outbox")).scalar()
+    assert due == "2024-03-01 01:00:00.000000"  # 08:00 in Hà Nội, as UTC text with microseconds
+    fast.close()
+
+
+def test_a_key_twice_in_one_call_keeps_the_first_reminder_whole(tmp_path: Path) -> None:
+    fast, _ = _pair(tmp_path)
+    first = Rem("k", at(1, 8), subject="một", context={"n": 1})
+    assert fast.enqueue([first, Rem("k", at(1, 9), subject="hai", context={"n": 2})], now=at(1, 0)) == 1
+    row = fast.get("k")
+    assert row is not None and (row.subject, row.payload, row.due_at) == ("một", {"n": 1}, at(1, 8))
+    fast.close()
