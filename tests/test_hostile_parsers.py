@@ -172,8 +172,8 @@ near_names = st.builds(
 )  # fmt: skip
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.one_of(near_names, unit_cell, st.text(max_size=300)))
+@settings(max_examples=30, deadline=None)
+@given(st.one_of(near_names, unit_cell, st.text(max_size=120)))
 def test_closest_skips_only_pairs_that_cannot_win(name: str) -> None:
     # The 100 kB fix (upper bounds before ratio()) must not change a single suggestion.
     assert PROVINCE.closest(name) == _closest_reference(PROVINCE, name)
@@ -200,7 +200,7 @@ schedule_doc = st.fixed_dictionaries(
 
 
 @settings(
-    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(doc=schedule_doc, garble=st.one_of(st.none(), st.binary(max_size=40), st.integers(0, 400)))
 def test_schedule_load_gives_a_plan_or_file_line_problems_never_a_crash(
