@@ -30,7 +30,6 @@ MIME and SMTP (mailer.py), SQL (store.py).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -41,7 +40,7 @@ from typing import Any
 
 from notifier.errors import DeliveryError
 from notifier.mailer import Address, Envelope, Mailer, SmtpError, compose, message_id
-from notifier.store import OutboxRow, Outcome, Store
+from notifier.store import OutboxRow, Outcome, Store, read_json
 
 __all__ = [
     "BatchResult",
@@ -130,7 +129,7 @@ def _build(
 ) -> Envelope | tuple[str, bool]:
     key, template, payload_json, recipients = job
     try:
-        payload = json.loads(payload_json) if payload_json else {}
+        payload = read_json(payload_json) if payload_json else {}
         if not isinstance(payload, dict):
             payload = {}
         rendered = (render or _default_render())(template, payload)

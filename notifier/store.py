@@ -37,6 +37,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
@@ -62,6 +63,7 @@ __all__ = [
     "open_store",
     "outbox",
     "outbox_payload",
+    "read_json",
     "upgrade",
 ]
 
@@ -222,7 +224,7 @@ class OutboxRow:
     @property
     def payload(self) -> Mapping[str, Any]:
         """The template context (a fresh dict at each call)."""
-        value = json.loads(self.payload_json) if self.payload_json else {}
+        value = read_json(self.payload_json) if self.payload_json else {}
         return value if isinstance(value, dict) else {}
 
     @classmethod
@@ -341,9 +343,30 @@ def _sqlite_setup(engine: Engine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+# Dates and dataclasses are not JSON: refused (through json.dumps) as before, not written.
+_ORJSON_STRICT = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
 def _json(value: Any) -> str:
-    # Vietnamese stays UTF-8 rather than \uXXXX escapes: half the size, twice as fast to read.
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    """Compact JSON text, Vietnamese kept as UTF-8 (half the size of \\uXXXX escapes).
+
+    orjson writes the same text as json.dumps(ensure_ascii=False, separators=(",", ":"))
+    five times faster (a payload is ~5 kB); what it does not take as plain JSON (keys that
+    are not str, integers past 64 bits) goes to json.dumps, which then accepts or refuses
+    it as before. Non-finite floats become null (standard JSON) rather than `Infinity`.
+    """
+    try:
+        return orjson.dumps(value, option=_ORJSON_STRICT).decode("utf-8")
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def read_json(text: str | bytes) -> Any:
+    """JSON text → value: orjson, or json.loads for what only it reads (NaN, Infinity)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def _engine(url: str) -> Engine:

@@ -98,3 +98,40 @@ def test_a_key_twice_in_one_call_keeps_the_first_reminder_whole(tmp_path: Path) 
     row = fast.get("k")
     assert row is not None and (row.subject, row.payload, row.due_at) == ("một", {"n": 1}, at(1, 8))
     fast.close()
+
+
+def json_values(*leaves):
+    return st.recursive(
+        st.one_of(st.none(), st.booleans(), st.integers(), TEXT, *leaves),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4),
+        max_leaves=20,
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values(), json_values(st.floats(allow_nan=False, allow_infinity=False)))
+def test_payload_json_is_the_text_json_dumps_writes(value, with_floats) -> None:
+    import json
+
+    from notifier.store import _json, read_json
+
+    text = _json(value)  # contexts: strings, integers, lists, objects
+    assert text == json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    assert read_json(text) == json.loads(text) == value
+    assert read_json(_json(with_floats)) == with_floats  # floats: same value ("1e-7" or "1e-07")
+
+
+def test_values_that_are_not_plain_json_go_through_json_dumps() -> None:
+    import json
+    from datetime import date
+
+    import pytest
+
+    from notifier.store import _json, read_json
+
+    assert _json({1: "a", "b": 2**70}) == '{"1":"a","b":1180591620717411303424}'
+    with pytest.raises(TypeError):
+        _json({"day": date(2024, 1, 1)})  # dates are ISO strings in contexts, never objects
+    assert read_json('{"x": NaN}')["x"] != read_json('{"x": NaN}')["x"]  # json.loads reads NaN
+    assert _json([float("inf")]) == "[null]"  # standard JSON (PostgreSQL refuses Infinity)
+    assert json.loads(_json({"k": "Sở Ngoại vụ\u2028"})) == {"k": "Sở Ngoại vụ\u2028"}
