@@ -924,6 +924,12 @@ def _merge_parts(parts: list[tuple[str, list[Activity]]]) -> tuple[list[str], li
     return leads, activities
 
 
+@lru_cache(maxsize=4096)
+def _ics_name(number: str) -> str:
+    """The .ics attachment's name for a plan: slugify once a plan, not once a reminder."""
+    return f"nhac-viec-{slugify(number, max_length=40)}"
+
+
 def _activity_context(p: _Planner, unit: Any, plan: Plan, day: date, n: int, leads: list[str],
                       activities: list[Activity]) -> dict[str, Any]:
     recipient, links = p.shared.unit(unit)
@@ -940,7 +946,7 @@ def _activity_context(p: _Planner, unit: Any, plan: Plan, day: date, n: int, lea
         "days_before": n,
         "count": p.rules.count,
         "activities": [p.shared.activity(a, plan) for a in activities],
-        "ics_name": f"nhac-viec-{slugify(plan.number or plan.slug, max_length=40)}",
+        "ics_name": _ics_name(plan.number or plan.slug),
         "events": [p.shared.ics_event(a, plan, unit) for a in activities
                    if a.timing.end is not None],
     }

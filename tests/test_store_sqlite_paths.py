@@ -92,12 +92,12 @@ def test_stored_instants_keep_sqlalchemys_text_form(tmp_path: Path) -> None:
 
 
 def test_a_key_twice_in_one_call_keeps_the_first_reminder_whole(tmp_path: Path) -> None:
-    fast, _ = _pair(tmp_path)
-    first = Rem("k", at(1, 8), subject="một", context={"n": 1})
-    assert fast.enqueue([first, Rem("k", at(1, 9), subject="hai", context={"n": 2})], now=at(1, 0)) == 1
-    row = fast.get("k")
-    assert row is not None and (row.subject, row.payload, row.due_at) == ("một", {"n": 1}, at(1, 8))
-    fast.close()
+    for store in _pair(tmp_path):  # both paths
+        first = Rem("k", at(1, 8), subject="một", context={"n": 1})
+        assert store.enqueue([first, Rem("k", at(1, 9), subject="hai", context={"n": 2})], now=at(1, 0)) == 1
+        row = store.get("k")
+        assert row is not None and (row.subject, row.payload, row.due_at) == ("một", {"n": 1}, at(1, 8))
+        store.close()
 
 
 def json_values(*leaves):
