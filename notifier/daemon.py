@@ -155,18 +155,12 @@ def signature(config_path: Path, schedules_dir: Path) -> Signature:
     """What changes when an admin edits, adds or removes config.toml or a schedule file."""
     from notifier.schedules import schedule_paths
 
+    from notifier.publish import file_signature
+
     paths = [config_path, schedules_dir]
     if schedules_dir.is_dir():
         paths += schedule_paths(schedules_dir)
-    out = []
-    for p in paths:
-        try:
-            st = p.stat()
-        except OSError:
-            out.append((str(p), -1, -1, -1))
-            continue
-        out.append((str(p), st.st_mtime_ns, st.st_size, st.st_ino))
-    return tuple(out)
+    return file_signature(paths)
 
 
 def load_snapshot(

@@ -312,21 +312,27 @@ def _write_atomic(path: Path, data: bytes) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _signature(paths: Sequence[Path]) -> tuple[tuple[str, int, int, int], ...]:
-    """What changes when an admin edits, adds or removes a watched file."""
+def file_signature(paths: Sequence[Path]) -> tuple[tuple[str, int, int, int], ...]:
+    """What changes when an admin edits, adds or removes one of `paths` (files as given)."""
     out: list[tuple[str, int, int, int]] = []
+    for p in paths:
+        try:
+            st = p.stat()
+        except OSError:
+            out.append((str(p), -1, -1, -1))
+            continue
+        out.append((str(p), st.st_mtime_ns, st.st_size, st.st_ino))
+    return tuple(out)
+
+
+def _signature(paths: Sequence[Path]) -> tuple[tuple[str, int, int, int], ...]:
+    """The watched files and folders, with every visible file inside a folder."""
+    items: list[Path] = []
     for root in paths:
-        items = [root]
+        items.append(root)
         if root.is_dir():
             items += sorted(p for p in root.iterdir() if not p.name.startswith("."))
-        for p in items:
-            try:
-                st = p.stat()
-            except OSError:
-                out.append((str(p), -1, -1, -1))
-                continue
-            out.append((str(p), st.st_mtime_ns, st.st_size, st.st_ino))
-    return tuple(out)
+    return file_signature(items)
 
 
 class FeedCache:

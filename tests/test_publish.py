@@ -55,11 +55,13 @@ class Source:
 
 
 def bump(path: Path, text: str) -> None:
-    path.write_text(text, encoding="utf-8")
-    st = path.stat()  # make sure the signature moves even within one mtime tick
+    """Rewrite `path` so its signature moves, even for two same-size writes in one mtime tick."""
     import os
 
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    before = path.stat().st_mtime_ns if path.exists() else 0
+    path.write_text(text, encoding="utf-8")
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, max(st.st_mtime_ns, before) + 1_000_000))
 
 
 def test_cache_serves_bytes_with_strong_etags_per_representation(tmp_path):
