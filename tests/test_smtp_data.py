@@ -102,3 +102,30 @@ def test_replies_to_the_message_are_sorted_and_the_session_goes_on(
     assert failed.code == int(reply[:3])
     assert isinstance(ok, str)
     assert received(server, 1) == [data]
+
+
+def test_a_server_that_stops_answering_is_a_temporary_failure_within_the_timeout() -> None:
+    import time
+
+    slow = SmtpServer().start()
+    slow.handler.on_data = lambda _r: time.sleep(1.5)  # the reply to the message never comes in time
+    transport = SmtpTransport(SmtpSettings("127.0.0.1", slow.port, security="none", timeout=0.4))
+    mailer = Mailer(transport, SENDER)
+    data = compose(Rendered("s", "t", "<p>h</p>"), sender=SENDER, to=[VH], key="t", date=WHEN)
+
+    async def go() -> tuple[BaseException | None, float, int]:
+        started = time.monotonic()
+        try:
+            await mailer.send(Envelope(SENDER.address, (VH.address,), data, "<t@x>"))
+        except SmtpError as exc:
+            return exc, time.monotonic() - started, len(transport._idle)
+        finally:
+            await mailer.close()
+        return None, time.monotonic() - started, len(transport._idle)
+
+    try:
+        failure, took, idle = asyncio.run(go())
+    finally:
+        slow.close()
+    assert isinstance(failure, SmtpError) and not failure.permanent
+    assert 0.3 < took < 1.4 and idle == 0  # the session in an unknown state is not reused
