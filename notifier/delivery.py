@@ -435,22 +435,21 @@ async def drain(
     total = BatchResult()
     batches = 0
 
-    def claim() -> asyncio.Task[tuple[list[OutboxRow], float]]:
-        return asyncio.create_task(_claim(store, owner, now=clock(), limit=limit, lease=lease))
+    async def claim() -> _Batch:
+        rows, deadline = await _claim(store, owner, now=clock(), limit=limit, lease=lease)
+        # Rendering starts now, queued behind the batch being sent, not after it.
+        return _Batch(rows, mailer, render=render, executor=executor, when=clock(), deadline=deadline)
 
-    upcoming: asyncio.Task[tuple[list[OutboxRow], float]] | None = claim()
+    upcoming: asyncio.Task[_Batch] | None = asyncio.create_task(claim())
     try:
         while upcoming is not None:
-            rows, deadline = await upcoming
+            batch = await upcoming
             upcoming = None
             batches += 1
-            if not rows:
+            if not batch.rows:
                 break
-            batch = _Batch(
-                rows, mailer, render=render, executor=executor, when=clock(), deadline=deadline
-            )
             if max_batches is None or batches < max_batches:
-                upcoming = claim()
+                upcoming = asyncio.create_task(claim())
             result = await _deliver(batch, mailer, recorder, policy=policy, stamp=clock, stop=stop)
             total.add(result)
             if result.claimed == result.released:  # stopping, or out of lease time
@@ -463,16 +462,15 @@ async def drain(
 
 
 async def _give_back(
-    upcoming: asyncio.Task[tuple[list[OutboxRow], float]],
-    recorder: _Recorder,
-    clock: Callable[[], datetime],
+    upcoming: asyncio.Task[_Batch], recorder: _Recorder, clock: Callable[[], datetime]
 ) -> None:
     try:
-        rows, _ = await upcoming
+        batch = await upcoming
     except Exception:  # the claim failed: nothing was taken
         log.warning("nhận trước lô thư kế tiếp thất bại", exc_info=True)
         return
-    for row in rows:
+    batch.cancel()
+    for row in batch.rows:
         recorder.add(Outcome(row.id, row.key, "released", clock(), message="trả lại"))
 
 
