@@ -165,6 +165,8 @@ def test_readers_during_rebuilds_see_only_whole_snapshots(tmp_path):
             seen.add(body)
             time.sleep(0.0005)  # let the rebuild thread have the GIL
 
+    first = cache.snapshot  # built before the readers start, so no reader builds it after a bump
+    assert first is not None
     readers = [threading.Thread(target=read, daemon=True) for _ in range(3)]
     for t in readers:
         t.start()
