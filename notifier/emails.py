@@ -16,7 +16,8 @@ is untrusted and a subject becomes a mail header. Output is NFC.
 Speed (benchmarks/delivery.py renders every message the daemon sends): templates are
 compiled once per directory and run without Jinja's per-call globals merge; contexts are
 JSON dicts, so `a.ref` looks up the key first (Jinja tries the attribute first and pays an
-AttributeError for every lookup); date filters are cached; the .ics is written line by
+AttributeError for every lookup); macros with plain positional arguments are called
+directly; date filters are cached; the .ics is written line by
 line, folded by feeds.fold_line, instead of through icalendar's Component (tests compare
 the bytes with icalendar's).
 Not here: MIME composition, RFC 2047 encoding and sending (mailer.py); what to send
@@ -36,6 +37,7 @@ from typing import Any
 
 import jinja2
 import jinja2.runtime
+from markupsafe import Markup
 
 from notifier.feeds import _esc as escape_text  # vText's escaping (feeds' tests pin it)
 from notifier.feeds import fold_line, safe_text
@@ -161,6 +163,29 @@ class _Environment(jinja2.Environment):
         return super().getattr(obj, attribute)
 
 
+class _Context(jinja2.runtime.Context):
+    """A macro called with its positional arguments only (all the templates do) runs
+    directly: Jinja's general call path (pass-argument probes, keyword and caller
+    handling) cost more than the small macros it ran. Anything else goes that path."""
+
+    def call(self, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
+        if (
+            type(obj) is jinja2.runtime.Macro
+            and len(args) == obj._argument_count
+            and not (obj.caller or obj.catch_kwargs or obj.catch_varargs)
+            and kwargs.keys() <= _CALL_VARS
+        ):
+            try:
+                rv = obj._func(*args)
+            except StopIteration:
+                return super().call(obj, *args, **kwargs)
+            return Markup(rv) if self.eval_ctx.autoescape else rv
+        return super().call(obj, *args, **kwargs)
+
+
+_CALL_VARS = frozenset(("_block_vars", "_loop_vars"))
+
+
 def _environment(directory: Path, *, html: bool) -> jinja2.Environment:
     env = _Environment(
         loader=jinja2.FileSystemLoader(str(directory)),
@@ -171,6 +196,7 @@ def _environment(directory: Path, *, html: bool) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.context_class = _Context
     env.filters.update(
         vn_date=vn_date, vn_day=vn_day, vn_weekday=vn_weekday, vn_span=_vn_span, one_line=one_line
     )
