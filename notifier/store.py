@@ -582,6 +582,18 @@ def _with_payload() -> sa.Select[Any]:
 # --- the store ---
 
 
+@functools.lru_cache(maxsize=4096)  # units and refs repeat from reminder to reminder
+def _json_strings(values: tuple[str, ...]) -> str:
+    return _json([str(v) for v in values])
+
+
+@functools.lru_cache(maxsize=4096)
+def _json_recipients(names: tuple[str, ...], addresses: tuple[str, ...]) -> str:
+    """[[display name, address], ...] as stored; a missing name is ""."""
+    names = names + ("",) * (len(addresses) - len(names))
+    return _json([[str(n), str(a)] for n, a in zip(names, addresses)])
+
+
 def _json_list(values: Iterable[str]) -> list[str]:
     return [str(v) for v in values]
 
@@ -683,24 +695,22 @@ class Store:
         if not reminders:
             return 0
         insert, payload, to_db = self._raw["insert"], self._raw["payload"], self._time
+        assert insert.names == _ROW_KEYS  # the tuples below are in this order
         stamp = to_db(now)
         new = 0
         with self._tx() as conn:
             cur = conn.connection.cursor()
             try:
                 for r in reminders:
-                    values = self._row_for(r, now)
+                    if r.due_at.tzinfo is None:
+                        raise ValueError(f"{r.key}: due_at không có múi giờ")
                     due = to_db(r.due_at)
-                    values.update(
-                        refs=_json(values["refs"]),
-                        units=_json(values["units"]),
-                        recipients=_json(values["recipients"]),
-                        due_at=due,
-                        next_attempt_at=due,
-                        created_at=stamp,
-                        updated_at=stamp,
-                    )
-                    cur.execute(insert.sql, insert.args(values))
+                    row = (
+                        r.key, r.kind, r.template, r.plan, _json_strings(tuple(r.refs)),
+                        _json_strings(tuple(r.units)), _json_recipients(tuple(r.to_names), tuple(r.to)),
+                        r.subject, due, "pending", 0, due, stamp, stamp,
+                    )  # fmt: skip
+                    cur.execute(insert.sql, row)
                     if cur.rowcount == 1:
                         cur.execute(payload.sql, (cur.lastrowid, _json(dict(r.context))))
                         new += 1
