@@ -30,6 +30,7 @@ from __future__ import annotations
 import functools
 import gc
 import json
+import operator
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -502,17 +503,19 @@ class _Raw:
     them: instants through UtcDateTime's own bind processor, JSON as text (`_json`).
     """
 
-    __slots__ = ("fixed", "names", "sql")
+    __slots__ = ("_pick", "fixed", "names", "sql")
 
     def __init__(self, stmt: Any, dialect: sa.Dialect, keys: Sequence[str] | None = None) -> None:
         compiled = stmt.compile(dialect=dialect, column_keys=list(keys) if keys else None)
         self.sql: str = compiled.string
         self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
         self.fixed: dict[str, Any] = dict(compiled.params)
+        pick = operator.itemgetter(*self.names) if self.names else (lambda _: ())
+        self._pick = pick if len(self.names) != 1 else (lambda d: (pick(d),))
 
     def args(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
-        fixed = self.fixed
-        return tuple(values[n] if n in values else fixed[n] for n in self.names)
+        """The statement's parameters in order: `values`, else the compiled constants."""
+        return self._pick({**self.fixed, **values})  # type: ignore[no-any-return]
 
 
 def _sqlite_statements(dialect: sa.Dialect) -> dict[str, _Raw]:
@@ -609,9 +612,11 @@ class Store:
         if self.dialect == "sqlite":
             self._raw = _sqlite_statements(engine.dialect)
             # UtcDateTime as SQLAlchemy writes it on SQLite: naive UTC text with microseconds.
-            self._time = outbox.c.due_at.type.dialect_impl(engine.dialect).bind_processor(
+            to_text = outbox.c.due_at.type.dialect_impl(engine.dialect).bind_processor(
                 engine.dialect
-            )  # type: ignore[assignment]
+            )
+            # Cached: a batch's outcomes and a plan's reminders share a few instants.
+            self._time = functools.lru_cache(maxsize=1024)(to_text)  # type: ignore[arg-type]
 
     def close(self) -> None:
         self.engine.dispose()
