@@ -94,11 +94,21 @@ LINE = 78  # RFC 5322's recommended line length, folding whitespace included
 MAX_HEADER_CHARS = 400  # characters of subject or display name kept
 
 
+# What header_text would change apart from the ends and the length (a rendered subject,
+# already one line, has none of it): checked in one scan before doing the work.
+_UNTIDY = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u0085\u2028\u2029\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u2069\ufeff]|\\s\\s|[^\\S ]"
+)
+
+
 def header_text(text: str, *, limit: int = MAX_HEADER_CHARS) -> str:
     """NFC, one line: control characters and line breaks become spaces, invisibles go."""
-    text = _INVISIBLE.sub("", unicodedata.normalize("NFC", str(text)))
-    text = _SPACES.sub(" ", _CONTROL.sub(" ", text)).strip()
-    return text[:limit].rstrip()
+    text = str(text)
+    if _UNTIDY.search(text) or not unicodedata.is_normalized("NFC", text):
+        text = _INVISIBLE.sub("", unicodedata.normalize("NFC", text))
+        text = _SPACES.sub(" ", _CONTROL.sub(" ", text))
+    return text.strip()[:limit].rstrip()
 
 
 def _word_bytes(room: int) -> int:
@@ -224,9 +234,19 @@ _CONTENT_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+")
 _ICS_METHOD = re.compile(rb"^METHOD:([A-Za-z-]+)\r?$", re.MULTILINE)
 
 
-def _attachment(filename: str, content_type: str, data: bytes) -> bytes:
+@lru_cache(maxsize=1024)
+def _safe_filename(filename: str) -> str:
     name = _SAFE_FILENAME.sub("-", unicodedata.normalize("NFKD", filename)).strip("-.")[-60:]
-    name = name.lstrip("-.") or "tep"
+    return name.lstrip("-.") or "tep"
+
+
+@lru_cache(maxsize=256)  # a batch is composed with one date
+def _date_header(date: datetime) -> str:
+    return format_datetime(date)
+
+
+def _attachment(filename: str, content_type: str, data: bytes) -> bytes:
+    name = _safe_filename(filename)
     ctype = content_type.lower().strip()
     if not _CONTENT_TYPE.fullmatch(ctype):
         ctype = "application/octet-stream"
@@ -332,7 +352,7 @@ def compose(
         f"From: {sender.header()}\r\n"
         f"To: {recipients}\r\n"
         f"Subject: {encode_text(rendered.subject)}\r\n"
-        f"Date: {format_datetime(date)}\r\n"
+        f"Date: {_date_header(date)}\r\n"
         f"Message-ID: {mid}\r\n"
         "MIME-Version: 1.0\r\n"
         "Auto-Submitted: auto-generated\r\n"

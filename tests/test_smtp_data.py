@@ -129,3 +129,23 @@ def test_a_server_that_stops_answering_is_a_temporary_failure_within_the_timeout
         slow.close()
     assert isinstance(failure, SmtpError) and not failure.permanent
     assert 0.3 < took < 1.4 and idle == 0  # the session in an unknown state is not reused
+
+
+def _header_text_reference(text: str, limit: int = 400) -> str:
+    """header_text as first written (every step always), the oracle for its fast path."""
+    import re
+    import unicodedata
+
+    control = re.compile("[\x00-\x1f\x7f-\x9f\u0085\u2028\u2029]+")
+    invisible = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+    text = invisible.sub("", unicodedata.normalize("NFC", text))
+    return re.sub(r"\s+", " ", control.sub(" ", text)).strip()[:limit].rstrip()
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(max_size=60) | st.sampled_from(["Nhắc việc: nhiệm vụ II.7 bắt đầu", " a  b ", "x\u00a0y"]))
+def test_header_text_fast_path_changes_nothing(text: str) -> None:
+    from notifier.mailer import header_text
+
+    assert header_text(text) == _header_text_reference(text)
+    assert header_text(text, limit=7) == _header_text_reference(text, 7)
