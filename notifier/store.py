@@ -695,33 +695,40 @@ class Store:
         return new
 
     def _enqueue_sqlite(self, reminders: list[ReminderLike], now: datetime) -> int:
-        """Row by row on the driver's cursor: a key already present costs one lookup, and
-        only new rows build and store their payload."""
+        """All rows in one executemany on the driver's cursor; then the rows that are new
+        (inside the write transaction they are exactly those past the previous highest id)
+        build and store their payload, and only they."""
         if not reminders:
             return 0
         insert, payload, to_db = self._raw["insert"], self._raw["payload"], self._time
         assert insert.names == _ROW_KEYS  # the tuples below are in this order
         stamp = to_db(now)
-        new = 0
+        rows = []
+        first: dict[str, ReminderLike] = {}
+        for r in reminders:
+            if r.due_at.tzinfo is None:
+                raise ValueError(f"{r.key}: due_at không có múi giờ")
+            first.setdefault(r.key, r)  # a key twice: the first row is the one inserted
+            due = to_db(r.due_at)
+            rows.append((
+                r.key, r.kind, r.template, r.plan, _json_strings(tuple(r.refs)),
+                _json_strings(tuple(r.units)), _json_recipients(tuple(r.to_names), tuple(r.to)),
+                r.subject, due, "pending", 0, due, stamp, stamp,
+            ))  # fmt: skip
         with self._tx() as conn:
             cur = conn.connection.cursor()
             try:
-                for r in reminders:
-                    if r.due_at.tzinfo is None:
-                        raise ValueError(f"{r.key}: due_at không có múi giờ")
-                    due = to_db(r.due_at)
-                    row = (
-                        r.key, r.kind, r.template, r.plan, _json_strings(tuple(r.refs)),
-                        _json_strings(tuple(r.units)), _json_recipients(tuple(r.to_names), tuple(r.to)),
-                        r.subject, due, "pending", 0, due, stamp, stamp,
-                    )  # fmt: skip
-                    cur.execute(insert.sql, row)
-                    if cur.rowcount == 1:
-                        cur.execute(payload.sql, (cur.lastrowid, _json(dict(r.context))))
-                        new += 1
+                before = cur.execute("SELECT coalesce(max(id), 0) FROM outbox").fetchone()[0]
+                cur.executemany(insert.sql, rows)
+                created = cur.execute(
+                    "SELECT id, key FROM outbox WHERE id > ? ORDER BY id", (before,)
+                ).fetchall()
+                cur.executemany(
+                    payload.sql, [(id_, _json(dict(first[key].context))) for id_, key in created]
+                )
             finally:
                 cur.close()
-        return new
+        return len(created)
 
     def _insert(self, table: sa.Table) -> Any:
         if self.dialect == "postgresql":
