@@ -723,8 +723,8 @@ class Store:
                 created = cur.execute(
                     "SELECT id, key FROM outbox WHERE id > ? ORDER BY id", (before,)
                 ).fetchall()
-                cur.executemany(
-                    payload.sql, [(id_, _json(dict(first[key].context))) for id_, key in created]
+                cur.executemany(  # a generator: payloads are made one at a time, not all held
+                    payload.sql, ((id_, _json(dict(first[key].context))) for id_, key in created)
                 )
             finally:
                 cur.close()
