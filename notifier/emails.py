@@ -217,10 +217,21 @@ def _compiled(directory: Path, name: str) -> tuple[jinja2.Template, dict[str, An
     return compiled, dict(compiled.globals)
 
 
+@lru_cache(maxsize=32)
+def _parts(directory: Path, template: str) -> tuple[tuple[jinja2.Template, dict[str, Any]], ...]:
+    """The subject, text and html templates of one email, found with one cache lookup."""
+    _check_name(template)
+    return tuple(_compiled(directory, f"{template}.{part}.j2") for part in ("subject", "text", "html"))
+
+
 def _run(directory: Path, name: str, context: Mapping[str, Any]) -> str:
+    return _run_compiled(_compiled(directory, name), context)
+
+
+def _run_compiled(found: tuple[jinja2.Template, dict[str, Any]], context: Mapping[str, Any]) -> str:
     """Template.render without its per-call costs: merging the globals ChainMap into the
     context and copying its keys into a set (together as much as a subject takes)."""
-    compiled, globals_ = _compiled(directory, name)
+    compiled, globals_ = found
     run = jinja2.runtime.new_context(
         compiled.environment, compiled.name, compiled.blocks, {**globals_, **context}, True
     )
@@ -252,13 +263,12 @@ def render(
     "url"} with ISO dates (inclusive end); `context["stamp"]` (ISO instant) is the DTSTAMP,
     so rendering stays a pure function of its input.
     """
-    _check_name(template)
-    where = directory or TEMPLATES_DIR
-    subject = one_line(_run(where, f"{template}.subject.j2", context))
+    subject_t, text_t, html_t = _parts(directory or TEMPLATES_DIR, template)
+    subject = one_line(_run_compiled(subject_t, context))
     # Bidi controls and zero-width marks leave both bodies, as they leave the subject: plan
     # text must not make a name or a date read differently (docs/security.md).
-    text = _tidy(_INVISIBLE.sub("", nfc(_run(where, f"{template}.text.j2", context))))
-    body = _INVISIBLE.sub("", nfc(_run(where, f"{template}.html.j2", context)))
+    text = _tidy(_INVISIBLE.sub("", nfc(_run_compiled(text_t, context))))
+    body = _INVISIBLE.sub("", nfc(_run_compiled(html_t, context)))
     attachments: tuple[Attachment, ...] = ()
     events = context.get("events") or ()
     if events:

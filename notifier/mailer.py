@@ -154,6 +154,7 @@ def encode_text(text: str, *, field: str = "Subject") -> str:
     return "\r\n ".join(_encoded_words(text, first_room=room))
 
 
+@lru_cache(maxsize=4096)  # the same units' addresses, message after message (errors are not kept)
 def check_address(address: str) -> str:
     """`address` if it is a plain ASCII mailbox; else a permanent DeliveryError."""
     if len(address) > 254 or not _ADDRESS.fullmatch(address):
