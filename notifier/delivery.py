@@ -146,7 +146,11 @@ def _build(
     except DeliveryError as exc:
         return str(exc), exc.permanent
     return Envelope(
-        sender.address, tuple(a.address for a in to), data, message_id(key, sender.domain)
+        sender.address,
+        tuple(a.address for a in to),
+        data,
+        message_id(key, sender.domain),
+        smtp_ready=True,
     )
 
 

@@ -365,12 +365,17 @@ def compose(
 
 @dataclass(frozen=True, slots=True)
 class Envelope:
-    """A composed message and where it goes."""
+    """A composed message and where it goes.
+
+    `smtp_ready`: `data` is `compose`'s output, CRLF line ends only and no line starting
+    with "." by construction, so SMTP's DATA can carry it without checking or rewriting.
+    """
 
     sender: str
     recipients: tuple[str, ...]
     data: bytes
     message_id: str
+    smtp_ready: bool = False
 
 
 # --- transports --------------------------------------------------------------------------
@@ -473,7 +478,11 @@ class _Stale(Exception):
 
 
 async def _transaction(
-    client: aiosmtplib.SMTP, sender: str, recipients: Sequence[str], data: bytes
+    client: aiosmtplib.SMTP,
+    sender: str,
+    recipients: Sequence[str],
+    data: bytes,
+    ready: bool = False,
 ) -> tuple[dict[str, int], str]:
     """MAIL, RCPT…, DATA over an open session: (refused recipient → code, final reply).
 
@@ -511,7 +520,7 @@ async def _transaction(
             raise aiosmtplib.SMTPRecipientsRefused(
                 [aiosmtplib.SMTPRecipientRefused(r.code, r.message, a) for a, r in refused.items()]
             )
-        final = await _data(client, data)
+        final = await _data(client, data, ready)
     except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused):
         try:  # leave the session clean for the next message
             await client.rset()
@@ -534,7 +543,9 @@ def _smtp_ready(data: bytes) -> bool:
     )
 
 
-async def _data(client: aiosmtplib.SMTP, data: bytes) -> aiosmtplib.SMTPResponse:
+async def _data(
+    client: aiosmtplib.SMTP, data: bytes, ready: bool = False
+) -> aiosmtplib.SMTPResponse:
     """DATA, the message, its final reply.
 
     aiosmtplib's `data()` rewrites every line ending and dot-stuffs the message with two
@@ -546,7 +557,7 @@ async def _data(client: aiosmtplib.SMTP, data: bytes) -> aiosmtplib.SMTPResponse
     import aiosmtplib
 
     protocol = client.protocol
-    if protocol is None or not _smtp_ready(data):
+    if protocol is None or not (ready or _smtp_ready(data)):
         return await client.data(data)
     reply = await client.execute_command(b"DATA", timeout=None)
     if reply.code != 354:
@@ -596,7 +607,10 @@ class SmtpTransport:
             raise
         return client
 
-    async def send(self, sender: str, recipients: Sequence[str], data: bytes) -> str:
+    async def send(
+        self, sender: str, recipients: Sequence[str], data: bytes, *, ready: bool = False
+    ) -> str:
+        """`ready`: `data` is known SMTP-ready (Envelope.smtp_ready), so it is not scanned."""
         import aiosmtplib
 
         failures = (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError)
@@ -611,7 +625,9 @@ class SmtpTransport:
                 assert client is not None
                 try:
                     async with asyncio.timeout(self.settings.timeout):
-                        refused, reply = await _transaction(client, sender, recipients, data)
+                        refused, reply = await _transaction(
+                            client, sender, recipients, data, ready
+                        )
                 except _Stale:
                     if not reused:
                         raise
@@ -619,7 +635,9 @@ class SmtpTransport:
                     client.close()
                     client = await self._connect()
                     async with asyncio.timeout(self.settings.timeout):
-                        refused, reply = await _transaction(client, sender, recipients, data)
+                        refused, reply = await _transaction(
+                            client, sender, recipients, data, ready
+                        )
             except _Stale as exc:
                 raise _smtp_error(aiosmtplib.SMTPServerDisconnected(str(exc)), self._where) from exc
             except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused) as exc:
@@ -728,6 +746,7 @@ class Mailer:
             tuple(a.address for a in to),
             data,
             message_id(key, self.sender.domain),
+            smtp_ready=True,
         )
 
     @property
@@ -736,6 +755,10 @@ class Mailer:
         return max(1, int(getattr(self.transport, "concurrency", 1)))
 
     async def send(self, envelope: Envelope) -> str:
+        if type(self.transport) is SmtpTransport:  # the others take no `ready`
+            return await self.transport.send(
+                envelope.sender, envelope.recipients, envelope.data, ready=envelope.smtp_ready
+            )
         return await self.transport.send(envelope.sender, envelope.recipients, envelope.data)
 
     async def close(self) -> None:

@@ -149,3 +149,35 @@ def test_header_text_fast_path_changes_nothing(text: str) -> None:
 
     assert header_text(text) == _header_text_reference(text)
     assert header_text(text, limit=7) == _header_text_reference(text, 7)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    subject=st.text(max_size=80),
+    text=st.text(max_size=300),
+    html=st.text(max_size=300),
+    name=st.text(max_size=40),
+    ics=st.binary(max_size=300),
+)
+def test_whatever_compose_writes_is_smtp_ready(subject, text, html, name, ics) -> None:
+    from notifier.emails import Attachment
+
+    rendered = Rendered(subject, text, html, (Attachment(".x.ics", "text/calendar", ics),))
+    data = compose(rendered, sender=SENDER, to=[Address(name, "a@example.org")], key=subject,
+                   date=WHEN, headers={"List-Unsubscribe": "<https://x.example.org/u>"})  # fmt: skip
+    assert _smtp_ready(data)  # so Envelope.smtp_ready may skip the check
+
+
+def test_mailer_envelopes_are_marked_ready_and_arrive_whole(server: SmtpServer) -> None:
+    mailer = Mailer(SmtpTransport(SmtpSettings("127.0.0.1", server.port, security="none")), SENDER)
+    envelope = mailer.compose(Rendered("s", ".\n..\n", "<p>.</p>"), [VH], key="r", date=WHEN)
+    assert envelope.smtp_ready
+
+    async def go() -> str:
+        try:
+            return await mailer.send(envelope)
+        finally:
+            await mailer.close()
+
+    assert isinstance(asyncio.run(go()), str)
+    assert received(server, 1) == [envelope.data]
