@@ -349,24 +349,40 @@ def build_ics(events: Sequence[Mapping[str, Any]], *, stamp: str | datetime | No
     )
     out = [_ICS_HEAD]
     for item in events:
-        f = ics_fields(item)
-        out += [
-            "BEGIN:VEVENT\r\n",
-            fold_line("SUMMARY:" + escape_text(f["summary"])),
-            f"\r\nDTSTART;VALUE=DATE:{_ics_day(f['dtstart'])}\r\n",
-            f"DTEND;VALUE=DATE:{_ics_day(f['dtend'])}\r\n",
-            dtstamp,
-            fold_line("UID:" + escape_text(f["uid"])),
-            "\r\n",
-        ]
-        if "description" in f:
-            out += [fold_line("DESCRIPTION:" + escape_text(f["description"])), "\r\n"]
-        out.append("TRANSP:TRANSPARENT\r\n")  # a long window must not block the calendar
-        if "url" in f:
-            out += [fold_line("URL:" + f["url"]), "\r\n"]
-        out.append("END:VEVENT\r\n")
+        key = tuple(item.get(k) for k in _EVENT_KEYS)
+        try:
+            before, after = _vevent(key)
+        except TypeError:  # a value that cannot be a cache key (not from JSON): as it is
+            before, after = _vevent.__wrapped__(key)
+        out += [before, dtstamp, after]
     out.append("END:VCALENDAR\r\n")
     return "".join(out).encode("utf-8")
+
+
+_EVENT_KEYS = ("uid", "summary", "start", "end", "description", "url")
+
+
+@lru_cache(maxsize=4096)  # an activity's event goes out with each of its reminders
+def _vevent(values: tuple[Any, ...]) -> tuple[str, str]:
+    """One VEVENT's lines before and after its DTSTAMP (the only line that differs
+    between the reminders of one activity)."""
+    item = {k: v for k, v in zip(_EVENT_KEYS, values, strict=True) if v is not None}
+    item.setdefault("summary", "")
+    f = ics_fields(item)
+    before = (
+        "BEGIN:VEVENT\r\n"
+        + fold_line("SUMMARY:" + escape_text(f["summary"]))
+        + f"\r\nDTSTART;VALUE=DATE:{_ics_day(f['dtstart'])}\r\n"
+        + f"DTEND;VALUE=DATE:{_ics_day(f['dtend'])}\r\n"
+    )
+    after = [fold_line("UID:" + escape_text(f["uid"])), "\r\n"]
+    if "description" in f:
+        after += [fold_line("DESCRIPTION:" + escape_text(f["description"])), "\r\n"]
+    after.append("TRANSP:TRANSPARENT\r\n")  # a long window must not block the calendar
+    if "url" in f:
+        after += [fold_line("URL:" + f["url"]), "\r\n"]
+    after.append("END:VEVENT\r\n")
+    return before, "".join(after)
 
 
 def _stamp(value: str | datetime | None) -> datetime:
