@@ -14,6 +14,9 @@ one-step operations a sender uses, each one short transaction:
                                                   for `notifier status` and digests
     Store.bump_feed_versions(feed, hashes, *, now), Store.feed_versions(feed)
     Store.get_meta / set_meta, Store.check_migrated(), upgrade(url)
+    Store.acknowledge(...), Store.audit(...), Store.acknowledgements(...), Store.acknowledged(),
+    Store.ack_audit(...), Store.opt_out(...), Store.opt_in(unit), Store.opted_out()
+                                                  acknowledgements and digest opt-outs (acks.py)
 
 Facts relied on: PostgreSQL's `SELECT … FOR UPDATE SKIP LOCKED` lets several daemons
 claim disjoint rows without waiting on each other; SQLite serialises writers, so
@@ -47,17 +50,23 @@ from sqlalchemy.engine import Connection, Engine
 from notifier.errors import UserError
 
 __all__ = [
+    "ACK_OUTCOMES",
     "ALEMBIC_DIR",
     "DEFAULT_DATABASE",
     "SCHEMA_REVISION",
     "STATUSES",
+    "Acknowledgement",
+    "Attempt",
     "Counts",
     "FeedVersion",
     "OutboxRow",
     "Outcome",
     "Store",
+    "ack_audit",
+    "acknowledgements",
     "database_url",
     "delivery_log",
+    "digest_optouts",
     "feed_versions",
     "meta",
     "metadata",
@@ -70,7 +79,7 @@ __all__ = [
 ]
 
 STATUSES = ("pending", "claimed", "sent", "failed", "skipped")
-SCHEMA_REVISION = "0001"  # the Alembic head this code expects; tests keep them equal
+SCHEMA_REVISION = "0002"  # the Alembic head this code expects; tests keep them equal
 DEFAULT_DATABASE = "sqlite:///var/notifier.sqlite3"
 ALEMBIC_DIR = Path(__file__).resolve().parent.parent / "alembic"
 NOT_MIGRATED = "Cơ sở dữ liệu chưa được nâng cấp; chạy: notifier db upgrade"
@@ -1166,3 +1175,184 @@ def _group(outcomes: Sequence[Outcome]) -> dict[str, list[Outcome]]:
     for o in outcomes:
         groups.setdefault(o.status, []).append(o)
     return groups
+
+
+# --- acknowledgements, their audit log, digest opt-outs (acks.py; migration 0002) ---
+
+ACK_OUTCOMES = ("accepted", "duplicate", "expired", "forged")
+
+acknowledgements = sa.Table(
+    "acknowledgements",
+    metadata,
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column("unit", sa.String(200), nullable=False),  # the unit's slug, from the link
+    sa.Column("key", sa.Text, nullable=False, index=True),  # what: acks.py's item key
+    sa.Column("action", sa.String(32), nullable=False),  # report-sent | activity-done
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("link_id", sa.String(32), nullable=False),
+    sa.UniqueConstraint("unit", "key", "action"),
+)
+
+ack_audit = sa.Table(
+    "ack_audit",
+    metadata,
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column("at", UtcDateTime, nullable=False, index=True),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("action", sa.String(32)),  # unknown (None) for a forged link
+    sa.Column("unit", sa.String(200)),
+    sa.Column("key", sa.Text),
+    sa.Column("link_id", sa.String(32)),
+    sa.Column("client", sa.String(64)),
+    sa.Column("user_agent", sa.String(200)),
+    sa.CheckConstraint(
+        "outcome IN ('accepted', 'duplicate', 'expired', 'forged')", name="outcome"
+    ),
+)
+
+digest_optouts = sa.Table(
+    "digest_optouts",
+    metadata,
+    sa.Column("unit", sa.String(200), primary_key=True),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("link_id", sa.String(32), nullable=False),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledgement:
+    """One unit's "Đã báo cáo" / "Đã hoàn thành" (or opt-out), the first one it gave."""
+
+    unit: str
+    key: str
+    action: str
+    note: str
+    at: datetime
+    link_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """Who followed a link: the audit log's context of every attempt."""
+
+    at: datetime
+    link_id: str | None = None
+    client: str | None = None
+    user_agent: str | None = None
+
+    def row(self, outcome: str) -> dict[str, Any]:
+        return {
+            "at": self.at,
+            "outcome": outcome,
+            "link_id": (self.link_id or None) and self.link_id[:32],
+            "client": (self.client or None) and self.client[:64],
+            "user_agent": (self.user_agent or None) and self.user_agent[:200],
+        }
+
+
+def _ack_methods() -> None:
+    """Store's acknowledgement methods (defined here, beside their tables, and attached)."""
+
+    def acknowledge(
+        self: Store, unit: str, key: str, action: str, *, note: str, attempt: Attempt
+    ) -> tuple[bool, Acknowledgement]:
+        """Record once per (unit, key, action): (True, it) when new, else (False, the first
+        one); either way the attempt goes to the audit log ("accepted" or "duplicate")."""
+        row = {"unit": unit, "key": key, "action": action, "note": note[:2000],
+               "at": attempt.at, "link_id": (attempt.link_id or "")[:32]}  # fmt: skip
+        insert = self._insert(acknowledgements).on_conflict_do_nothing(
+            index_elements=["unit", "key", "action"]
+        )
+        c = acknowledgements.c
+        with self._tx() as conn:
+            new = conn.execute(insert.returning(c.id), row).first() is not None
+            first = conn.execute(
+                sa.select(acknowledgements).where(c.unit == unit, c.key == key, c.action == action)
+            ).one()
+            log = attempt.row("accepted" if new else "duplicate")
+            conn.execute(ack_audit.insert(), {**log, "action": action, "unit": unit, "key": key})
+        return new, _ack(first._mapping)
+
+    def audit(
+        self: Store, outcome: str, attempt: Attempt, *, action: str | None = None,
+        unit: str | None = None, key: str | None = None,
+    ) -> None:
+        """Log an attempt that recorded nothing ("expired", "forged")."""
+        if outcome not in ACK_OUTCOMES:
+            raise ValueError(f"kết quả không hợp lệ: {outcome!r}")
+        with self._tx() as conn:
+            conn.execute(ack_audit.insert(),
+                         {**attempt.row(outcome), "action": action, "unit": unit, "key": key})
+
+    def acknowledgements_(
+        self: Store, *, unit: str | None = None, keys: Iterable[str] | None = None,
+        action: str | None = None,
+    ) -> list[Acknowledgement]:
+        """Acknowledgements, oldest first; filtered by unit slug, item keys, action."""
+        c = acknowledgements.c
+        stmt = sa.select(acknowledgements).order_by(c.at, c.id)
+        if unit is not None:
+            stmt = stmt.where(c.unit == unit)
+        if keys is not None:
+            stmt = stmt.where(c.key.in_(list(keys)))
+        if action is not None:
+            stmt = stmt.where(c.action == action)
+        with self._tx(write=False) as conn:
+            return [_ack(r._mapping) for r in conn.execute(stmt)]
+
+    def acknowledged(self: Store) -> frozenset[tuple[str, str, str]]:
+        """Every (action, key, unit slug) acknowledged: what plan_reminders leaves out."""
+        c = acknowledgements.c
+        with self._tx(write=False) as conn:
+            return frozenset(
+                (a, k, u) for a, k, u in conn.execute(sa.select(c.action, c.key, c.unit))
+            )
+
+    def ack_audit_(self: Store, *, limit: int | None = None) -> list[dict[str, Any]]:
+        """The audit log, oldest first (the newest `limit` when given)."""
+        stmt = sa.select(ack_audit).order_by(ack_audit.c.id.desc() if limit else ack_audit.c.id)
+        if limit:
+            stmt = stmt.limit(limit)
+        with self._tx(write=False) as conn:
+            rows = [dict(r._mapping) for r in conn.execute(stmt)]
+        return rows[::-1] if limit else rows
+
+    def opt_out(self: Store, unit: str, *, attempt: Attempt) -> bool:
+        """The unit's coordinators get no more digests; True when new. Audited as
+        accepted/duplicate with action "unsubscribe-digest"."""
+        insert = self._insert(digest_optouts).on_conflict_do_nothing(index_elements=["unit"])
+        row = {"unit": unit, "at": attempt.at, "link_id": (attempt.link_id or "")[:32]}
+        with self._tx() as conn:
+            new = conn.execute(insert.returning(digest_optouts.c.unit), row).first() is not None
+            log = attempt.row("accepted" if new else "duplicate")
+            conn.execute(ack_audit.insert(),
+                         {**log, "action": "unsubscribe-digest", "unit": unit, "key": "digest"})
+        return new
+
+    def opt_in(self: Store, unit: str) -> bool:
+        """Undo an opt-out (an admin's decision); True if there was one."""
+        with self._tx() as conn:
+            result = conn.execute(sa.delete(digest_optouts).where(digest_optouts.c.unit == unit))
+        return result.rowcount > 0
+
+    def opted_out(self: Store) -> frozenset[str]:
+        """Slugs of units that unsubscribed from digests."""
+        with self._tx(write=False) as conn:
+            return frozenset(conn.execute(sa.select(digest_optouts.c.unit)).scalars())
+
+    Store.acknowledge = acknowledge  # type: ignore[attr-defined]
+    Store.audit = audit  # type: ignore[attr-defined]
+    Store.acknowledgements = acknowledgements_  # type: ignore[attr-defined]
+    Store.acknowledged = acknowledged  # type: ignore[attr-defined]
+    Store.ack_audit = ack_audit_  # type: ignore[attr-defined]
+    Store.opt_out = opt_out  # type: ignore[attr-defined]
+    Store.opt_in = opt_in  # type: ignore[attr-defined]
+    Store.opted_out = opted_out  # type: ignore[attr-defined]
+
+
+def _ack(m: Mapping[str, Any]) -> Acknowledgement:
+    return Acknowledgement(m["unit"], m["key"], m["action"], m["note"], m["at"], m["link_id"])
+
+
+_ack_methods()
