@@ -51,6 +51,7 @@ import contextlib
 import functools
 import json
 import logging
+import math
 import os
 import secrets
 import signal
@@ -615,12 +616,14 @@ class Daemon:
             _log(logging.INFO, "đã dừng", owner=self.owner)
 
     def health(self) -> dict[str, Any]:
-        """Liveness facts without touching the database (for /healthz, /metrics)."""
+        """Facts without touching the database; notifier/health.py turns them into /healthz
+        checks and /metrics (the sweep limit comes from `sweep_interval`)."""
         now = self.clock.now()
         last = self.reloader.last if self.reloader is not None else None
         return {
             "owner": self.owner,
             "stopping": self._stopping.is_set(),
+            "sweep_interval": self.options.sweep,
             "last_sweep": self.last_sweep.isoformat() if self.last_sweep else None,
             "last_sweep_age": (now - self.last_sweep).total_seconds() if self.last_sweep else None,
             "last_error": self.last_error,
@@ -976,30 +979,63 @@ def run_daemon(
 # --- logging -------------------------------------------------------------------------------
 
 
+_RESERVED = frozenset({"ts", "level", "logger", "message"})
+
+
 class _Formatter(logging.Formatter):
-    """`time level logger: message key=value …`, or one JSON object a line."""
+    """`time level logger: message key=value …`, or one JSON object a line.
+
+    JSON lines: `ts` (ISO 8601 with the Asia/Ho_Chi_Minh offset, milliseconds), `level`,
+    `logger`, `message` (Vietnamese, NFC) and the event's fields at the top level (a field
+    named like one of those four is kept as `field_<name>`); a traceback is the field
+    `traceback`. Strings are NFC: plan text may arrive decomposed (NFD).
+    """
 
     def __init__(self, *, json_lines: bool) -> None:
         super().__init__()
         self.json_lines = json_lines
 
     def format(self, record: logging.LogRecord) -> str:
+        from notifier.text import nfc
+
         stamp = datetime.fromtimestamp(record.created, TZ).isoformat(timespec="milliseconds")
         fields: dict[str, Any] = dict(getattr(record, "fields", None) or {})
-        message = record.getMessage()
+        message = nfc(record.getMessage())
         if record.exc_info:
             fields["traceback"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            fields["stack"] = self.formatStack(record.stack_info)
         if self.json_lines:
-            data = {"time": stamp, "level": record.levelname, "logger": record.name,
-                    "message": message, **fields}  # fmt: skip
+            data: dict[str, Any] = {"ts": stamp, "level": record.levelname,
+                                    "logger": record.name, "message": message}  # fmt: skip
+            for key, value in fields.items():
+                data[f"field_{key}" if key in _RESERVED else key] = _plain(value)
             return json.dumps(data, ensure_ascii=False, default=str)
         text = f"{stamp} {record.levelname} {record.name}: {message}"
         for key, value in fields.items():
-            if key != "traceback":
-                text += f" {key}={_field(str(value))}"
-        if "traceback" in fields:
-            text += "\n" + fields["traceback"]
+            if key not in ("traceback", "stack"):
+                text += f" {key}={_field(nfc(str(value)))}"
+        for key in ("traceback", "stack"):
+            if key in fields:
+                text += "\n" + fields[key]
         return text
+
+
+def _plain(value: Any) -> Any:
+    """A field value for JSON: strings NFC, numbers and booleans as they are, the rest text."""
+    from notifier.text import nfc
+
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)  # JSON has no NaN or Infinity
+    if isinstance(value, str):
+        return nfc(value)
+    if isinstance(value, Mapping):
+        return {nfc(str(k)): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return nfc(str(value))
 
 
 def _field(value: str) -> str:
@@ -1010,12 +1046,15 @@ def _field(value: str) -> str:
 
 
 def setup_logging(*, json_lines: bool = False, debug: bool = False) -> None:
-    """Log lines to stderr; third-party chatter (APScheduler, uvicorn) only when it matters."""
+    """Log lines to stderr; third-party chatter (APScheduler, uvicorn) only when it matters.
+
+    Python warnings go through logging too, so with `json_lines` every line is JSON."""
     handler = logging.StreamHandler()
     handler.setFormatter(_Formatter(json_lines=json_lines))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if debug else logging.INFO)
+    logging.captureWarnings(True)
     for name in (
         "alembic",
         "apscheduler",
