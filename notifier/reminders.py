@@ -27,6 +27,11 @@ Rules (docs/reminders.md):
   `_/digest/<unit>/weekly/2024-06-03`. The date is the window boundary or last day the mail
   is about, not the send day, so re-running, re-importing or editing holidays never changes
   a key, while changing a window or deadline does.
+- Closing the loop (acks.py): each activity reminder carries one signed "Đã hoàn thành" link
+  per activity and each report reminder one "Đã báo cáo" link (`links`); what a unit has
+  acknowledged (`acknowledged`) is not reminded again and gets no đôn đốc; digests list,
+  per report and per activity that ended, who has acknowledged and who has not, carry a
+  signed one-click unsubscribe link, and are not sent to units in `opted_out`.
 - A `Reminder`'s context and subject (from the email templates, so the preview shows what is
   sent) are built on first use: a year for a thousand plans plans in about a second.
 Pure: no I/O, no clock (`now`, `start`, `end` are arguments).
@@ -51,6 +56,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from notifier.acks import activity_key, report_key
 from notifier.plan import Activity, Plan, ReportDuty
 from notifier.reporting import DeadlineRule, Period, ReportDeadline, report_deadline
 from notifier.text import fold, fold_ascii, nfc, slugify
@@ -261,6 +267,15 @@ class _Calendar(Protocol):
     def next_working_day(self, d: date, *, strict: bool = False) -> date: ...
 
 
+class _Links(Protocol):
+    """acks.Links: signed URLs for "Đã báo cáo" / "Đã hoàn thành" and digest unsubscribe."""
+
+    def acknowledge(self, action: str, key: str, unit: str, last_day: date, source: str
+                    ) -> str: ...
+    def unsubscribe(self, unit: str, sent: date, source: str) -> str: ...
+    def unsubscribe_headers(self, url: str) -> dict[str, str]: ...
+
+
 # --- the planner ------------------------------------------------------------------------
 
 
@@ -289,6 +304,9 @@ class _Planner:
     public_url: str
     deliveries: Sequence[Mapping[str, Any]]
     warnings: list[str]
+    links: _Links | None = None
+    acknowledged: frozenset[tuple[str, str, str]] = frozenset()  # (action, key, unit slug)
+    opted_out: frozenset[str] = frozenset()  # unit slugs that stopped the digest
     _working: dict[date, bool] = field(default_factory=dict)
     _before: dict[tuple[date, int], date] = field(default_factory=dict)
     _at: dict[tuple[date, time], datetime] = field(default_factory=dict)
@@ -817,6 +835,7 @@ class _Letter:
     leads: list[str] = field(default_factory=list)  # filled by _gather
     plans: list[Plan] = field(default_factory=list)
     activities: list[list[Activity]] = field(default_factory=list)  # per plan, as `plans`
+    ack_key: str = ""  # acks.report_key of the report
 
     def lead_as_written(self) -> str:
         """The unit's own name if a plan used it, else the lead (group, predecessor) as written."""
@@ -897,6 +916,7 @@ def _activity_reminders(
                     found[ident] = (kind, due_at, unit, n, plan, [(lead, activities)])
                 else:  # the unit leads directly and through a group: one email
                     hit[5].append((lead, activities))
+    done = p.acknowledged
     for (_, unit_slug, rule, day), (kind, due_at, unit, n, plan, parts) in found.items():
         key = f"{plan.slug}/activities/{unit_slug}/{rule}/{day.isoformat()}"
         if len(parts) == 1 and len(parts[0][1]) == 1:  # the common case: one lead, one activity
@@ -905,7 +925,13 @@ def _activity_reminders(
         else:
             leads, activities = _merge_parts(parts)
             refs = tuple(a.ref for a in activities)
-        build = partial(_activity_context, p, unit, plan, day, n, leads, activities)
+        if done:  # what the unit marked "Đã hoàn thành" is not reminded again
+            activities = [a for a in activities if ("activity-done", activity_key(plan.slug, a.ref),
+                                                    unit_slug) not in done]
+            if not activities:
+                continue
+            refs = tuple(a.ref for a in activities)
+        build = partial(_activity_context, p, unit, plan, day, n, leads, activities, key)
         yield _reminder(kind, key, due_at, unit, plan.slug, refs, build)
 
 
@@ -931,7 +957,7 @@ def _ics_name(number: str) -> str:
 
 
 def _activity_context(p: _Planner, unit: Any, plan: Plan, day: date, n: int, leads: list[str],
-                      activities: list[Activity]) -> dict[str, Any]:
+                      activities: list[Activity], key: str = "") -> dict[str, Any]:
     recipient, links = p.shared.unit(unit)
     plan_ctx = p.shared.plan(plan)
     return {
@@ -949,7 +975,27 @@ def _activity_context(p: _Planner, unit: Any, plan: Plan, day: date, n: int, lea
         "ics_name": _ics_name(plan.number or plan.slug),
         "events": [p.shared.ics_event(a, plan, unit) for a in activities
                    if a.timing.end is not None],
+        "acks": _activity_acks(p, unit, plan, activities, key),
     }
+
+
+def _activity_acks(p: _Planner, unit: Any, plan: Plan, activities: list[Activity], source: str
+                   ) -> list[dict[str, Any]]:
+    """One "Đã hoàn thành" link per activity (the unit may finish them one by one)."""
+    links = p.links
+    if links is None:
+        return []
+    out = []
+    for a in activities:
+        t = a.timing
+        last = t.end or t.start
+        if last is None:
+            continue
+        key = activity_key(plan.slug, a.ref)
+        out.append({"action": "activity-done", "label": "Đã hoàn thành", "ref": a.ref,
+                    "content": a.content,
+                    "url": links.acknowledge("activity-done", key, unit.slug, last, source)})
+    return out
 
 
 def _report_reminders(
@@ -990,6 +1036,10 @@ def _report_reminders(
                     letter.sources.append((e, lead, send))
     for (report_id, to_slug, unit_slug, rule, due), letter in letters.items():
         key = f"_/{report_id}.{to_slug}/{unit_slug}/{rule}/{due.isoformat()}"
+        d = letter.deadline
+        letter.ack_key = report_key(d.period.value, d.index, d.year, to_slug, due)
+        if ("report-sent", letter.ack_key, unit_slug) in p.acknowledged:
+            continue  # "Đã báo cáo": no more warnings, no đôn đốc
         _gather(p, letter)
         yield _report_reminder(p, key, letter)
 
@@ -1056,6 +1106,10 @@ def _report_context(p: _Planner, key: str, letter: _Letter) -> dict[str, Any]:
             "description": f"Gửi {to_name}. {citation}.",
             "url": links["page"],
         }],
+        "acks": [] if p.links is None else [{
+            "action": "report-sent", "label": "Đã báo cáo", "title": report["title"],
+            "url": p.links.acknowledge("report-sent", letter.ack_key, unit.slug, deadline.due,
+                                       key)}],
     }
     return ctx
 
@@ -1094,14 +1148,29 @@ def _item(p: _Planner, e: _Event) -> dict[str, Any]:
     }
     if e.activity is not None:
         base.update(p.shared.activity(e.activity, e.plan))
+        owing = {u.slug: u.name for n in e.units for u in p.reachable(n, e.day)}
+        base.update(_ack_split(p, "activity-done", activity_key(e.plan.slug, e.activity.ref),
+                               owing))
     if e.duty is not None and e.deadline is not None:
         # Who owes it, as units that get the reminders (groups expanded, receiver left out).
-        receivers = {u.slug for u in p.recipients(e.duty.to, e.day)} if e.duty.to else set()
-        owing = dict.fromkeys(u.name for n in e.units for u in p.reachable(n, e.day)
-                              if u.slug not in receivers)
+        receivers = p.recipients(e.duty.to, e.day) if e.duty.to else ()
+        slugs = {u.slug for u in receivers}
+        owing = {u.slug: u.name for n in e.units for u in p.reachable(n, e.day)
+                 if u.slug not in slugs}
         base.update(report_id=e.duty.id, title=_report_title(e.duty, e.deadline), to=e.duty.to,
-                    units=list(owing))
+                    units=list(owing.values()))
+        d = e.deadline
+        to_slug = receivers[0].slug if receivers else slugify(e.duty.to or "x")
+        base.update(_ack_split(p, "report-sent",
+                               report_key(d.period.value, d.index, d.year, to_slug, d.due), owing))
     return base
+
+
+def _ack_split(p: _Planner, action: str, key: str, owing: Mapping[str, str]) -> dict[str, Any]:
+    """Who of `owing` (slug → name) has acknowledged `key`, and who has not."""
+    done = p.acknowledged
+    return {"acknowledged": [n for s, n in owing.items() if (action, key, s) in done],
+            "pending": [n for s, n in owing.items() if (action, key, s) not in done]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -1122,6 +1191,8 @@ class _DigestSpan:
             "closes": [_item(p, e) for e in self.upcoming if e.kind == "activity-end"],
             "due": [_item(p, e) for e in self.upcoming if e.kind == "report-due"],
             "overdue": [_item(p, e) for e in self.past if e.kind == "report-due"],
+            # Windows closed in the span before: who has said "Đã hoàn thành", who has not.
+            "ended": [_item(p, e) for e in self.past if e.kind == "activity-end"],
         }
 
     def refs(self) -> tuple[str, ...]:
@@ -1152,18 +1223,22 @@ def _digest_reminders(
         sent_to: set[str] = set()
         for coordinator in coordinators:
             for unit in p.reachable(coordinator.name, send):
+                if unit.slug in p.opted_out:  # unsubscribed (RFC 8058 one-click, acks.py)
+                    continue
                 if unit.slug not in sent_to:
                     sent_to.add(unit.slug)
                     key = f"_/digest/{unit.slug}/{rules.frequency}/{send.isoformat()}"
-                    build = partial(_digest_context, p, span, unit)
+                    build = partial(_digest_context, p, span, unit, key)
                     yield _reminder("digest", key, _at(send, rules.send_time), unit, "_",
                                     span.refs(), build)
 
 
-def _digest_context(p: _Planner, span: _DigestSpan, unit: Any) -> dict[str, Any]:
+def _digest_context(p: _Planner, span: _DigestSpan, unit: Any, key: str = "") -> dict[str, Any]:
     recipient, links = p.shared.unit(unit)
     base = p.public_url.rstrip("/")
-    unsubscribe = f"{base}/units/{unit.slug}/digest/unsubscribe"
+    # The signed /u/ link (acks.py); without links (no secret given) no unsubscribe at all,
+    # rather than a link that cannot work.
+    unsubscribe = p.links.unsubscribe(unit.slug, span.send, key) if p.links else ""
     return {
         "recipient": recipient,
         "frequency": p.digest.frequency,
@@ -1174,9 +1249,8 @@ def _digest_context(p: _Planner, span: _DigestSpan, unit: Any) -> dict[str, Any]
         "deliveries": [dict(d) for d in p.deliveries],
         "warnings": list(dict.fromkeys(p.warnings)),
         "links": {**links, "home": base + "/", "unsubscribe": unsubscribe},
-        # For the mailer: RFC 2369 / RFC 8058 one-click unsubscribe (served by web.py).
-        "headers": {"List-Unsubscribe": f"<{unsubscribe}>",
-                    "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+        # For the mailer: RFC 2369 / RFC 8058 one-click unsubscribe (served by acks.py).
+        "headers": p.links.unsubscribe_headers(unsubscribe) if p.links else {},
     }
 
 
@@ -1197,6 +1271,9 @@ def plan_reminders(
     public_url: str = "http://127.0.0.1:8080",
     deliveries: Sequence[Mapping[str, Any]] = (),
     warnings: Sequence[str] = (),
+    links: _Links | None = None,
+    acknowledged: Iterable[tuple[str, str, str]] = (),
+    opted_out: Iterable[str] = (),
 ) -> list[Reminder]:
     """Every reminder and digest whose due time falls in [start, end), sorted by (due_at, key).
 
@@ -1205,12 +1282,17 @@ def plan_reminders(
     `deliveries`: failed or skipped deliveries to show in digests, as mappings with "key",
     "status" ("failed" | "skipped"), "to", "subject", "at", "error". `warnings`: other
     Vietnamese notes for coordinators (e.g. a broken config edit).
+    `links` (acks.Links): signed "Đã báo cáo" / "Đã hoàn thành" and unsubscribe links in the
+    emails (None: none). `acknowledged`: (action, item key, unit slug) triples the units
+    confirmed (store.acknowledged()): those activities and reports get no more reminders or
+    đôn đốc, and digests show who has and who has not. `opted_out`: unit slugs that
+    unsubscribed from the digest.
     """
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("start/end phải có múi giờ (aware datetime)")
     plans = list(plans)
     p = _Planner(directory, rules, digest or DigestRules(enabled=False), calendar, public_url,
-                 deliveries, list(warnings))
+                 deliveries, list(warnings), links, frozenset(acknowledged), frozenset(opted_out))
     with _no_cyclic_gc():
         events = _events(plans, _Deadlines(deadlines, calendar, on_day_off, directory),
                          p.warnings)
@@ -1288,8 +1370,10 @@ def reminders_from_config(
     end: datetime,
     deliveries: Sequence[Mapping[str, Any]] = (),
     warnings: Sequence[str] = (),
+    **acks: Any,
 ) -> list[Reminder]:
-    """`plan_reminders` with every input taken from a `config.Config`.
+    """`plan_reminders` with every input taken from a `config.Config`; `acks` are
+    plan_reminders' `links`, `acknowledged`, `opted_out` (acks.planning_options).
 
     Uses `config.directory()`, `.work_calendar()`, `.deadline_rules()`, `.calendar.
     deadline_on_day_off`, `.notifier.public_url` and the `[reminders]`/`[digest]` sections
@@ -1301,5 +1385,5 @@ def reminders_from_config(
         plans, config.directory(), rules, config.work_calendar(), config.deadline_rules(),
         start=start, end=end, on_day_off=str(config.calendar.deadline_on_day_off),
         digest=digest, public_url=config.notifier.public_url,
-        deliveries=deliveries, warnings=warnings,
+        deliveries=deliveries, warnings=warnings, **acks,
     )

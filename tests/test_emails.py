@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from icalendar import Calendar
 
+from notifier.acks import Links, Signer
 from notifier.emails import build_ics, render, render_subject, vn_date, vn_day
 from notifier.reminders import TZ, DigestRules, ReminderRules, plan_reminders
 
@@ -26,6 +27,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from test_reminders import CAL, DEADLINES, DIRECTORY, SNGV, VH, act, plan
 
 HOSTILE = "Giao lưu <script>alert('x')</script> & \"trích dẫn\""
+
+
+LINKS = Links(Signer(b"k" * 32), "http://127.0.0.1:8080")
 
 
 def reminders(activities, *, rules=None, digest=None, number="34/KH-UBND", **kw):
@@ -187,11 +191,13 @@ def test_digest_lists_failed_deliveries_and_unsubscribe_link() -> None:
     p = plan(SAMPLE)
     found = plan_reminders([p], DIRECTORY, ReminderRules(), CAL, DEADLINES,
                            start=datetime(2024, 6, 17, tzinfo=TZ), end=datetime(2024, 6, 18, tzinfo=TZ),
-                           digest=DigestRules(), deliveries=failed)
+                           digest=DigestRules(), deliveries=failed, links=LINKS)
     r = first(found, "digest")
     out = render(r.template, r.context)
     assert "550 5.1.1 mailbox unavailable" in out.text and "Nhắc việc &lt;b&gt;" in out.html
     assert "Báo cáo công tác đối ngoại 6 tháng đầu năm 2024" in out.text  # overdue section
+    # The signed one-click link of acks.py (issue 7) in both bodies and the header.
+    assert "/u/" in r.context["links"]["unsubscribe"]
     assert r.context["links"]["unsubscribe"] in out.text
     assert r.context["headers"]["List-Unsubscribe"] == f"<{r.context['links']['unsubscribe']}>"
     assert out.attachments == ()

@@ -303,12 +303,17 @@ def test_digest_carries_failed_deliveries_and_unsubscribe_headers() -> None:
     failed = [{"key": "k", "status": "failed", "to": ["a@example.org"], "subject": "Nhắc việc",
                "at": "2024-06-01T08:00:00+07:00", "error": "550 mailbox unavailable"}]
     p = plan([], reports=False)
-    got = of(run([p], digest=DigestRules(), deliveries=failed,
+    from notifier.acks import Links, Signer
+
+    links = Links(Signer(b"k" * 32), "http://127.0.0.1:8080")
+    got = of(run([p], digest=DigestRules(), deliveries=failed, links=links,
                  span=(datetime(2024, 6, 3, tzinfo=TZ), datetime(2024, 6, 4, tzinfo=TZ))), "digest")
     assert {r.units for r in got} == {(SNGV,), (VP,)}
     for r in got:
         assert r.context["deliveries"] == failed
-        assert r.context["headers"]["List-Unsubscribe"].startswith("<http://127.0.0.1:8080/units/")
+        # The signed one-click link acks.py serves (issue 7), no longer /units/<slug>/digest/...
+        assert r.context["headers"]["List-Unsubscribe"].startswith("<http://127.0.0.1:8080/u/")
+        assert r.context["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert r.key == f"_/digest/{r.context['recipient']['slug']}/weekly/2024-06-03"
 
 
