@@ -1107,7 +1107,7 @@ def _report_context(p: _Planner, key: str, letter: _Letter) -> dict[str, Any]:
             "url": links["page"],
         }],
         "acks": [] if p.links is None else [{
-            "action": "report-sent", "label": "Đã báo cáo", "title": report["title"],
+            "action": "report-sent", "label": "Đã báo cáo", "ref": "", "title": report["title"],
             "url": p.links.acknowledge("report-sent", letter.ack_key, unit.slug, deadline.due,
                                        key)}],
     }
