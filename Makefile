@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	test -f schedules/34-kh-ubnd-2024.toml || $(BIN)/notifier import $(SEED)
+	test -f schedules/34-kh-ubnd-2024.toml || $(BIN)/notifier import $(SEED) --approve
 	$(BIN)/notifier check
 	$(BIN)/notifier run
 

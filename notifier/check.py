@@ -29,7 +29,7 @@ from typing import Any
 from notifier.config import Config, config_schema, read_config
 from notifier.errors import Problem, ScheduleError
 from notifier.plan import Plan
-from notifier.schedules import ScheduleFile, read_schedule, schedule_paths, schedule_schema
+from notifier.schedules import ScheduleFile, draft_notices, read_schedule, schedule_paths, schedule_schema
 from notifier.tomlfile import key_label, sentence
 
 __all__ = ["SCHEMA_FILES", "check", "summary", "write_schemas"]
@@ -87,7 +87,7 @@ def check(
             loaded[str(path)] = schedule.plan
         if config is not None:
             problems += _schedule_findings(schedule, config, today)
-    return problems
+    return problems + draft_notices(folder)  # drafts wait for `notifier approve` (a note)
 
 
 def summary(problems: list[Problem]) -> str:

@@ -20,10 +20,22 @@ merge per key. Without it, values derived from a source cell (dates from `timing
 `content`+`timing`, a report's `to`/`owners` from `to_text`/`owners_text`) are kept
 while that cell is unchanged; the cells themselves follow the source.
 
+Drafts (review before it counts, docs/importing.md): `<slug>.draft.toml` beside the live
+file is an import waiting for `notifier approve`. `schedule_paths` (the one list every
+loader uses: daemon, check, catalog, timeline) never includes it; `draft_paths`,
+`draft_path`, `live_path`, `is_draft` and `draft_notices` name them. Hidden folders under
+schedules/ (`.imported/`, `.history/`) hold review's bookkeeping and are never loaded.
+Review's merge works on plain rows: `plan_row`, `activity_row`, `report_row` (a table's
+keys → plain NFC values, as the file stores them) and `plan_from_rows` (rows → Plan,
+validated like a file); `schedule_text(plan, old_text, activity_tables=…)` rewrites a
+file's text keeping comments, with the pairing of rows to old tables given by the caller;
+`write_text(path, text)` is the atomic write.
+
 Safety: the file name is only ever the plan's ASCII slug (never text from the plan);
 writes go to a temporary file in the same directory, then `os.replace`. Every string
 is NFC on the way out and on the way in. Not here: parsing plans (importers/),
-resolving unit names (units.py), cross-file checks (check.py).
+resolving unit names (units.py), cross-file checks (check.py), the merge and diff
+(review.py).
 """
 
 from __future__ import annotations
@@ -59,15 +71,28 @@ from notifier.tomlfile import (
 )
 
 __all__ = [
+    "DRAFT_SUFFIX",
     "SCHEMA_DIRECTIVE",
     "ScheduleFile",
     "ScheduleModel",
+    "activity_row",
+    "draft_notices",
+    "draft_path",
+    "draft_paths",
+    "is_draft",
+    "live_path",
     "load_schedule",
     "load_schedules",
+    "plan_from_rows",
+    "plan_row",
     "read_schedule",
+    "report_row",
+    "schedule_paths",
     "schedule_schema",
+    "schedule_text",
     "valid_slug",
     "write_schedule",
+    "write_text",
 ]
 
 # Taplo / Even Better TOML read this first-line directive; the path is relative to the file.
@@ -268,7 +293,7 @@ def read_schedule(path: Path, *, name: str | None = None) -> ScheduleFile:
     """Read and validate one schedule file; ScheduleError listing every problem at once."""
     file = name if name is not None else str(path)
     problems: list[Problem] = []
-    slug = path.stem
+    slug = path.name.removesuffix(DRAFT_SUFFIX) if is_draft(path) else path.stem
     if not valid_slug(slug):
         problems.append(
             Problem(
@@ -429,8 +454,54 @@ def load_schedules(directory: Path) -> tuple[list[Plan], list[Problem]]:
 
 
 def schedule_paths(directory: Path) -> list[Path]:
-    """The schedule files of a directory: *.toml, not hidden, sorted by name."""
-    return sorted(p for p in directory.glob("*.toml") if not p.name.startswith(".") and p.is_file())
+    """The live schedule files of a directory: *.toml, not hidden, not drafts, sorted by name."""
+    return sorted(
+        p
+        for p in directory.glob("*.toml")
+        if not p.name.startswith(".") and not is_draft(p) and p.is_file()
+    )
+
+
+# --- drafts: imports waiting for `notifier approve` ----------------------------------------------
+
+DRAFT_SUFFIX = ".draft.toml"
+
+
+def is_draft(path: Path) -> bool:
+    return path.name.endswith(DRAFT_SUFFIX)
+
+
+def draft_path(directory: Path, slug: str) -> Path:
+    """Where the draft of plan `slug` lives: beside its live file."""
+    return directory / f"{slug}{DRAFT_SUFFIX}"
+
+
+def live_path(draft: Path) -> Path:
+    """The live schedule a draft would replace."""
+    return draft.with_name(draft.name.removesuffix(DRAFT_SUFFIX) + ".toml")
+
+
+def draft_paths(directory: Path) -> list[Path]:
+    """The pending drafts of a directory, sorted by name."""
+    if not directory.is_dir():
+        return []
+    return sorted(
+        p for p in directory.glob(f"*{DRAFT_SUFFIX}") if not p.name.startswith(".") and p.is_file()
+    )
+
+
+def draft_notices(directory: Path) -> list[Problem]:
+    """One note ("info", never an error) per draft not yet approved, for check and the daemon."""
+    return [
+        Problem(
+            "bản nháp chưa được duyệt; lịch đang dùng vẫn là "
+            f"{live_path(p).name if live_path(p).exists() else '(chưa có)'}.",
+            file=str(p),
+            severity="info",
+            hint=f"Xem: notifier diff {p}  ·  duyệt: notifier approve {p}",
+        )
+        for p in draft_paths(directory)
+    ]
 
 
 # --- writing -------------------------------------------------------------------------------------
@@ -879,3 +950,112 @@ def _write_atomic(path: Path, text: str) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write `text` to `path` atomically (temporary file beside it, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomic(path, text)
+
+
+# --- rows: the plain form review.py merges -------------------------------------------------------
+
+Row = dict[str, Any]
+
+
+def _row(fields: Sequence[tuple[str, Any]]) -> Row:
+    return {key: _plain(value) for key, value in fields if value is not None}
+
+
+def plan_row(plan: Plan) -> Row:
+    """[plan]'s keys → plain values, as the file stores them (absent keys left out)."""
+    return _row(_plan_fields(plan))
+
+
+def activity_row(activity: Activity) -> Row:
+    """An [[activities]] table's keys → plain values (dates stay `date`, kinds are text)."""
+    return _row(_activity_fields(activity))
+
+
+def report_row(report: ReportDuty) -> Row:
+    return _row(_report_fields(report))
+
+
+def plan_from_rows(slug: str, plan: Row, activities: Sequence[Row], reports: Sequence[Row]) -> Plan:
+    """The Plan of merged rows, validated as a file is (ScheduleError listing every problem)."""
+    data = {"plan": plan, "activities": list(activities), "reports": list(reports)}
+    try:
+        model = ScheduleModel.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            Problem(f"{'.'.join(map(str, e['loc']))}: {e['msg']}", key=str(e["loc"][-1]))
+            for e in exc.errors()
+        ]
+        raise ScheduleError(f"Kết quả gộp có {len(problems)} lỗi.", problems) from None
+    return _to_plan(model, slug)
+
+
+def schedule_text(
+    plan: Plan,
+    old_text: str | None = None,
+    *,
+    activity_tables: Sequence[int | None] | None = None,
+    report_tables: Sequence[int | None] | None = None,
+    schema: str | None = SCHEMA_DIRECTIVE,
+) -> str:
+    """The text of `plan`'s schedule. With `old_text`, that file is updated in place: its
+    comments and formatting stay; activity i is written into the old file's table
+    `activity_tables[i]` (None: a new table), so a row whose ref shifted keeps its comments.
+    Every value is the plan's: the merge has already decided (review.py)."""
+    if old_text is None:
+        return _emit(plan, schema)
+    doc = tomlkit.parse(old_text)
+    if "plan" not in doc:
+        doc.add("plan", tomlkit.table())
+    plan_table = doc["plan"]
+    assert isinstance(plan_table, Table)
+    _update(plan_table, _plan_fields(plan), lambda key: False)
+    for key, items, fields_of, origins in (
+        ("activities", plan.activities, _activity_fields, activity_tables),
+        ("reports", plan.reports, _report_fields, report_tables),
+    ):
+        old = doc.get(key)
+        placed = _place_tables(old if isinstance(old, AoT) else None, items, fields_of, origins)
+        if placed is None:
+            if key in doc:
+                del doc[key]
+        elif placed is not old:
+            doc[key] = placed
+    return tomlkit.dumps(doc)
+
+
+def _place_tables(
+    old: AoT | None,
+    items: Sequence[Any],
+    fields_of: Callable[[Any], list[tuple[str, Any]]],
+    origins: Sequence[int | None] | None,
+) -> AoT | None:
+    """`items` written into the old tables named by `origins` (by ident when None)."""
+    if not items:
+        return None
+    tables = list(old or [])
+    if origins is None:  # pair by the first key (ref / id), each old table used once
+        ident = fields_of(items[0])[0][0]
+        by_id: dict[Any, int] = {}
+        for index, table in enumerate(tables):
+            by_id.setdefault(_plain(table.get(ident)), index)
+        origins = [by_id.pop(_plain(fields_of(item)[0][1]), None) for item in items]
+    never: Keep = lambda key: False  # noqa: E731
+    if old is not None and list(origins) == list(range(len(tables))):
+        for table, item in zip(tables, items, strict=True):
+            _update(table, fields_of(item), never)
+        return old
+    out = tomlkit.aot()
+    for item, origin in zip(items, origins, strict=True):
+        if origin is None or not 0 <= origin < len(tables):
+            out.append(_fill(tomlkit.table(), fields_of(item)))
+        else:
+            table = tables[origin]
+            _update(table, fields_of(item), never)
+            out.append(table)
+    return out

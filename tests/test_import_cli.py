@@ -84,18 +84,43 @@ def test_prose_page_gives_activities_and_no_navigation(workdir: Path) -> None:
         assert noise not in text
 
 
-def test_import_writes_a_schedule_that_check_accepts(workdir: Path) -> None:
+def test_import_writes_a_draft_that_approve_publishes_and_check_accepts(workdir: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(app, ["import", str(SEED), "--now", "2024-03-01T08:00"])
     assert result.exit_code == 0, result.output
-    written = workdir / "schedules" / "34-kh-ubnd-2024.toml"
-    assert written.exists()
-    assert "Quý II/2024" in written.read_text(encoding="utf-8")
+    live = workdir / "schedules" / "34-kh-ubnd-2024.toml"
+    draft = workdir / "schedules" / "34-kh-ubnd-2024.draft.toml"
+    assert draft.exists() and not live.exists()  # a draft is never used before approval
+    assert "notifier approve" in result.output
+    pending = runner.invoke(app, ["check", "--now", "2024-03-01T08:00"])
+    assert pending.exit_code == 0, pending.output  # a pending draft is a notice, not an error
+    assert "bản nháp chưa được duyệt" in pending.output
+    empty = runner.invoke(app, ["timeline", "--json"])
+    assert empty.stdout.strip() == ""  # nothing published yet
+    approved = runner.invoke(app, ["approve", str(draft), "--now", "2024-03-01T08:00"])
+    assert approved.exit_code == 0, approved.output
+    assert live.exists() and not draft.exists()
+    text = live.read_text(encoding="utf-8")
+    assert "Quý II/2024" in text and "BẢN NHÁP" not in text
     checked = runner.invoke(app, ["check", "--now", "2024-03-01T08:00"])
     assert checked.exit_code == 0, checked.output
+    assert "bản nháp" not in checked.output
     shown = runner.invoke(app, ["timeline", "--json"])
     assert shown.exit_code == 0, shown.output
     assert len(shown.stdout.splitlines()) == 31
+
+
+def test_import_with_approve_publishes_at_once_and_reimport_changes_nothing(workdir: Path) -> None:
+    runner = CliRunner()
+    first = runner.invoke(app, ["import", str(SEED), "--approve", "--now", "2024-03-01T08:00"])
+    assert first.exit_code == 0, first.output
+    live = workdir / "schedules" / "34-kh-ubnd-2024.toml"
+    before = live.read_bytes()
+    again = runner.invoke(app, ["import", str(SEED), "--now", "2024-03-01T08:00"])
+    assert again.exit_code == 0, again.output
+    assert not (workdir / "schedules" / "34-kh-ubnd-2024.draft.toml").exists()
+    assert "không có gì thay đổi" in again.output
+    assert live.read_bytes() == before
 
 
 def test_missing_file_is_a_clear_error(workdir: Path) -> None:
