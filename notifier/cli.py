@@ -325,15 +325,7 @@ def serve(
         run_server("notifier.web:app_from_env", host=bind_host, port=bind_port, workers=workers,
                    access_log=access_log)  # fmt: skip
         return
-    run_server(create_app(cache, site=_site(config, now)), host=bind_host, port=bind_port, access_log=access_log)
-
-
-def _site(config: Path, now: str | None):  # noqa: ANN202 - site is imported lazily
-    """The pages' data (site.Site) over the same config and --now clock as the feeds."""
-    from notifier.clock import ShiftedClock, SystemClock
-    from notifier.site import Site
-
-    return Site(config, clock=ShiftedClock(parse_now(now)) if now else SystemClock())
+    run_server(create_app(cache), host=bind_host, port=bind_port, access_log=access_log)
 
 
 @app.command("check")
