@@ -649,6 +649,7 @@ class Daemon:
         import uvicorn
 
         from notifier.publish import FeedCache
+        from notifier.site import Site
         from notifier.web import bind, create_app
 
         reloader = self.reloader
@@ -662,7 +663,7 @@ class Daemon:
         cache = self.cache
         await asyncio.to_thread(lambda: cache.snapshot)  # errors now, in Vietnamese
         await asyncio.to_thread(trim_memory)
-        app = create_app(cache, poll_interval=None)  # the watcher refreshes it
+        app = create_app(cache, poll_interval=None, site=Site.from_daemon(self))  # the watcher refreshes it
         app.state.daemon = self
         host = self.host or config.web.host
         port = config.web.port if self.port is None else self.port

@@ -1169,6 +1169,22 @@ class Store:
         with self._tx() as conn:
             conn.execute(stmt, {"name": name, "value": value})
 
+    def history(
+        self, *, plans: Sequence[str], statuses: Sequence[str] = ("sent", "failed", "skipped"),
+        limit: int = 100,
+    ) -> list[OutboxRow]:
+        """Rows of these plans in these states, newest change first, without payloads
+        (the coordinator's page, site.py; read-only)."""
+        c = outbox.c
+        stmt = (
+            sa.select(outbox, sa.literal("").label("payload"))
+            .where(c.plan.in_(list(plans)), c.status.in_(list(statuses)))
+            .order_by(c.updated_at.desc(), c.id.desc())
+            .limit(limit)
+        )
+        with self._tx(write=False) as conn:
+            return [OutboxRow.from_db(r._mapping) for r in conn.execute(stmt)]
+
 
 def _group(outcomes: Sequence[Outcome]) -> dict[str, list[Outcome]]:
     groups: dict[str, list[Outcome]] = {}

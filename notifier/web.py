@@ -47,6 +47,7 @@ from starlette.routing import Route
 
 from notifier import health
 from notifier.publish import Entry, FeedCache, Representation
+from notifier.site import Site, nav_for, routes as site_routes
 
 __all__ = ["create_app", "app_from_env", "routes", "FeedEndpoint", "Guard", "wants_gzip", "etag_matches", "bind", "serve"]
 
@@ -273,6 +274,7 @@ async def home(request: Request) -> Response:
         index_url=base + "index.json",
         hidden=sum(1 for e in snap.entries.values() if e.token),
         error=cache.last_error,
+        nav=nav_for(request.app.state.site),
     )
     return HTMLResponse(html, headers={"content-security-policy": request.app.state.page_csp})
 
@@ -289,6 +291,7 @@ def routes(cache: FeedCache) -> list[Route]:
         Route("/healthz", health.healthz, methods=["GET"], name="healthz"),
         Route("/metrics", health.metrics, methods=["GET"], name="metrics"),
         Route("/feeds/{path:path}", FeedEndpoint(cache), methods=["GET"], name="feeds"),
+        *site_routes(),  # /plans/…, /units/…, /coordinators/…, /static/… (site.py)
     ]
 
 
@@ -304,8 +307,11 @@ async def _poll(cache: FeedCache, interval: float) -> None:
             log.exception("Lỗi khi kiểm tra thay đổi lịch")
 
 
-def create_app(cache: FeedCache, *, public_url: str = "", poll_interval: float | None = 2.0) -> Starlette:
-    """The Starlette app. `poll_interval` seconds between checks for changed files (None: off)."""
+def create_app(
+    cache: FeedCache, *, public_url: str = "", poll_interval: float | None = 2.0, site: Site | None = None
+) -> Starlette:
+    """The Starlette app. `poll_interval` seconds between checks for changed files (None: off).
+    `site` feeds the pages (site.py); without it they answer 404 and / lists feeds only."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -328,6 +334,9 @@ def create_app(cache: FeedCache, *, public_url: str = "", poll_interval: float |
     app.state.public_url = public_url
     app.state.templates = _templates()
     app.state.page_csp = page_csp(TEMPLATES / "index.html.j2")
+    if site is not None and site.feeds is None:
+        site.feeds = cache  # feed links and secret tokens come from the feeds actually served
+    app.state.site = site
     return app
 
 
@@ -342,8 +351,9 @@ def app_from_env() -> Starlette:
     from notifier.clock import SystemClock
 
     path = Path(os.environ.get("NOTIFIER_CONFIG", "config.toml"))
-    cache = FeedCache(lambda now: load_catalog(path, now=now), clock=SystemClock().now)
-    return create_app(cache)
+    clock = SystemClock()
+    cache = FeedCache(lambda now: load_catalog(path, now=now), clock=clock.now)
+    return create_app(cache, site=Site(path, clock=clock))
 
 
 def bind(host: str, port: int) -> socket.socket:
