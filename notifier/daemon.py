@@ -56,6 +56,7 @@ import os
 import secrets
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -975,12 +976,20 @@ def run_daemon(
         return asyncio.run(daemon.run())
     except KeyboardInterrupt:  # Ctrl+C before the handlers were installed
         return 130
+    except UserError as exc:
+        if not _json_logs:
+            raise  # the CLI prints it for a person at a terminal
+        for problem in exc.problems:  # under --log-json even a refusal to start is JSON
+            _log(logging.ERROR, str(problem))
+        _log(logging.CRITICAL, f"không khởi động được: {exc}", problems=len(exc.problems))
+        return 1
 
 
 # --- logging -------------------------------------------------------------------------------
 
 
 _RESERVED = frozenset({"ts", "level", "logger", "message"})
+_json_logs = False  # setup_logging(json_lines=True) was called
 
 
 class _Formatter(logging.Formatter):
@@ -1001,7 +1010,7 @@ class _Formatter(logging.Formatter):
 
         stamp = datetime.fromtimestamp(record.created, TZ).isoformat(timespec="milliseconds")
         fields: dict[str, Any] = dict(getattr(record, "fields", None) or {})
-        message = nfc(record.getMessage())
+        message = nfc(record.getMessage()).rstrip("\n")
         if record.exc_info:
             fields["traceback"] = self.formatException(record.exc_info)
         if record.stack_info:
@@ -1049,13 +1058,19 @@ def _field(value: str) -> str:
 def setup_logging(*, json_lines: bool = False, debug: bool = False) -> None:
     """Log lines to stderr; third-party chatter (APScheduler, uvicorn) only when it matters.
 
-    Python warnings go through logging too, so with `json_lines` every line is JSON."""
+    Python warnings go through logging too, and with `json_lines` so do uncaught exceptions
+    and a refusal to start (run_daemon): every line is JSON."""
     handler = logging.StreamHandler()
     handler.setFormatter(_Formatter(json_lines=json_lines))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if debug else logging.INFO)
     logging.captureWarnings(True)
+    global _json_logs
+    _json_logs = json_lines
+    if json_lines:  # an exception nobody caught is a log line too, not a bare traceback
+        sys.excepthook = _log_uncaught
+        threading.excepthook = lambda a: _log_uncaught(a.exc_type, a.exc_value, a.exc_traceback)
     for name in (
         "alembic",
         "apscheduler",
@@ -1065,3 +1080,9 @@ def setup_logging(*, json_lines: bool = False, debug: bool = False) -> None:
         "aiosmtplib",
     ):
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _log_uncaught(kind: type[BaseException], value: BaseException | None, tb: Any) -> None:
+    if issubclass(kind, KeyboardInterrupt):
+        return
+    log.critical("lỗi không lường trước", exc_info=(kind, value or kind(), tb))

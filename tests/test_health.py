@@ -514,3 +514,15 @@ def test_a_stalled_postgresql_makes_healthz_503_in_time_and_never_hangs_scrapes(
             json_lines(daemon)  # every line JSON, the database errors included
         finally:
             relay.close()
+
+
+@pytest.mark.slow
+def test_under_log_json_even_a_refusal_to_start_is_json(tmp_path: Path) -> None:
+    write_project(tmp_path, 9, [(u, OPENS) for u in units(1)])
+    shared = f"sqlite:///{tmp_path / 'shared.sqlite3'}"  # named, so never upgraded silently
+    daemon = Daemon(tmp_path, env=clean_env(NOTIFIER_DATABASE=shared), args=("--log-json",))
+    assert daemon.proc.wait(30) == 1
+    daemon._reader.join(5)
+    records = json_lines(daemon)
+    assert records[-1]["level"] == "CRITICAL"
+    assert "notifier db upgrade" in records[-1]["message"]
