@@ -13,18 +13,58 @@ skipped without them, failed instead when NOTIFIER_REQUIRE_BROWSER=1 (CI).
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Iterator
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from browser.harness import PLAN, Site, artifacts_dir, launch
+from browser.harness import NOW, PLAN, ROOT, Site, artifacts_dir, launch
 from icalendar import Calendar
+
+from notifier.text import slugify
 
 pytestmark = pytest.mark.slow
 
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
+TODAY = datetime.fromisoformat(NOW).date()
+UNIT = "Sở Văn hóa, Thể thao và Du lịch"
+COORDINATOR = "Sở Ngoại vụ"  # coordinator = true in config.toml; the plan reports to it
+
+
+# --- the oracle: the seed schedule and config read with tomllib, not with notifier ------------
+
+
+def schedule() -> dict[str, Any]:
+    return tomllib.loads((ROOT / "schedules" / f"{PLAN}.toml").read_text(encoding="utf-8"))
+
+
+def activities() -> list[dict[str, Any]]:
+    return list(schedule()["activities"])
+
+
+def dated(act: dict[str, Any]) -> bool:
+    return isinstance(act.get("start"), date) and isinstance(act.get("end"), date)
+
+
+def refs_naming(unit: str) -> set[str]:
+    """Activities whose lead or coordinating cells name `unit` or a group listing it."""
+    config = tomllib.loads((ROOT / "config.toml").read_text(encoding="utf-8"))
+    holders = {unit} | {g["name"] for g in config.get("groups", []) if unit in g.get("members", [])}
+    return {
+        a["ref"] for a in activities() if holders & set(a.get("lead", []) + a.get("coordinating", []))
+    }
+
+
+def refs_in_status(status: str, today: date = TODAY) -> set[str]:
+    test = {
+        "upcoming": lambda a: a["start"] > today,
+        "in-progress": lambda a: a["start"] <= today <= a["end"],
+        "over": lambda a: a["end"] < today,
+    }[status]
+    return {a["ref"] for a in activities() if dated(a) and test(a)}
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +97,14 @@ class Tab:
         self.page = self.context.new_page()
         self.site = site
         self.errors: list[str] = []
-        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("console", self._console)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    def _console(self, message: Any) -> None:
+        where = message.location.get("url", "")
+        # Chromium asks for /favicon.ico by itself; the pages do not link one.
+        if message.type == "error" and not where.endswith("/favicon.ico"):
+            self.errors.append(f"{message.text} ({where})")
 
     def open(self, path: str) -> Any:
         response = self.page.goto(self.site.base + path)
@@ -122,3 +168,109 @@ def test_home_lists_the_plan_feed_with_working_links(tab: Tab, browser: Any, sit
     calendar = fetch_calendar(tab, href)
     assert "34/KH-UBND" in str(calendar.get("X-WR-CALNAME", "")) + calendar.to_ical().decode()
     assert all(p.stat().st_size > 0 for p in screenshots(browser, site, "/", "home"))
+
+
+# --- the plan page ----------------------------------------------------------------------------
+
+
+def shown_refs(tab: Tab) -> set[str]:
+    """The Mục cells of the activity table's rows (section rows have no id)."""
+    return set(tab.page.locator("table.acts tbody tr[id] > th").all_inner_texts())
+
+
+def undated_refs(tab: Tab) -> set[str]:
+    return set(tab.page.locator("#chua-xep-lich li > b").all_inner_texts())
+
+
+def test_plan_page_is_reached_from_home_and_shows_every_activity(
+    tab: Tab, browser: Any, site: Site
+) -> None:
+    tab.open("/")
+    with tab.page.expect_navigation():
+        tab.page.locator(f'#trang-ke-hoach a[href="/plans/{PLAN}"]').click()
+    assert tab.page.url == f"{site.base}/plans/{PLAN}"
+    plan = schedule()["plan"]
+    assert tab.page.locator("h1").inner_text() == plan["title"]
+    every = {a["ref"] for a in activities()}
+    assert shown_refs(tab) | undated_refs(tab) == every
+    assert undated_refs(tab) == {a["ref"] for a in activities() if not dated(a)}
+    # The month timeline has one bar per dated activity, each linking to its table row.
+    bars = tab.page.locator("#dong-thoi-gian .tl-list a.tl-label")
+    assert bars.count() == len(shown_refs(tab))
+    first = bars.first.get_attribute("href")
+    assert first is not None and tab.page.locator(first).count() == 1
+    assert all(p.stat().st_size > 0 for p in screenshots(browser, site, f"/plans/{PLAN}", "plan"))
+
+
+def test_plan_page_filters_by_unit_through_its_form(tab: Tab) -> None:
+    tab.open(f"/plans/{PLAN}")
+    tab.page.select_option("#loc-don-vi", label=UNIT)
+    with tab.page.expect_navigation():
+        tab.page.click("#loc-nut")
+    assert f"unit={slugify(UNIT)}" in tab.page.url
+    expected = refs_naming(UNIT)
+    assert expected, "the seed plan names the unit"
+    assert shown_refs(tab) | undated_refs(tab) == expected
+    # Each row shown names the unit as lead or coordinator.
+    for row in tab.page.locator("table.acts tbody tr[id]").all():
+        cells = row.locator("td").all_inner_texts()
+        assert UNIT in cells[1] + cells[2], cells
+    assert f"của {UNIT}" in tab.page.locator("#ket-qua").inner_text()
+    assert tab.page.locator("#loc-don-vi option:checked").inner_text() == UNIT
+    # "Bỏ lọc" brings every activity back.
+    with tab.page.expect_navigation():
+        tab.page.click("#bo-loc")
+    assert len(shown_refs(tab) | undated_refs(tab)) == len(activities())
+
+
+@pytest.mark.parametrize("status", ["upcoming", "in-progress", "over"])
+def test_plan_page_filters_by_status_through_its_form(tab: Tab, status: str) -> None:
+    tab.open(f"/plans/{PLAN}")
+    tab.page.select_option("#loc-trang-thai", value=status)
+    label = tab.page.locator("#loc-trang-thai option:checked").inner_text()
+    with tab.page.expect_navigation():
+        tab.page.click("#loc-nut")
+    assert f"status={status}" in tab.page.url
+    assert shown_refs(tab) == refs_in_status(status)
+    assert undated_refs(tab) == set()  # an undated activity has no status
+    badges = set(tab.page.locator("table.acts tbody tr[id] .badge").all_inner_texts())
+    assert badges <= {label}
+
+
+def test_plan_page_filters_combine(tab: Tab) -> None:
+    tab.open(f"/plans/{PLAN}?unit={slugify(UNIT)}&status=upcoming")
+    assert shown_refs(tab) == refs_naming(UNIT) & refs_in_status("upcoming")
+
+
+def focus_ring(tab: Tab) -> dict[str, Any]:
+    """The focused element: its id, whether :focus-visible applies, and its outline."""
+    return tab.page.evaluate(
+        """() => { const e = document.activeElement, s = getComputedStyle(e);
+        return {id: e.id, tag: e.tagName, visible: e.matches(':focus-visible'),
+                style: s.outlineStyle, width: parseFloat(s.outlineWidth)}; }"""
+    )
+
+
+def test_keyboard_reaches_the_filter_form_and_submits_it_with_a_visible_focus(tab: Tab) -> None:
+    tab.open(f"/plans/{PLAN}")
+    seen = []
+    for _ in range(15):  # the skip link, the breadcrumbs, then the form
+        tab.page.keyboard.press("Tab")
+        ring = focus_ring(tab)
+        seen.append(ring)
+        assert ring["visible"] and ring["style"] != "none" and ring["width"] >= 2, ring
+        if ring["id"] == "loc-don-vi":
+            break
+    assert seen[-1]["id"] == "loc-don-vi", [r["id"] or r["tag"] for r in seen]
+    tab.page.keyboard.press("Tab")
+    assert focus_ring(tab)["id"] == "loc-trang-thai"
+    tab.page.keyboard.press("ArrowDown")  # a closed select changes value with the arrows
+    chosen = tab.page.locator("#loc-trang-thai").input_value()
+    assert chosen != ""
+    tab.page.keyboard.press("Tab")
+    ring = focus_ring(tab)
+    assert ring["id"] == "loc-nut" and ring["visible"] and ring["width"] >= 2, ring
+    with tab.page.expect_navigation():
+        tab.page.keyboard.press("Enter")
+    assert f"status={chosen}" in tab.page.url
+    assert shown_refs(tab) == refs_in_status(chosen)
