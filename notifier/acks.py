@@ -359,3 +359,374 @@ def planning_options(config: Any, store: Any | None, env: Mapping[str, str] | No
         "acknowledged": store.acknowledged() if store is not None else frozenset(),
         "opted_out": store.opted_out() if store is not None else frozenset(),
     }
+
+
+# --- who has, who has not (engineer G's coordinator page) ---------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ItemStatus:
+    """One thing units acknowledge: what it is, its last day, who has and who has not."""
+
+    action: str  # report-sent | activity-done
+    key: str
+    what: str  # Vietnamese: "[II.7] … (Kế hoạch số …)" or "Báo cáo … gửi …"
+    day: date  # the activity's last day or the report's last day
+    plan: str
+    done: tuple[str, ...]  # unit names
+    missing: tuple[str, ...]
+    notes: tuple[tuple[str, str], ...] = ()  # (unit slug, note) of those who wrote one
+
+
+def _what(item: Mapping[str, Any]) -> str:
+    if item["ack_action"] == "report-sent":
+        return f"{item['title']} gửi {item['to']}"
+    number = f" (Kế hoạch số {item['plan_number']})" if item.get("plan_number") else ""
+    return f"[{item['ref']}] {item['content']}{number}"
+
+
+def status(
+    store: Any,
+    *,
+    plans: Sequence[Any],
+    directory: Any,
+    today: date,
+    coordinator: str | None = None,
+    calendar: Any | None = None,
+    deadlines: Sequence[Any] = (),
+    on_day_off: str = "next_working_day",
+    past_days: int = 30,
+    ahead_days: int = 30,
+) -> list[ItemStatus]:
+    """Activities whose last day and reports whose deadline fall in [today − past_days,
+    today + ahead_days], each with the units that have acknowledged and those that have
+    not (reports only when `calendar` and `deadlines` are given). `coordinator` is
+    accepted for the page's call and not used: a coordinator sees every unit."""
+    from notifier.reminders import acknowledgement_items
+
+    got = store.acknowledgements()
+    done = frozenset((a.action, a.key, a.unit) for a in got)
+    notes: dict[str, list[tuple[str, str]]] = {}
+    for a in got:
+        if a.note:
+            notes.setdefault(a.key, []).append((a.unit, a.note))
+    items = acknowledgement_items(
+        plans, directory, first=today - timedelta(days=past_days),
+        last=today + timedelta(days=ahead_days), acknowledged=done, calendar=calendar,
+        deadlines=deadlines, on_day_off=on_day_off,
+    )
+    return [ItemStatus(i["ack_action"], i["ack_key"], _what(i), date.fromisoformat(i["day"]),
+                       i["plan"], tuple(i["acknowledged"]), tuple(i["pending"]),
+                       tuple(notes.get(i["ack_key"], ())))
+            for i in items]
+
+
+def status_for(store: Any, snapshot: Any, *, today: date, **options: Any) -> list[ItemStatus]:
+    """`status` over a daemon.Snapshot (its plans, directory, calendar, deadline rules)."""
+    return status(store, plans=snapshot.plans, directory=snapshot.directory, today=today,
+                  calendar=snapshot.calendar, deadlines=snapshot.deadlines,
+                  on_day_off=str(snapshot.config.calendar.deadline_on_day_off), **options)
+
+
+# --- the pages: /a/{token} and /u/{token} ---------------------------------------------------
+
+_STYLE = (
+    "body{margin:0;padding:16px;font-family:Arial,Helvetica,sans-serif;font-size:17px;"
+    "line-height:1.5;color:#1d2939;background:#fff}main{max-width:40rem;margin:0 auto}"
+    "h1{font-size:1.4rem}dl{margin:0 0 1rem}dt{font-weight:bold;margin-top:.5rem}dd{margin:0}"
+    "textarea{width:100%;font:inherit;box-sizing:border-box;min-height:6rem}"
+    "button{font:inherit;font-weight:bold;padding:.7rem 1.4rem;background:#1a56db;color:#fff;"
+    "border:0;border-radius:4px;cursor:pointer}button:focus{outline:3px solid #f79009}"
+    ".ok{border-left:6px solid #067647;padding:.5rem 1rem;background:#ecfdf3}"
+    ".no{border-left:6px solid #b42318;padding:.5rem 1rem;background:#fef3f2}"
+    "small{color:#475467}"
+)
+_CSP = ("default-src 'none'; style-src 'sha256-"
+        + base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode()
+        + "'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+_PAGE = """<!DOCTYPE html>
+<html lang="vi"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>{{ title }}</title><style>{{ style }}</style></head>
+<body><main>
+<h1>{{ title }}</h1>
+{% if message %}<p class="{{ 'ok' if good else 'no' }}" role="status">{{ message }}</p>{% endif %}
+{% if facts %}<dl>{% for k, v in facts %}<dt>{{ k }}</dt><dd>{{ v }}</dd>{% endfor %}</dl>{% endif %}
+{% if form %}
+<form method="post" action="{{ form.action }}">
+{% if form.note %}<p><label for="note">Ghi chú (không bắt buộc)</label><br>
+<textarea id="note" name="note" maxlength="{{ form.max }}"></textarea></p>{% endif %}
+<p><button type="submit">{{ form.button }}</button></p>
+</form>
+{% endif %}
+<p><small>Trang của hệ thống nhắc việc tự động; không phải văn bản hành chính chính thức.</small></p>
+</main></body></html>
+"""
+NOTE_MAX = 1000
+_LABELS = {"report-sent": "Đã báo cáo", "activity-done": "Đã hoàn thành"}
+_REFUSED = {
+    "forged": (403, "Liên kết không hợp lệ",
+               "Liên kết này không đúng hoặc đã bị sửa đổi, nên không được ghi nhận. Vui lòng "
+               "mở lại liên kết trong thư nhắc việc (bấm trực tiếp, không chép tay)."),
+    "expired": (410, "Liên kết đã hết hạn",
+                "Liên kết này đã hết thời hạn sử dụng nên không được ghi nhận. Nếu cần xác nhận, "
+                "vui lòng dùng liên kết trong thư nhắc việc mới nhất hoặc liên hệ đơn vị đầu mối."),
+}
+
+
+@lru_cache(maxsize=1)
+def _template() -> Any:
+    import jinja2
+
+    return jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined).from_string(_PAGE)
+
+
+def _page(title: str, *, status_code: int = 200, message: str = "", good: bool = True,
+          facts: Sequence[tuple[str, str]] = (), form: Mapping[str, Any] | None = None) -> Any:
+    from starlette.responses import HTMLResponse
+
+    html = _template().render(title=title, message=message, good=good, facts=list(facts),
+                              form=form, style=_STYLE)
+    # The token is the capability: never cached, never sent on as a Referer.
+    return HTMLResponse(html, status_code, headers={
+        "content-security-policy": _CSP, "cache-control": "no-store",
+        "referrer-policy": "no-referrer", "x-robots-tag": "noindex"})
+
+
+@dataclass
+class _Request:
+    """What a handler needs, taken from app.state.site (site.py) or app.state.daemon."""
+
+    snapshot: Any
+    store: Any | None
+    now: datetime
+    environ: Mapping[str, str]
+
+
+def _context(request: Any) -> _Request | None:
+    state = request.app.state
+    site = getattr(state, "site", None)
+    if site is not None:
+        opener = getattr(site, "_open_store", None)
+        store = opener() if callable(opener) else getattr(site, "store", None)
+        return _Request(site.snapshot(), store, site.clock.now(),
+                        getattr(site, "environ", os.environ))
+    daemon = getattr(state, "daemon", None)
+    if daemon is not None and daemon.reloader is not None:
+        return _Request(daemon.reloader.current, daemon.store, daemon.clock.now(),
+                        getattr(daemon, "environ", os.environ))
+    return None
+
+
+def _attempt(request: Any, ctx: _Request, link: str | None) -> Any:
+    from notifier.store import Attempt
+
+    client = request.client.host if request.client else None
+    return Attempt(ctx.now, link, client, request.headers.get("user-agent", "")[:200] or None)
+
+
+def _verified(request: Any, ctx: _Request, *, want: str, log_refusal: bool = True) -> Claim | Any:
+    """The token's claim, or the refusal page (after logging the attempt)."""
+    token = request.path_params["token"]
+    try:
+        secret = load_secret(ctx.snapshot.config, ctx.environ, create=False)
+    except ConfigError as exc:
+        log.error("%s", exc)
+        secret = None
+    try:
+        if secret is None:
+            raise LinkRefused("forged")
+        claim = _signer(secret).verify(token, now=ctx.now)
+        if (claim.action == "unsubscribe-digest") != (want == "unsubscribe"):
+            raise LinkRefused("forged")  # an /a/ token on /u/ or the reverse
+        return claim
+    except LinkRefused as refused:
+        if log_refusal and ctx.store is not None:
+            c = refused.claim
+            ctx.store.audit(refused.reason, _attempt(request, ctx, c.link if c else None),
+                            action=c.action if c else None, unit=c.unit if c else None,
+                            key=c.key if c else None)
+        code, title, text = _REFUSED[refused.reason]
+        facts = []
+        if refused.claim is not None:
+            facts.append(("Hết hạn sau ngày", _vn(refused.claim.expires)))
+        return _page(title, status_code=code, message=text, good=False, facts=facts)
+
+
+def _vn(day: date) -> str:
+    from notifier.emails import vn_date
+
+    return vn_date(day)
+
+
+def _unit_name(snapshot: Any, slug: str) -> str:
+    unit = snapshot.directory.by_slug(slug) if hasattr(snapshot.directory, "by_slug") else None
+    return unit.name if unit is not None else slug
+
+
+def describe(claim: Claim, snapshot: Any) -> list[tuple[str, str]]:
+    """What the link is about, as (label, value) lines in Vietnamese."""
+    facts = [("Đơn vị", _unit_name(snapshot, claim.unit))]
+    parts = claim.key.split("/")
+    if claim.action == "activity-done" and len(parts) >= 3:
+        plan_slug, ref = parts[1], "/".join(parts[2:])
+        plan = next((p for p in snapshot.plans if p.slug == plan_slug), None)
+        activity = next((a for a in plan.activities if a.ref == ref), None) if plan else None
+        if plan is not None:
+            facts.append(("Kế hoạch", f"Số {plan.number}: {plan.title}" if plan.number
+                          else plan.title))
+        if activity is not None:
+            facts.append(("Nhiệm vụ", f"[{activity.ref}] {activity.content}"))
+            facts.append(("Thời gian thực hiện", activity.timing.text))
+        else:
+            facts.append(("Nhiệm vụ", f"mục {ref} (không còn trong kế hoạch hiện hành)"))
+    elif claim.action == "report-sent" and len(parts) == 5:
+        from notifier.reporting import period_label
+
+        which, year, to_slug, due = parts[1], parts[2], parts[3], parts[4]
+        period, _, index = which.rpartition("-") if which[-1:].isdigit() else (which, "", "")
+        try:
+            label = period_label(period, int(year), int(index) if index else None)
+            facts.append(("Báo cáo", f"Báo cáo {label}"))
+        except ValueError:
+            facts.append(("Báo cáo", which))
+        facts.append(("Gửi", _unit_name(snapshot, to_slug)))
+        try:
+            facts.append(("Hạn gửi (ngày cuối)", _vn(date.fromisoformat(due))))
+        except ValueError:
+            pass
+    return facts
+
+
+def _previous(store: Any, claim: Claim) -> Any | None:
+    found = [a for a in store.acknowledgements(unit=claim.unit, keys=[claim.key],
+                                               action=claim.action)]
+    return found[0] if found else None
+
+
+def _recorded(first: Any) -> str:
+    at = first.at.astimezone(TZ)
+    text = f"Đã ghi nhận lúc {at:%H:%M} {_vn(at.date())}."
+    return text + (f" Ghi chú: {first.note}" if first.note else "")
+
+
+def _no_store() -> Any:
+    return _page("Chưa ghi nhận được", status_code=503, good=False,
+                 message="Hệ thống chưa có cơ sở dữ liệu để ghi nhận xác nhận. Vui lòng thử lại "
+                 "sau hoặc báo cho quản trị viên.")
+
+
+def _ack_get(request: Any) -> Any:
+    ctx = _context(request)
+    if ctx is None:
+        return _no_store()
+    claim = _verified(request, ctx, want="ack")
+    if not isinstance(claim, Claim):
+        return claim
+    label = _LABELS[claim.action]
+    facts = describe(claim, ctx.snapshot)
+    facts.append(("Liên kết dùng được đến hết ngày", _vn(claim.expires)))
+    first = _previous(ctx.store, claim) if ctx.store is not None else None
+    if first is not None:
+        return _page(f"{label}: đã ghi nhận", message=_recorded(first), facts=facts)
+    form = {"action": f"/a/{request.path_params['token']}", "button": label, "note": True,
+            "max": NOTE_MAX}
+    question = ("Xác nhận Quý cơ quan/đơn vị đã gửi báo cáo dưới đây?"
+                if claim.action == "report-sent"
+                else "Xác nhận Quý cơ quan/đơn vị đã hoàn thành nhiệm vụ dưới đây?")
+    return _page(label, message=question, facts=facts, form=form)
+
+
+async def _form_note(request: Any) -> str:
+    """The note of an urlencoded form (what our page sends); "" for anything else."""
+    from urllib.parse import parse_qs
+
+    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        return ""
+    body = (await request.body())[:16 * 1024]
+    values = parse_qs(body.decode("utf-8", "replace"), max_num_fields=10).get("note", [""])
+    from notifier.text import clean
+
+    return clean(values[0])[:NOTE_MAX]
+
+
+def _ack_record(request: Any, note: str) -> Any:
+    ctx = _context(request)
+    if ctx is None or ctx.store is None:
+        return _no_store()
+    claim = _verified(request, ctx, want="ack")
+    if not isinstance(claim, Claim):
+        return claim
+    new, first = ctx.store.acknowledge(claim.unit, claim.key, claim.action, note=note,
+                                       attempt=_attempt(request, ctx, claim.link))
+    label = _LABELS[claim.action]
+    facts = describe(claim, ctx.snapshot)
+    if new:
+        log.info("xác nhận %s: %s %s (liên kết %s)", claim.action, claim.unit, claim.key,
+                 claim.link)
+        return _page(f"{label}: đã ghi nhận", message="Cảm ơn Quý cơ quan/đơn vị. "
+                     + _recorded(first) + " Hệ thống sẽ không nhắc việc này nữa.", facts=facts)
+    return _page(f"{label}: đã ghi nhận trước đó", message=_recorded(first)
+                 + " Lần xác nhận này không thay đổi gì.", facts=facts)
+
+
+def _unsubscribe_get(request: Any) -> Any:
+    ctx = _context(request)
+    if ctx is None:
+        return _no_store()
+    claim = _verified(request, ctx, want="unsubscribe")
+    if not isinstance(claim, Claim):
+        return claim
+    facts = [("Đơn vị", _unit_name(ctx.snapshot, claim.unit))]
+    if ctx.store is not None and claim.unit in ctx.store.opted_out():
+        return _page("Đã ngừng nhận thư tổng hợp", facts=facts,
+                     message="Đơn vị này đã ngừng nhận thư tổng hợp.")
+    form = {"action": f"/u/{request.path_params['token']}", "button": "Ngừng nhận thư tổng hợp",
+            "note": False, "max": 0}
+    return _page("Ngừng nhận thư tổng hợp", facts=facts, form=form,
+                 message="Bấm nút dưới đây để đơn vị không nhận thư tổng hợp nhắc việc nữa. "
+                 "Thư nhắc việc gửi cho đơn vị vẫn tiếp tục.")
+
+
+def _unsubscribe_post(request: Any) -> Any:
+    """RFC 8058 one-click (body "List-Unsubscribe=One-Click") and our own form alike."""
+    ctx = _context(request)
+    if ctx is None or ctx.store is None:
+        return _no_store()
+    claim = _verified(request, ctx, want="unsubscribe")
+    if not isinstance(claim, Claim):
+        return claim
+    new = ctx.store.opt_out(claim.unit, attempt=_attempt(request, ctx, claim.link))
+    if new:
+        log.info("ngừng nhận thư tổng hợp: %s (liên kết %s)", claim.unit, claim.link)
+    return _page("Đã ngừng nhận thư tổng hợp", facts=[("Đơn vị", _unit_name(ctx.snapshot,
+                                                                          claim.unit))],
+                 message="Đơn vị sẽ không nhận thư tổng hợp nữa. Muốn nhận lại, vui lòng báo "
+                 "quản trị viên hệ thống.")
+
+
+async def _ack_endpoint(request: Any) -> Any:
+    import anyio
+
+    if request.method == "POST":
+        note = await _form_note(request)
+        return await anyio.to_thread.run_sync(_ack_record, request, note)
+    return await anyio.to_thread.run_sync(_ack_get, request)
+
+
+async def _unsubscribe_endpoint(request: Any) -> Any:
+    import anyio
+
+    handler = _unsubscribe_post if request.method == "POST" else _unsubscribe_get
+    return await anyio.to_thread.run_sync(handler, request)
+
+
+def routes() -> list[Any]:
+    """The rows web.routes() adds: /a/{token} and /u/{token}, GET (and HEAD) and POST."""
+    from starlette.routing import Route
+
+    return [
+        Route("/a/{token}", _ack_endpoint, methods=["GET", "POST"], name="ack"),
+        Route("/u/{token}", _unsubscribe_endpoint, methods=["GET", "POST"], name="unsubscribe"),
+    ]

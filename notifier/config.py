@@ -44,6 +44,7 @@ from pydantic import (
 )
 
 from notifier.errors import ConfigError, Problem
+from notifier.acks import AckRules  # [acknowledgements], owned by acks.py
 from notifier.reminders import DigestRules, ReminderRules  # sections owned by reminders.py
 from notifier.reporting import Period, Wording
 from notifier.text import fold, nfc
@@ -463,6 +464,7 @@ class Config(_Section):
     )
     reminders: ReminderRules = Field(default_factory=ReminderRules)
     digest: DigestRules = Field(default_factory=DigestRules)
+    acknowledgements: AckRules = Field(default_factory=AckRules)
     feeds: FeedsSection = Field(default_factory=FeedsSection)
     smtp: SmtpSection = Field(default_factory=SmtpSection)
     database: DatabaseSection = Field(default_factory=DatabaseSection)

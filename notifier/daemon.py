@@ -140,8 +140,10 @@ class Snapshot:
         end: datetime,
         deliveries: Sequence[Mapping[str, Any]] = (),
         warnings: Sequence[str] = (),
+        **acks: Any,
     ) -> list[Reminder]:
-        """reminders.plan_reminders over this snapshot: every reminder due in [start, end)."""
+        """reminders.plan_reminders over this snapshot: every reminder due in [start, end);
+        `acks`: links, acknowledged, opted_out (acks.planning_options)."""
         from notifier.reminders import plan_reminders
 
         config = self.config
@@ -149,7 +151,7 @@ class Snapshot:
             self.plans, self.directory, config.reminders, self.calendar, self.deadlines,
             start=start, end=end, on_day_off=str(config.calendar.deadline_on_day_off),
             digest=config.digest, public_url=config.notifier.public_url,
-            deliveries=deliveries, warnings=warnings,
+            deliveries=deliveries, warnings=warnings, **acks,
         )  # fmt: skip
 
 
@@ -824,8 +826,11 @@ class Daemon:
             since = now - timedelta(days=snap.config.digest.horizon_days)
         deliveries = await asyncio.to_thread(store.delivery_problems, since)
         warnings = reloader.warnings() + [str(p) for p in snap.problems]
+        from notifier.acks import planning_options  # links, acknowledged, opted out (engineer H)
+
+        acks = await asyncio.to_thread(planning_options, snap.config, store, self.environ)
         due = await asyncio.to_thread(
-            snap.reminders, start=start, end=end, deliveries=deliveries, warnings=warnings
+            snap.reminders, start=start, end=end, deliveries=deliveries, warnings=warnings, **acks
         )
         new = await asyncio.to_thread(store.enqueue, due, now=now) if due else 0
         skipped = await asyncio.to_thread(store.skip_stale, now=now, grace=grace)

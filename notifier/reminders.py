@@ -64,6 +64,7 @@ from notifier.timing import TimingKind
 
 __all__ = [
     "KINDS",
+    "acknowledgement_items",
     "TZ",
     "DigestRules",
     "Reminder",
@@ -1167,9 +1168,10 @@ def _item(p: _Planner, e: _Event) -> dict[str, Any]:
 
 
 def _ack_split(p: _Planner, action: str, key: str, owing: Mapping[str, str]) -> dict[str, Any]:
-    """Who of `owing` (slug → name) has acknowledged `key`, and who has not."""
+    """Who of `owing` (slug → name) has acknowledged `key` (acks.py's item key), who has not."""
     done = p.acknowledged
-    return {"acknowledged": [n for s, n in owing.items() if (action, key, s) in done],
+    return {"ack_action": action, "ack_key": key,
+            "acknowledged": [n for s, n in owing.items() if (action, key, s) in done],
             "pending": [n for s, n in owing.items() if (action, key, s) not in done]}
 
 
@@ -1319,6 +1321,41 @@ def _no_cyclic_gc() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def acknowledgement_items(
+    plans: Iterable[Plan],
+    directory: _Directory,
+    *,
+    first: date,
+    last: date,
+    acknowledged: Iterable[tuple[str, str, str]] = (),
+    calendar: _Calendar | None = None,
+    deadlines: Sequence[DeadlineRule] = (),
+    on_day_off: str = "next_working_day",
+) -> list[dict[str, Any]]:
+    """What units can acknowledge whose last day falls in [first, last], with who has and who
+    has not: digest items of each activity's last day and, given a calendar and deadline
+    rules, each report deadline, with "ack_action", "ack_key" (acks.py's item key),
+    "acknowledged" and "pending" (unit names). For the coordinator's page (acks.status)."""
+    plans = list(plans)
+    warnings: list[str] = []
+    p = _Planner(directory, ReminderRules(), DigestRules(enabled=False), calendar,  # type: ignore[arg-type]
+                 "", (), warnings, None, frozenset(acknowledged))
+    found = _events(plans, _Deadlines(deadlines if calendar is not None else (), calendar,
+                                      on_day_off, directory), warnings)
+    out: list[dict[str, Any]] = []
+    for e in found:
+        if not first <= e.day <= last:
+            continue
+        if e.activity is not None:
+            closes = _window(e.activity, e.plan.timing_is_deadline)[1]
+            if e.kind == "activity-start" and closes is not None:
+                continue  # the activity's last day is its closing day, listed there
+            out.append(_item(p, e))
+        elif e.duty is not None and e.deadline is not None:
+            out.append(_item(p, e))
+    return out
 
 
 def due_reminders(

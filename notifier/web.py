@@ -45,7 +45,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from notifier import health
+from notifier import acks, health
 from notifier.publish import Entry, FeedCache, Representation
 from notifier.site import Site, nav_for, routes as site_routes
 
@@ -292,6 +292,7 @@ def routes(cache: FeedCache) -> list[Route]:
         Route("/metrics", health.metrics, methods=["GET"], name="metrics"),
         Route("/feeds/{path:path}", FeedEndpoint(cache), methods=["GET"], name="feeds"),
         *site_routes(),  # /plans/…, /units/…, /coordinators/…, /static/… (site.py)
+        *acks.routes(),  # /a/{token} acknowledgements, /u/{token} digest unsubscribe (acks.py)
     ]
 
 
