@@ -64,6 +64,7 @@ __all__ = [
     "link_id",
     "load_secret",
     "planning_options",
+    "preview_options",
     "report_key",
     "routes",
     "status",
@@ -359,6 +360,29 @@ def planning_options(config: Any, store: Any | None, env: Mapping[str, str] | No
         "acknowledged": store.acknowledged() if store is not None else frozenset(),
         "opted_out": store.opted_out() if store is not None else frozenset(),
     }
+
+
+def preview_options(config: Any, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """planning_options for `notifier preview`: the store only if its database exists and is
+    migrated (a preview never creates one), links only if the secret exists."""
+    from notifier.store import database_url, open_store
+
+    url = database_url(config, env)
+    store = None
+    if not url.startswith("sqlite:///") or Path(url.removeprefix("sqlite:///")).exists():
+        try:
+            store = open_store(url)
+            store.check_migrated()
+        except Exception as exc:  # noqa: BLE001 - a preview still works without the store
+            log.warning("Xem trước không đọc được xác nhận từ cơ sở dữ liệu: %s", exc)
+            if store is not None:
+                store.close()
+            store = None
+    try:
+        return planning_options(config, store, env, create=False)
+    finally:
+        if store is not None:
+            store.close()
 
 
 # --- who has, who has not (engineer G's coordinator page) ---------------------------------
