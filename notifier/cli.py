@@ -232,8 +232,10 @@ def preview(
             err.print(str(problem), markup=False)
         window = (datetime.combine(first, datetime.min.time(), tzinfo=TZ),
                   datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=TZ))
+        from notifier.acks import preview_options  # acknowledged items, opt-outs (engineer H)
+
         found = reminders_from_config(cfg, plans, start=window[0], end=window[1],
-                                      warnings=[str(p) for p in problems])
+                                      warnings=[str(p) for p in problems], **preview_options(cfg))
         prepare(found)  # every subject now, in one go
         return found
 
