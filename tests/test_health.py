@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import math
 import re
 import shutil
 import signal
@@ -526,3 +528,42 @@ def test_under_log_json_even_a_refusal_to_start_is_json(tmp_path: Path) -> None:
     records = json_lines(daemon)
     assert records[-1]["level"] == "CRITICAL"
     assert "notifier db upgrade" in records[-1]["message"]
+
+
+# --- the JSON log formatter, in-process -----------------------------------------------------------
+
+
+field_names = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x2FF), min_size=1, max_size=12)
+field_values = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=40), st.lists(st.text(max_size=10), max_size=3),
+)  # fmt: skip
+
+
+@settings(max_examples=100, deadline=None)
+@given(message=st.text(max_size=80), fields=st.dictionaries(field_names, field_values, max_size=6),
+       level=st.sampled_from([logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR]))  # fmt: skip
+def test_every_record_is_one_json_line_with_ts_level_logger_and_nfc_text(
+    message: str, fields: dict[str, Any], level: int
+) -> None:
+    from notifier.daemon import _Formatter
+
+    decomposed = unicodedata.normalize("NFD", message)
+    record = logging.LogRecord("notifier.daemon", level, __file__, 1, decomposed, None, None)
+    record.fields = fields  # what daemon._log attaches
+    line = _Formatter(json_lines=True).format(record)
+    assert "\n" not in line and "\r" not in line.replace("\\r", "")
+    data = json.loads(line, parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+07:00", data["ts"])
+    assert data["level"] == logging.getLevelName(level) and data["logger"] == "notifier.daemon"
+    assert data["message"] == unicodedata.normalize("NFC", message).rstrip("\n")
+    for key, val in fields.items():
+        shown = data[f"field_{key}" if key in ("ts", "level", "logger", "message") else key]
+        if isinstance(val, str):
+            assert shown == unicodedata.normalize("NFC", val)
+        elif isinstance(val, float) and not math.isfinite(val):
+            assert shown == str(val)  # JSON has no NaN or Infinity
+        elif isinstance(val, list):
+            assert shown == [unicodedata.normalize("NFC", v) for v in val]
+        else:
+            assert shown == val
