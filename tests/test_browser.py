@@ -12,7 +12,10 @@ skipped without them, failed instead when NOTIFIER_REQUIRE_BROWSER=1 (CI).
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
 import tomllib
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
@@ -54,7 +57,9 @@ def refs_naming(unit: str) -> set[str]:
     config = tomllib.loads((ROOT / "config.toml").read_text(encoding="utf-8"))
     holders = {unit} | {g["name"] for g in config.get("groups", []) if unit in g.get("members", [])}
     return {
-        a["ref"] for a in activities() if holders & set(a.get("lead", []) + a.get("coordinating", []))
+        a["ref"]
+        for a in activities()
+        if holders & set(a.get("lead", []) + a.get("coordinating", []))
     }
 
 
@@ -274,3 +279,92 @@ def test_keyboard_reaches_the_filter_form_and_submits_it_with_a_visible_focus(ta
         tab.page.keyboard.press("Enter")
     assert f"status={chosen}" in tab.page.url
     assert shown_refs(tab) == refs_in_status(chosen)
+
+
+# --- the unit page ----------------------------------------------------------------------------
+
+
+def test_unit_page_subscribe_links_give_the_units_calendar(
+    tab: Tab, browser: Any, site: Site
+) -> None:
+    tab.open("/")
+    with tab.page.expect_navigation():
+        tab.page.locator("#trang-don-vi a", has_text=UNIT).first.click()
+    slug = slugify(UNIT)
+    assert tab.page.url == f"{site.base}/units/{slug}"
+    assert tab.page.locator("h1").inner_text() == UNIT
+    feed = f"{site.base}/feeds/units/{slug}.ics"
+    https = tab.page.locator("#dang-ky-https")
+    assert https.get_attribute("href") == feed
+    assert tab.page.locator("#dang-ky-webcal").get_attribute("href") == re.sub(
+        "^http://", "webcal://", feed
+    )
+    assert tab.page.locator("#duong-dan").input_value() == feed
+    # Following the https link: Chromium downloads a calendar (it does not display one).
+    with tab.page.expect_download() as info:
+        https.click(modifiers=["Alt"])  # Alt+click: "download the link", as a user may
+    calendar = Calendar.from_ical(Path(info.value.path()).read_bytes())
+    # The dated activities naming the unit are its calendar's activities ("Mục II.2 (…)").
+    texts = [str(e.get("DESCRIPTION", "")) for e in calendar.walk("VEVENT")]
+    described = {ref for t in texts for ref in re.findall(r"^Mục (\S+) ", t, re.MULTILINE)}
+    mine = {a["ref"] for a in activities() if dated(a) and a["ref"] in refs_naming(UNIT)}
+    assert mine and described == mine
+    assert fetch_calendar(tab, feed).to_ical() == calendar.to_ical()
+    # The page's activity table lists the same activities.
+    listed = set(
+        tab.page.locator("#hoat-dong table.acts tbody tr:not(.sec) > th").all_inner_texts()
+    )
+    assert listed == refs_naming(UNIT)
+    assert all(p.stat().st_size > 0 for p in screenshots(browser, site, f"/units/{slug}", "unit"))
+
+
+def test_unit_page_qr_code_is_the_feed_link(tab: Tab, site: Site, tmp_path: Path) -> None:
+    slug = slugify(UNIT)
+    tab.open(f"/units/{slug}")
+    svg = tab.page.locator("#ma-qr svg")
+    assert svg.count() == 1 and svg.is_visible()
+    box = svg.bounding_box()
+    assert box is not None and min(box["width"], box["height"]) >= 100  # scannable on a screen
+    zbarimg = shutil.which("zbarimg")
+    if zbarimg is None:
+        message = "zbarimg (apt-get install zbar-tools) reads the QR code"
+        if os.environ.get("NOTIFIER_REQUIRE_BROWSER"):
+            pytest.fail(message)
+        pytest.skip(message)
+    shot = tmp_path / "qr.png"
+    tab.page.locator("#ma-qr").screenshot(path=str(shot))
+    decoded = subprocess.run(
+        [zbarimg, "--raw", "-q", str(shot)], check=False, capture_output=True, text=True, timeout=30
+    )
+    assert decoded.stdout.strip() == f"{site.base}/feeds/units/{slug}.ics", decoded
+
+
+# --- the coordinator page ---------------------------------------------------------------------
+
+
+def test_coordinator_page_shows_the_next_30_days_and_the_outbox(
+    tab: Tab, browser: Any, site: Site
+) -> None:
+    sent = site.messages()
+    site.wait_for("quét lần đầu xong")
+    path = f"/coordinators/{slugify(COORDINATOR)}"
+    tab.open(f"/units/{slugify(COORDINATOR)}")
+    with tab.page.expect_navigation():
+        tab.page.click("#trang-dau-moi")
+    assert tab.page.url == site.base + path
+    assert COORDINATOR in tab.page.locator("h1").inner_text()
+    # What opens in the next 30 days, from the seed schedule.
+    heading = tab.page.locator("#sap-toi-h").inner_text()
+    first, last = (
+        datetime.strptime(d, "%d/%m/%Y").date()
+        for d in re.findall(r"\d{1,2}/\d{1,2}/\d{4}", heading)
+    )
+    assert first == TODAY and last - first in (timedelta(days=29), timedelta(days=30))
+    opening = {a["ref"] for a in activities() if dated(a) and first <= a["start"] <= last}
+    listed = set(tab.page.locator("#bat-dau li a").all_inner_texts())
+    assert opening and listed == opening
+    # The outbox: every message the SMTP server accepted is listed as sent.
+    subjects = tab.page.locator("#hop-thu-di tr.ob-sent th").all_inner_texts()
+    assert sorted(subjects) == sorted(str(m["Subject"]) for m in sent)
+    assert f"Đã gửi {len(sent)}," in tab.page.locator("#hop-thu-di").inner_text()
+    assert all(p.stat().st_size > 0 for p in screenshots(browser, site, path, "coordinator"))

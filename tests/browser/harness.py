@@ -26,14 +26,14 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 ROOT = Path(__file__).resolve().parents[2]
 TESTS = ROOT / "tests"
 if str(TESTS) not in sys.path:  # for `python tests/browser/screenshots.py`
     sys.path.insert(0, str(TESTS))
 
-from _smtp import SmtpServer  # noqa: E402
+from _smtp import SmtpServer
 
 __all__ = ["ARGS", "CHROMIUM", "NOW", "PLAN", "Site", "artifacts_dir", "launch"]
 
@@ -99,7 +99,7 @@ class Site:
         self.proc: subprocess.Popen[str] | None = None
         self.base = ""
 
-    def __enter__(self) -> Site:
+    def __enter__(self) -> Self:
         self.smtp.start()
         try:
             self._start()
