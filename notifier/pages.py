@@ -32,6 +32,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from notifier.clock import TZ
+from notifier.events import short_summary
 from notifier.plan import Activity, Plan
 from notifier.text import clean, fold, slugify
 from notifier.timing import TimingKind
@@ -75,6 +76,7 @@ STATUSES = ("upcoming", "in-progress", "over")
 STATUS_LABELS = {"upcoming": "Sắp tới", "in-progress": "Đang thực hiện", "over": "Đã qua"}
 OUTBOX_LABELS = {"sent": "Đã gửi", "failed": "Gửi lỗi", "skipped": "Bỏ qua"}
 WINDOW_DAYS = 30  # the coordinator's "next 30 days": today and the 29 days after it
+SHORT_LIMIT = 60  # characters of an activity's content on the timeline
 MAX_MONTHS = 36  # the timeline's widest span; longer plans are clipped (and say so)
 _WEEKDAYS = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật")
 _clean = functools.lru_cache(maxsize=16384)(clean)  # unit names and cells repeat
@@ -201,6 +203,11 @@ class Row:
     @property
     def status_label(self) -> str:
         return STATUS_LABELS[self.status] if self.status else "Chưa xếp lịch"
+
+    @property
+    def short(self) -> str:
+        """The content in one phone line (the timeline's label; the table has it whole)."""
+        return short_summary(self.content, SHORT_LIMIT, cleaned=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -587,6 +594,7 @@ class CoordinatorPage:
     today: str
 
 
+@functools.lru_cache(maxsize=8192)  # the same outbox rows are shown again and again
 def _local(moment: datetime | None) -> str:
     if moment is None:
         return ""

@@ -61,7 +61,8 @@ TEMPLATES = Path(__file__).parent / "templates" / "web"
 CSS_PATH = TEMPLATES / "pages.css"
 PAGES_CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
              "base-uri 'none'; frame-ancestors 'none'")  # fmt: skip
-OUTBOX_LIMIT = 200
+OUTBOX_LIMIT = 100  # rows the coordinator page lists
+OUTBOX_TTL = 5.0  # seconds a read of the outbox is reused (the page is not a live view)
 
 
 @functools.lru_cache(maxsize=1)
@@ -144,6 +145,7 @@ class Site:
         self._data: SiteData | None = None
         self._lock = threading.Lock()
         self._store_tried = store is not None
+        self._outbox: dict[tuple[str, ...], tuple[float, list[Any]]] = {}
         self.store_note = ""
 
     @classmethod
@@ -251,8 +253,14 @@ class Site:
         store = self._open_store()
         if store is None:
             return [], self.store_note or "Chưa có hộp thư đi."
+        key = tuple(plan_slugs)
+        cached = self._outbox.get(key)
+        if cached is not None and time.monotonic() - cached[0] < OUTBOX_TTL:
+            return cached[1], ""
         try:
-            return store.history(plans=[*plan_slugs, "_"], limit=OUTBOX_LIMIT), ""
+            found = store.history(plans=[*plan_slugs, "_"], limit=OUTBOX_LIMIT)
+            self._outbox = {key: (time.monotonic(), found)}  # one coordinator's at a time is enough
+            return found, ""
         except Exception as exc:  # noqa: BLE001
             log.warning("không đọc được hộp thư đi: %s", exc)
             return [], "Không đọc được hộp thư đi từ cơ sở dữ liệu."

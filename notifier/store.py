@@ -1173,13 +1173,13 @@ class Store:
         self, *, plans: Sequence[str], statuses: Sequence[str] = ("sent", "failed", "skipped"),
         limit: int = 100,
     ) -> list[OutboxRow]:
-        """Rows of these plans in these states, newest change first, without payloads
+        """Rows of these plans in these states, latest due first, without payloads
         (the coordinator's page, site.py; read-only)."""
         c = outbox.c
         stmt = (
             sa.select(outbox, sa.literal("").label("payload"))
             .where(c.plan.in_(list(plans)), c.status.in_(list(statuses)))
-            .order_by(c.updated_at.desc(), c.id.desc())
+            .order_by(c.due_at.desc(), c.id.desc())  # the due_at index, read backwards
             .limit(limit)
         )
         with self._tx(write=False) as conn:
