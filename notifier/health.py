@@ -125,7 +125,7 @@ class Health:
 
     @property
     def status(self) -> str:
-        """"ok", "degraded" (ready, something worth a look) or "unavailable"."""
+        """ok, degraded (ready, with something worth a look) or unavailable (not ready)."""
         if not self.ready:
             return "unavailable"
         return "ok" if all(c.ok for c in self.checks) else "degraded"

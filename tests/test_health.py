@@ -33,11 +33,26 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import given, settings, strategies as st
-from prometheus_client.parser import text_string_to_metric_families
-
 from _stores import fresh_database
-from feedkit import NOW as FEED_NOW, running
+from feedkit import NOW as FEED_NOW
+from feedkit import running
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from prometheus_client.parser import text_string_to_metric_families
+from test_daemon import (  # noqa: F401 - `server` and `start` are fixtures
+    NOW,
+    OPENS,
+    Daemon,
+    clean_env,
+    server,
+    sqlite_url,
+    start,
+    units,
+    wait_received,
+    write_project,
+)
+from test_publish import Source
+
 from notifier.clock import TZ, FixedClock
 from notifier.health import (
     DB_TIMEOUT,
@@ -53,19 +68,6 @@ from notifier.health import (
 from notifier.publish import FeedCache
 from notifier.store import SCHEMA_REVISION, Counts, open_store
 from notifier.web import create_app
-from test_daemon import (  # noqa: F401 - `server` and `start` are fixtures
-    NOW,
-    OPENS,
-    Daemon,
-    clean_env,
-    server,
-    sqlite_url,
-    start,
-    units,
-    wait_received,
-    write_project,
-)
-from test_publish import Source
 
 MOMENT = datetime(2024, 3, 25, 9, 0, tzinfo=TZ)
 
@@ -355,7 +357,7 @@ def wait_health(port: int, predicate: Callable[[int, dict[str, Any]], bool], dae
 
 @pytest.mark.slow
 def test_a_real_daemon_reports_health_metrics_and_logs_json_only(
-    tmp_path: Path, server: Any, start: Callable[..., Daemon]
+    tmp_path: Path, server: Any, start: Callable[..., Daemon]  # noqa: F811 - fixtures
 ) -> None:
     due = units(5)
     config = write_project(tmp_path, server.port, [(u, OPENS) for u in due])
@@ -470,7 +472,7 @@ class Relay:
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_a_stalled_postgresql_makes_healthz_503_in_time_and_never_hangs_scrapes(
-    tmp_path: Path, server: Any, start: Callable[..., Daemon]
+    tmp_path: Path, server: Any, start: Callable[..., Daemon]  # noqa: F811 - fixtures
 ) -> None:
     import sqlalchemy as sa
 
