@@ -179,19 +179,22 @@ def _unb64(text: str) -> bytes:
 class Signer:
     """Signs and verifies link tokens with one secret (never shown in repr)."""
 
-    __slots__ = ("_key",)
+    __slots__ = ("_mac0",)
 
     def __init__(self, secret: bytes) -> None:
         if len(secret) < MIN_SECRET_BYTES:
             raise ValueError("mã bí mật quá ngắn")
         # A key of its own for links, so the secret could sign other things one day.
-        self._key = hmac.new(secret, b"notifier acknowledgement links", hashlib.sha256).digest()
+        key = hmac.new(secret, b"notifier acknowledgement links", hashlib.sha256).digest()
+        self._mac0 = hmac.new(key, _CONTEXT, hashlib.sha256)  # copied per token: key set up once
 
     def __repr__(self) -> str:
         return "Signer(<bí mật>)"
 
     def _mac(self, payload: bytes) -> bytes:
-        return hmac.new(self._key, _CONTEXT + payload, hashlib.sha256).digest()
+        mac = self._mac0.copy()
+        mac.update(payload)
+        return mac.digest()
 
     def sign(self, claim: Claim) -> str:
         payload = json.dumps(
@@ -668,7 +671,11 @@ async def _form_note(request: Any) -> str:
 
     if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         return ""
-    body = (await request.body())[:16 * 1024]
+    body = b""
+    async for chunk in request.stream():  # at most 16 kB kept, even of a chunked body
+        body += chunk[: 16 * 1024 - len(body)]
+        if len(body) >= 16 * 1024:
+            break
     values = parse_qs(body.decode("utf-8", "replace"), max_num_fields=10).get("note", [""])
     from notifier.text import clean
 
