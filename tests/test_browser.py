@@ -360,11 +360,85 @@ def test_coordinator_page_shows_the_next_30_days_and_the_outbox(
         for d in re.findall(r"\d{1,2}/\d{1,2}/\d{4}", heading)
     )
     assert first == TODAY and last - first in (timedelta(days=29), timedelta(days=30))
-    opening = {a["ref"] for a in activities() if dated(a) and first <= a["start"] <= last}
-    listed = set(tab.page.locator("#bat-dau li a").all_inner_texts())
-    assert opening and listed == opening
+    for section, field in (("#bat-dau", "start"), ("#ket-thuc", "end")):
+        expected = {a["ref"] for a in activities() if dated(a) and first <= a[field] <= last}
+        listed = set(tab.page.locator(f"{section} li a").all_inner_texts())
+        assert expected and listed == expected, section
     # The outbox: every message the SMTP server accepted is listed as sent.
     subjects = tab.page.locator("#hop-thu-di tr.ob-sent th").all_inner_texts()
     assert sorted(subjects) == sorted(str(m["Subject"]) for m in sent)
     assert f"Đã gửi {len(sent)}," in tab.page.locator("#hop-thu-di").inner_text()
     assert all(p.stat().st_size > 0 for p in screenshots(browser, site, path, "coordinator"))
+
+
+# --- acknowledging a reminder -----------------------------------------------------------------
+
+
+def ack_row(tab: Tab, ref: str) -> tuple[str, str]:
+    """The coordinator page's (acknowledged, not yet) cells for the activity `ref`."""
+    row = tab.page.locator("#xac-nhan tbody tr", has=tab.page.locator("th", has_text=f"[{ref}]"))
+    assert row.count() == 1, ref
+    done, missing = row.locator("td").all_inner_texts()
+    return done, missing
+
+
+def test_a_reminders_link_acknowledges_it_and_the_coordinator_sees_it(
+    tab: Tab, browser: Any, site: Site
+) -> None:
+    coordinator = f"/coordinators/{slugify(COORDINATOR)}"
+    ref = "II.7"  # Quý II/2024, led by UNIT: its "ends in 5 working days" reminder went out
+    tab.open(coordinator)
+    assert ack_row(tab, ref) == ("—", UNIT)
+    # The email as the unit received it: its HTML part, in the browser, and its button.
+    mail = next(
+        m
+        for m in site.messages()
+        if "sovhttdl@example.org" in str(m["To"]) and "kết thúc" in str(m["Subject"])
+    )
+    tab.page.goto("about:blank")  # not inside the last page's origin and CSP
+    tab.page.set_content(mail.get_body(("html",)).get_content())
+    button = tab.page.locator("a", has_text=f"Đã hoàn thành [{ref}]")
+    link = button.get_attribute("href")
+    assert link is not None and link.startswith(f"{site.base}/a/")
+    path = link.removeprefix(site.base)
+    assert all(p.stat().st_size > 0 for p in screenshots(browser, site, path, "ack"))
+    with tab.page.expect_navigation():
+        button.click()
+    page = tab.page
+    assert page.locator("h1").inner_text() == "Đã hoàn thành"
+    facts = page.locator("dl").inner_text()
+    assert UNIT in facts and f"[{ref}]" in facts
+    # By keyboard: Tab to the note, type it, Tab to the button (focus shown), Enter.
+    note = "Đã tổ chức tại Mondulkiri ngày 20/6/2024; báo cáo gửi kèm công văn số 12/SVHTTDL."
+    for _ in range(5):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "note":
+            break
+    page.keyboard.type(note)
+    page.keyboard.press("Tab")
+    ring = focus_ring(tab)
+    assert ring["tag"] == "BUTTON" and ring["style"] != "none" and ring["width"] >= 2, ring
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.locator("h1").inner_text() == "Đã hoàn thành: đã ghi nhận"
+    assert f"Ghi chú: {note}" in page.locator("[role=status]").inner_text()
+    page.screenshot(path=str(artifacts_dir() / "ack-done-desktop.png"), full_page=True)
+    # The link again: already recorded, no form to record it twice.
+    tab.open(path)
+    assert page.locator("h1").inner_text() == "Đã hoàn thành: đã ghi nhận"
+    assert page.locator("form").count() == 0
+    # The coordinator's page now lists the unit as done.
+    tab.open(coordinator)
+    assert ack_row(tab, ref) == (UNIT, "—")
+
+
+def test_a_tampered_link_is_refused_with_a_page_in_vietnamese(tab: Tab, site: Site) -> None:
+    mail = next(m for m in site.messages() if "/a/" in m.get_body(("plain",)).get_content())
+    token = re.search(r"/a/([\w.-]+)", mail.get_body(("plain",)).get_content())[1]  # type: ignore[index]
+    payload, mac = token.split(".")
+    forged = f"{payload}.{mac[:-2]}{'AA' if mac[-2:] != 'AA' else 'BA'}"
+    response = tab.page.goto(f"{site.base}/a/{forged}")
+    assert response is not None and response.status == 403
+    assert tab.page.locator("h1").inner_text() == "Liên kết không hợp lệ"
+    assert tab.page.locator("form").count() == 0
+    tab.errors.clear()  # Chromium logs the 403 itself

@@ -7,8 +7,10 @@ with a copy of the project's config.toml and the 2024 seed plan, mail to a real 
 Facts relied on: the daemon logs "notifier đang chạy: … port=N" then "quét lần đầu xong"
 (daemon.py); `[notifier] public_url` is the base of every link in pages and emails, so it is
 set to the daemon's own address; the clock is `--now`, advancing from there (ShiftedClock).
-At NOW (Monday 25/3/2024, 09:00), activities opening Monday 01/4/2024 ("Quý II/2024") got
-their "5 working days before" reminder at 08:00 (inside the 24-hour grace), so mail is sent.
+At NOW (Monday 24/6/2024, 09:00) the 08:00 reminders are inside the 24-hour grace, so mail
+goes out: "5 working days before" the start of Quý III/2024 (Monday 01/7) and before the end
+of Quý II and Tháng 6/2024 (Sunday 30/6), each with an acknowledgement link, and the weekly
+digest to the coordinators; every status (upcoming, in progress, over) has activities.
 Leaves to others: the pages (site.py), acknowledgement links (acks.py), the mail (emails.py).
 """
 
@@ -37,7 +39,7 @@ from _smtp import SmtpServer
 
 __all__ = ["ARGS", "CHROMIUM", "NOW", "PLAN", "Site", "artifacts_dir", "launch"]
 
-NOW = "2024-03-25T09:00:00+07:00"
+NOW = "2024-06-24T09:00:00+07:00"
 PLAN = "34-kh-ubnd-2024"
 CHROMIUM = os.environ.get("NOTIFIER_CHROMIUM", "/usr/bin/chromium")
 # No network beyond 127.0.0.1 on CI: no QUIC probing, no component or sync fetches.
