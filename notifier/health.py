@@ -12,7 +12,8 @@ Owns:
 Decisions (docs/operations.md):
 - Required (503 when failing): the process is not stopping; the database answers (the
   schema revision, read within `DB_TIMEOUT`); the last sweep is no older than
-  `sweep_limit(interval)`; the feeds are built. Reported but not required (200,
+  `sweep_limit(interval)` (before the first sweep ends: the process is younger than that);
+  the feeds are built. Reported but not required (200,
   status "degraded"): a failed reload or feed rebuild (the last good version is still
   served, and every daemon reads the same files: taking them all out of the load balancer
   would turn a typo into an outage) and the mail server being down (mail waits in the
@@ -95,6 +96,7 @@ class Facts:
     now: datetime
     started_at: float  # process start, Unix seconds
     version: str
+    uptime: float = 0.0  # seconds since the process started (real time, whatever --now says)
     daemon: Mapping[str, Any] | None = None  # daemon.Daemon.health(); None under `serve`
     feeds_built: bool = False
     feeds: int = 0
@@ -191,7 +193,7 @@ def _database(probe: Probed, expected: str) -> Check:
                  {**details, "revision": probe.value})  # fmt: skip
 
 
-def _sweep(daemon: Mapping[str, Any], now: datetime) -> Check:
+def _sweep(daemon: Mapping[str, Any], now: datetime, uptime: float) -> Check:
     interval = float(daemon.get("sweep_interval") or 60.0)
     limit = sweep_limit(interval)
     last = _instant(daemon.get("last_sweep"))
@@ -202,6 +204,8 @@ def _sweep(daemon: Mapping[str, Any], now: datetime) -> Check:
         "limit_seconds": limit,
     }
     tail = f"; lỗi gần nhất: {error}" if error else ""
+    if last is None and uptime <= limit:  # the first sweep may send a backlog; the web serves
+        return Check("sweep", True, True, "lần quét đầu tiên đang chạy" + tail, details)
     if last is None:
         return Check("sweep", False, True, "chưa quét hàng đợi lần nào kể từ khi khởi động" + tail,
                      details)  # fmt: skip
@@ -254,7 +258,7 @@ def assess(facts: Facts) -> Health:
     if facts.database is not None:
         checks.append(_database(facts.database, facts.expected_revision))
     if facts.daemon is not None:
-        checks.append(_sweep(facts.daemon, facts.now))
+        checks.append(_sweep(facts.daemon, facts.now, facts.uptime))
     checks += _feeds(facts)
     if facts.daemon is not None:
         checks += [_reload(facts.daemon), _mail(facts.daemon)]
@@ -492,6 +496,7 @@ async def gather(state: Any, *, counts: bool, timeout: float) -> Facts:
     return Facts(
         now=now,
         started_at=process_start_time(),
+        uptime=time.time() - process_start_time(),
         version=_version(),
         daemon=daemon.health() if daemon is not None else None,
         feeds_built=snap is not None,

@@ -125,8 +125,8 @@ FAILURES = {
     "database error": (facts(database=Probed(False, 0.01, error="OperationalError: connection refused")),
                        "database", "connection refused"),
     "unmigrated": (facts(database=Probed(True, 0.01, None)), "database", "notifier db upgrade"),
-    "never swept": (facts(daemon=daemon_facts(last_sweep=None, last_error="OSError: đĩa đầy")),
-                    "sweep", "đĩa đầy"),
+    "never swept": (facts(daemon=daemon_facts(last_sweep=None, last_error="OSError: đĩa đầy"),
+                          uptime=400), "sweep", "đĩa đầy"),
     "sweep too old": (facts(daemon=daemon_facts(last_sweep=(MOMENT - timedelta(seconds=400)).isoformat())),
                       "sweep", "quá giới hạn"),
     "feeds not built": (facts(feeds_built=False, feeds=0, feeds_built_at=None), "feeds", "chưa dựng"),
@@ -152,6 +152,14 @@ WARNINGS = {
     "mail server down": (facts(daemon=daemon_facts(mail_server_down=True)), "mail", "máy chủ thư"),
     "feed rebuild failed": (facts(feeds_error="config.toml: lỗi thử"), "feeds_rebuild", "lỗi thử"),
 }  # fmt: skip
+
+
+def test_the_first_sweep_may_run_as_long_as_the_sweep_limit() -> None:
+    first = daemon_facts(last_sweep=None)
+    running_first = assess(facts(daemon=first, uptime=sweep_limit(60.0) - 1))
+    assert running_first.ready and running_first.status == "ok"
+    assert next(c for c in running_first.checks if c.key == "sweep").message == "lần quét đầu tiên đang chạy"
+    assert assess(facts(daemon=first, uptime=sweep_limit(60.0) + 1)).failing == ["sweep"]
 
 
 @pytest.mark.parametrize("case", list(WARNINGS))
