@@ -555,27 +555,200 @@ def _load_config_or_default(config: Path):  # noqa: ANN202 - config.py is import
 def import_command(
     path: Annotated[Path, typer.Argument(help="Tệp kế hoạch: .txt, .docx, .xlsx, .csv, .pdf, .html.")],
     year: Annotated[int | None, typer.Option("--year", help="Năm của kế hoạch nếu văn bản không ghi.")] = None,
+    approve_now: Annotated[
+        bool, typer.Option("--approve", help="Duyệt ngay bản nháp (như chạy thêm `notifier approve`).")
+    ] = False,
     as_json: JsonOpt = False,
     config: ConfigOpt = Path("config.toml"),
     now: NowOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Nhập một kế hoạch vào schedules/<mã-kế-hoạch>.toml (hoặc in JSON với --json)."""
-    today = parse_now(now).date()
+    """Nhập một kế hoạch thành bản nháp schedules/<mã>.draft.toml (hoặc in JSON với --json).
+
+    Bản nháp chưa được dùng: xem thay đổi bằng `notifier diff`, dùng bằng `notifier approve`
+    (hoặc --approve). Chỗ quản trị sửa tay trong lịch đang dùng được giữ, trừ khi văn bản
+    nguồn sửa chính hàng đó."""
+    moment = parse_now(now)
 
     def body():  # noqa: ANN202
-        from notifier.importing import import_plan, save_plan
+        from notifier.importing import approve, import_plan, save_plan
 
         cfg = _load_config_or_default(config)
         with _import_progress() as progress:
-            plan = import_plan(path, cfg, year=year, today=today, progress=progress)
-        return plan, (None if as_json else save_plan(plan, cfg))
+            plan = import_plan(path, cfg, year=year, today=moment.date(), progress=progress)
+        if as_json:
+            return plan, None, None
+        review = save_plan(plan, cfg)
+        approved = approve(review.written, now=moment) if approve_now and review.written else None
+        return plan, review, approved
 
-    plan, written = _run(body, debug=debug)
+    plan, review, approved = _run(body, debug=debug)
     if as_json:
         sys.stdout.write(json.dumps(plan.as_json(), ensure_ascii=False, indent=2) + "\n")
         return
-    _print_import_summary(plan, written)
+    _print_import_summary(plan, review, approved)
+
+
+def _review_target(target: Path, cfg, *, year: int | None, today: date):  # noqa: ANN001, ANN202
+    """A draft path → its review; any other file → a plan document imported in memory."""
+    from notifier.importing import import_plan, review_draft, review_import
+    from notifier.schedules import is_draft
+
+    if is_draft(target):
+        return review_draft(target)
+    with _import_progress() as progress:
+        plan = import_plan(target, cfg, year=year, today=today, progress=progress)
+    return review_import(plan, cfg.schedules_path())
+
+
+@app.command("diff")
+def diff_command(
+    target: Annotated[
+        Path | None,
+        typer.Argument(help="Văn bản kế hoạch hoặc bản nháp <mã>.draft.toml; bỏ trống: mọi bản nháp."),
+    ] = None,
+    year: Annotated[int | None, typer.Option("--year", help="Năm của kế hoạch nếu văn bản không ghi.")] = None,
+    as_json: JsonOpt = False,
+    config: ConfigOpt = Path("config.toml"),
+    now: NowOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Xem một lần nhập sẽ đổi gì trong lịch đang dùng: hoạt động thêm, bỏ, đổi ngày, sửa nội
+    dung/đơn vị/kinh phí, và xung đột với chỗ sửa tay. Không ghi gì.
+
+    Mã thoát (như lệnh diff): 0 = không có gì thay đổi, 1 = duyệt sẽ đổi lịch, 2 = lỗi."""
+    today = parse_now(now).date()
+
+    def body():  # noqa: ANN202
+        from notifier.importing import review_draft
+        from notifier.schedules import draft_paths
+
+        cfg = _load_config_or_default(config)
+        if target is not None:
+            return [_review_target(target, cfg, year=year, today=today)]
+        return [review_draft(d) for d in draft_paths(cfg.schedules_path())]
+
+    try:
+        reviews = _run(body, debug=debug)
+    except typer.Exit:
+        raise typer.Exit(2) from None
+    if as_json:
+        data = [{**r.changes.as_json(), "live": str(r.live), "draft": str(r.written or "")}
+                for r in reviews]  # fmt: skip
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    else:
+        out = _console()
+        if not reviews:
+            out.print("Không có bản nháp nào chờ duyệt.", markup=False)
+        for review in reviews:
+            _print_changes(review.changes, title=f"{review.slug}: {review.live.name}")
+    if any(r.changes.changes_schedule for r in reviews):
+        raise typer.Exit(1)
+
+
+@app.command("approve")
+def approve_command(
+    target: Annotated[Path, typer.Argument(help="Bản nháp <mã>.draft.toml, hoặc văn bản kế hoạch (nhập rồi duyệt).")],
+    year: Annotated[int | None, typer.Option("--year", help="Năm của kế hoạch nếu văn bản không ghi.")] = None,
+    config: ConfigOpt = Path("config.toml"),
+    now: NowOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Duyệt: thay lịch đang dùng bằng bản nháp (ghi nguyên khối, bản cũ lưu ở
+    schedules/.history/). Daemon tự nạp lại lịch mới."""
+    moment = parse_now(now)
+
+    def body():  # noqa: ANN202
+        from notifier.importing import approve, import_plan, save_plan
+        from notifier.schedules import is_draft
+
+        if is_draft(target):
+            return approve(target, now=moment)
+        cfg = _load_config_or_default(config)
+        with _import_progress() as progress:
+            plan = import_plan(target, cfg, year=year, today=moment.date(), progress=progress)
+        review = save_plan(plan, cfg)
+        return approve(review.written, now=moment) if review.written else None
+
+    approved = _run(body, debug=debug)
+    out = _console()
+    if approved is None:
+        out.print("Không có gì thay đổi: lịch đang dùng đã đúng như văn bản.", markup=False)
+        return
+    _print_approved(approved)
+
+
+def _print_approved(approved) -> None:  # noqa: ANN001
+    c = approved.changes.counts()
+    out = _console()
+    out.print(f"Đã duyệt: {approved.live} ({c['added']} thêm, {c['removed']} bỏ, {c['redated']} đổi ngày, "
+              f"{c['changed']} sửa, {c['conflicts']} xung đột giữ bản sửa tay).", markup=False,
+              soft_wrap=True)  # fmt: skip
+    if approved.backup is not None:
+        out.print(f"Bản trước lưu ở {approved.backup}.", markup=False, soft_wrap=True)
+
+
+def _span(row: dict) -> str:
+    start, end = row.get("start"), row.get("end")
+    if start is None and end is None:
+        return "không có ngày"
+    shown = [f"{d:%d/%m/%Y}" if d else "…" for d in (start, end)]
+    return shown[0] if start == end else f"{shown[0]}–{shown[1]}"
+
+
+def _short(value: object, width: int = 60) -> str:
+    text = "; ".join(map(str, value)) if isinstance(value, list) else "—" if value in (None, "") else str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _print_changes(changes, *, title: str, rows: bool = True) -> None:  # noqa: ANN001
+    from rich.table import Table
+
+    out = _console()
+    table = Table(title=title, show_lines=True)
+    for column, style in (("Thay đổi", "bold"), ("Mục", ""), ("Nội dung", ""), ("Chi tiết", "")):
+        table.add_column(column, style=style, overflow="fold")
+    for row in changes.added:
+        table.add_row("thêm", row.get("ref", ""), _short(row.get("content")), _span(row))
+    for row in changes.removed:
+        table.add_row("bỏ", row.get("ref", ""), _short(row.get("content")), _span(row))
+    for c in changes.redated:
+        table.add_row("đổi ngày", _ref(c), _short(c.new.get("content")), f"{_span(c.old)} → {_span(c.new)}")
+    for c in changes.changed:
+        details = "\n".join(f"{k}: {_short(c.old.get(k), 40)} → {_short(c.new.get(k), 40)}" for k in c.fields)
+        table.add_row("sửa", _ref(c), _short(c.new.get("content")), details)
+    for row in changes.reports_added:
+        table.add_row("thêm báo cáo", row.get("id", ""), _short(row.get("title")), "")
+    for row in changes.reports_removed:
+        table.add_row("bỏ báo cáo", row.get("id", ""), _short(row.get("title")), "")
+    for c in changes.reports_changed:
+        details = "\n".join(f"{k}: {_short(c.old.get(k), 40)} → {_short(c.new.get(k), 40)}" for k in c.fields)
+        table.add_row("sửa báo cáo", _ref(c), _short(c.new.get("title")), details)
+    for key, old, new in changes.plan_fields:
+        table.add_row("sửa [plan]", key, "", f"{_short(old, 40)} → {_short(new, 40)}")
+    for conflict in changes.conflicts:
+        source = "; ".join(f"{k} = {_short(v, 40)}" for k, v in conflict.source.items()) or "(bỏ hàng)"
+        table.add_row("xung đột", conflict.ident, conflict.message(), f"văn bản nguồn: {source}",
+                      style="yellow")  # fmt: skip
+    if table.row_count and rows:
+        out.print(table)
+    counts = changes.counts()
+    if changes.new_file:
+        head = f"Lịch mới: {counts['added']} hoạt động, {len(changes.reports_added)} báo cáo."
+    elif changes.changes_schedule:
+        head = (f"{counts['added']} thêm, {counts['removed']} bỏ, {counts['redated']} đổi ngày, "
+                f"{counts['changed']} sửa, {counts['reports']} báo cáo, {counts['plan']} thông tin kế hoạch")
+        if changes.moved:
+            head += f"; {changes.moved} hàng chỉ đổi số dòng trong văn bản gốc"
+    else:
+        head = "Không có gì thay đổi trong lịch đang dùng."
+    if changes.conflicts:
+        head += f" {counts['conflicts']} xung đột: giữ bản sửa tay."
+    out.print(head, markup=False)
+
+
+def _ref(change) -> str:  # noqa: ANN001
+    return change.ref if change.ref == change.old_ref else f"{change.old_ref} → {change.ref}"
 
 
 @contextmanager
@@ -598,7 +771,7 @@ def _import_progress():  # rich is imported lazily
         yield update
 
 
-def _print_import_summary(plan, written: Path | None) -> None:  # noqa: ANN001
+def _print_import_summary(plan, review, approved) -> None:  # noqa: ANN001
     from rich.table import Table
 
     from notifier.importing import summary
@@ -614,12 +787,23 @@ def _print_import_summary(plan, written: Path | None) -> None:  # noqa: ANN001
     table.add_row("Tên đơn vị chưa khớp", str(facts.units_unknown))
     table.add_row("Nghĩa vụ báo cáo", str(facts.reports))
     table.add_row("Lỗi / cảnh báo", f"{facts.errors} / {facts.warnings}")
-    if written is not None:
-        table.add_row("Đã ghi", str(written))
+    if approved is not None:
+        table.add_row("Đã duyệt", str(approved.live))
+    elif review.written is not None:
+        table.add_row("Bản nháp", str(review.written))
+    else:
+        table.add_row("Lịch", f"{review.live} (không có gì thay đổi)")
     out.print(table)
     for problem in plan.problems:
         style = "red" if problem.severity == "error" else "yellow"
         out.print(f"• {problem}", style=style, markup=False)
+    if approved is not None:
+        _print_approved(approved)
+    elif review.written is not None:
+        _print_changes(review.changes, title=f"Thay đổi so với {review.live.name}",
+                       rows=not review.changes.new_file)  # fmt: skip
+        out.print(f"Bản nháp chưa được dùng. Xem: notifier diff {review.written}  ·  duyệt: "
+                  f"notifier approve {review.written}", markup=False, soft_wrap=True)  # fmt: skip
 
 
 @app.command()

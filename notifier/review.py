@@ -102,13 +102,21 @@ def _ratio(a: str, b: str) -> float:
 
 
 def match_rows(
-    old: Sequence[Row], new: Sequence[Row], *, ident: str = "ref", text: str = "content"
+    old: Sequence[Row],
+    new: Sequence[Row],
+    *,
+    ident: str = "ref",
+    text: str = "content",
+    anchor: Sequence[str] = ("lead_text", "timing"),
 ) -> dict[int, int]:
     """Pairs (old index → new index) of rows that are the same row in two versions.
 
-    In order: same ref and similar text (a reworded cell); identical text under another
-    ref (rows renumbered after an insertion); the most similar text above 0.75 (moved and
-    reworded); finally the same ref whatever the text (rewritten in place).
+    In order: identical text (so rows renumbered after an insertion keep their identity);
+    then the most similar text first, needing 0.6 under the same ref (a reworded cell) or
+    0.75 under another (moved and reworded); finally the same ref whatever the text when
+    the `anchor` cells agree too (a cell rewritten in place; a row deleted and another
+    inserted at its place has other units or timing). Text is compared folded (case, NFD,
+    tone placement).
     """
     keys_old = [fold(str(r.get(text, ""))) for r in old]
     keys_new = [fold(str(r.get(text, ""))) for r in new]
@@ -122,33 +130,37 @@ def match_rows(
     by_ident: dict[Any, int] = {}
     for j, row in enumerate(new):
         by_ident.setdefault(row.get(ident), j)
-    for i, row in enumerate(old):
-        j = by_ident.get(row.get(ident))
-        if j is not None and j not in used and _ratio(keys_old[i], keys_new[j]) >= _SAME_REF_NEAR:
-            pair(i, j)
     free: dict[str, list[int]] = defaultdict(list)
     for j in range(len(new)):
-        if j not in used:
-            free[keys_new[j]].append(j)
-    for i in range(len(old)):
-        if i not in pairs and free.get(keys_old[i]):
-            pair(i, free[keys_old[i]].pop(0))
+        free[keys_new[j]].append(j)
+    for i in range(len(old)):  # identical text: prefer the row under the same ref
+        candidates = free.get(keys_old[i])
+        if candidates:
+            j = by_ident.get(old[i].get(ident))
+            pick = j if j in candidates else candidates[0]
+            candidates.remove(pick)
+            pair(i, pick)
     left_old = [i for i in range(len(old)) if i not in pairs]
     left_new = [j for j in range(len(new)) if j not in used]
-    if left_old and left_new and len(left_old) * len(left_new) <= _MAX_PAIRS:
-        scored = sorted(
-            ((_ratio(keys_old[i], keys_new[j]), i, j) for i in left_old for j in left_new),
-            key=lambda s: (-s[0], s[1], s[2]),
-        )
-        for score, i, j in scored:
-            if score < _MOVED_NEAR:
-                break
-            if i not in pairs and j not in used:
-                pair(i, j)
+    if len(left_old) * len(left_new) <= _MAX_PAIRS:
+        candidates_all = [(i, j) for i in left_old for j in left_new]
+    else:  # too many to compare: only rows under the same ref
+        candidates_all = [(i, by_ident[old[i].get(ident)]) for i in left_old
+                          if by_ident.get(old[i].get(ident)) in set(left_new)]  # fmt: skip
+    scored = []
+    for i, j in candidates_all:
+        same = old[i].get(ident) == new[j].get(ident)
+        score = _ratio(keys_old[i], keys_new[j])
+        if score >= (_SAME_REF_NEAR if same else _MOVED_NEAR):
+            scored.append((score + (0.05 if same else 0.0), i, j))
+    for _, i, j in sorted(scored, key=lambda s: (-s[0], s[1], s[2])):
+        if i not in pairs and j not in used:
+            pair(i, j)
     for i in range(len(old)):
         j = by_ident.get(old[i].get(ident))
         if i not in pairs and j is not None and j not in used:
-            pair(i, j)
+            if all(old[i].get(k) == new[j].get(k) for k in anchor):
+                pair(i, j)
     return pairs
 
 
@@ -200,11 +212,14 @@ class _Kind:
     text: str
     groups: tuple[Group, ...]
     cells: Mapping[Group, Group]
+    anchor: tuple[str, ...]  # cells that must agree to pair rows by ref alone
 
 
-_ACTIVITIES = _Kind("activities", "ref", "content", _ACTIVITY_GROUPS, _ACTIVITY_CELLS)
-_REPORTS = _Kind("reports", "id", "title", _REPORT_GROUPS, _REPORT_CELLS)
-_PLAN = _Kind("plan", "", "", _PLAN_GROUPS, {})
+_ACTIVITIES = _Kind(
+    "activities", "ref", "content", _ACTIVITY_GROUPS, _ACTIVITY_CELLS, ("lead_text", "timing")
+)
+_REPORTS = _Kind("reports", "id", "title", _REPORT_GROUPS, _REPORT_CELLS, ())
+_PLAN = _Kind("plan", "", "", _PLAN_GROUPS, {}, ())
 
 
 def _groups(kind: _Kind, *rows: Row | None) -> tuple[Group, ...]:
@@ -265,7 +280,7 @@ def _merge_row(
             take = i
         else:
             take = lv
-            conflicts += group
+            conflicts += [k for k, x, y in zip(group, i, lv, strict=True) if x != y]
         _put(out, group, take)
     return out, conflicts
 
@@ -275,13 +290,17 @@ def _merge_rows(
 ) -> tuple[list[Row], list[int | None], list[Conflict]]:
     """Rows of the merged table, the live table each came from, and the conflicts. Without
     a base (`based` false) a live row the source does not have is dropped, as before drafts."""
-    base_inc = match_rows(base, incoming, ident=kind.ident, text=kind.text)
-    base_live = match_rows(base, live, ident=kind.ident, text=kind.text)
+    base_inc = match_rows(base, incoming, ident=kind.ident, text=kind.text, anchor=kind.anchor)
+    base_live = match_rows(base, live, ident=kind.ident, text=kind.text, anchor=kind.anchor)
     # Rows new on both sides (or every row, without a base) are paired with each other.
     inc_new = [j for j in range(len(incoming)) if j not in set(base_inc.values())]
     live_new = [k for k in range(len(live)) if k not in set(base_live.values())]
     both = match_rows(
-        [live[k] for k in live_new], [incoming[j] for j in inc_new], ident=kind.ident, text=kind.text
+        [live[k] for k in live_new],
+        [incoming[j] for j in inc_new],
+        ident=kind.ident,
+        text=kind.text,
+        anchor=kind.anchor,
     )
     base_of_inc = {j: b for b, j in base_inc.items()}
     live_of_inc = {j: base_live[b] for b, j in base_inc.items() if b in base_live}
@@ -323,12 +342,15 @@ def _merge_rows(
         placed.append(((after, 1, k), dict(row), k))
     placed.sort(key=lambda p: p[0])
     rows = [row for _, row, _ in placed]
-    conflicts += _unique_idents(rows, kind)
+    # The source's rows keep their refs; a kept row of the admin's gives way.
+    order = sorted(range(len(placed)), key=lambda n: (placed[n][0][1], n))
+    conflicts += _unique_idents([rows[n] for n in order], kind)
     return rows, [origin for _, _, origin in placed], conflicts
 
 
 def _unique_idents(rows: list[Row], kind: _Kind) -> list[Conflict]:
-    """A ref taken twice (an admin's row and a new row of the source): the later one is renamed."""
+    """A ref taken twice (an admin's row and a new row of the source): the one that comes
+    later in `rows` is renamed "II.7 (2)", in place, with a note."""
     seen: set[Any] = {r.get(kind.ident) for r in rows}
     first: set[Any] = set()
     notes = []
@@ -493,7 +515,7 @@ def _jsonable(value: Any) -> Any:
 def _row_changes(
     old: Sequence[Row], new: Sequence[Row], kind: _Kind, shown: Sequence[str]
 ) -> tuple[list[Row], list[Row], list[tuple[int, int]]]:
-    pairs = match_rows(old, new, ident=kind.ident, text=kind.text)
+    pairs = match_rows(old, new, ident=kind.ident, text=kind.text, anchor=kind.anchor)
     paired_new = set(pairs.values())
     added = [new[j] for j in range(len(new)) if j not in paired_new]
     removed = [old[i] for i in range(len(old)) if i not in pairs]
