@@ -56,11 +56,11 @@ def build_project(root: Path, big: int) -> None:
     fill_outbox(config, 300)
 
 
-def big_plan(seed, config, n: int):  # noqa: ANN001, ANN201 - notifier types, imported late
+def big_plan(seed, config, n: int):
     """`n` activities: the seed's rows repeated, spans spread over 2024, leads cycling."""
     from dataclasses import replace
 
-    from notifier.plan import Activity, Plan
+    from notifier.plan import Plan
     from notifier.timing import Timing, TimingKind
     from notifier.units import resolve_plan
 
@@ -87,7 +87,7 @@ def big_plan(seed, config, n: int):  # noqa: ANN001, ANN201 - notifier types, im
     return plan
 
 
-def fill_outbox(config, n: int) -> None:  # noqa: ANN001
+def fill_outbox(config, n: int) -> None:
     from dataclasses import dataclass, field
 
     from notifier.clock import TZ
@@ -120,7 +120,7 @@ def fill_outbox(config, n: int) -> None:  # noqa: ANN001
     store.close()
 
 
-def make_app(root: Path):  # noqa: ANN201
+def make_app(root: Path):
     from notifier.catalog import load_catalog
     from notifier.clock import TZ, FixedClock
     from notifier.publish import FeedCache
@@ -134,7 +134,7 @@ def make_app(root: Path):  # noqa: ANN201
     return create_app(cache, site=Site(root / "config.toml", clock=clock, environ=env), poll_interval=None)
 
 
-async def call(app, target: str) -> tuple[int, int]:  # noqa: ANN001
+async def call(app, target: str) -> tuple[int, int]:
     """One GET through the ASGI app; (status, body bytes)."""
     path, _, query = target.partition("?")
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
@@ -157,7 +157,7 @@ async def call(app, target: str) -> tuple[int, int]:  # noqa: ANN001
     return status, size
 
 
-async def measure(app, target: str, n: int) -> dict:  # noqa: ANN001
+async def measure(app, target: str, n: int) -> dict:
     t0 = time.perf_counter()
     status, size = await call(app, target)
     first = time.perf_counter() - t0

@@ -225,7 +225,8 @@ class Month:
 
     @property
     def label(self) -> str:
-        return f"T{self.month}/{self.year}" if self.month == 1 or self.index == 1 else f"T{self.month}"
+        """ "T5"; a January after the first column says its year ("T1/25"): columns are narrow."""
+        return f"T1/{self.year % 100:02d}" if self.month == 1 and self.index > 1 else f"T{self.month}"
 
     @property
     def name(self) -> str:
@@ -570,11 +571,13 @@ class OutboxItem:
 
 @dataclass(frozen=True, slots=True)
 class AckItem:
-    """Who has and who has not acknowledged one thing (acks.status, engineer H)."""
+    """Who has and who has not acknowledged one thing (acks.status gives them)."""
 
     what: str
     done: tuple[str, ...]
     missing: tuple[str, ...]
+    day: str = ""  # the activity's last day or the report's deadline
+    notes: tuple[tuple[str, str], ...] = ()  # (unit, note) of those who wrote one
 
 
 @dataclass(frozen=True, slots=True)
@@ -664,7 +667,7 @@ def coordinator_page(
             title = f"{d.title} ({d.period})" if d.period else d.title
             due.append(Happening(d.due, d.due_text, "Hạn báo cáo", d.plan_slug, "", "", title,
                                  (), d.days_left))  # fmt: skip
-    key: Callable[[Happening], tuple[Any, ...]] = lambda h: (h.day, h.plan_slug, h.ref, h.what)  # noqa: E731
+    key: Callable[[Happening], tuple[Any, ...]] = lambda h: (h.day, h.plan_slug, h.ref, h.what)
     items = outbox_items(outbox_rows)
     counts = {s: 0 for s in OUTBOX_LABELS}
     for i in items:

@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from notifier.publish import FeedCache
     from notifier.store import Store
 
-__all__ = ["PAGES_CSP", "Site", "SiteData", "nav_for", "routes", "CSS_PATH", "css_url"]
+__all__ = ["CSS_PATH", "PAGES_CSP", "Site", "SiteData", "css_url", "nav_for", "routes"]
 
 log = logging.getLogger("notifier.site")
 
@@ -146,6 +146,7 @@ class Site:
         self._lock = threading.Lock()
         self._store_tried = store is not None
         self._outbox: dict[tuple[str, ...], tuple[float, list[Any]]] = {}
+        self._acks: dict[tuple[Any, ...], tuple[float, list[pages.AckItem]]] = {}
         self.store_note = ""
 
     @classmethod
@@ -209,7 +210,7 @@ class Site:
         path = self.config_path.parent / tokens_file if tokens_file else None
         try:
             tokens, _ = read_tokens(self.environ, path, {u.slug for u in snap.directory})
-        except Exception:  # noqa: BLE001 - a broken tokens file hides every link (safe side)
+        except Exception:
             log.exception("không đọc được mã bí mật của lịch")
             tokens = {u.slug: "\x00" for u in snap.directory}
         self._token_cache = (snap, tokens)
@@ -266,29 +267,42 @@ class Site:
             return [], "Không đọc được hộp thư đi từ cơ sở dữ liệu."
 
     def acks(self, unit: Any, plans: Sequence[Plan]) -> list[pages.AckItem] | None:
-        """Who has and has not acknowledged, from notifier.acks; None while it is absent."""
-        try:
-            from notifier import acks
-        except ImportError:
-            return None
-        status = getattr(acks, "status", None)
+        """Who has and has not acknowledged (acks.status) in these plans; None without a store."""
+        from notifier.acks import status
+
         store = self._open_store()
-        if status is None or store is None:
+        if store is None:
             return None
+        snap = self.snapshot()
+        key = (unit.name, id(snap), self.today())
+        cached = self._acks.get(key)
+        if cached is not None and time.monotonic() - cached[0] < OUTBOX_TTL:
+            return cached[1]
         try:
-            found = status(store, plans=plans, directory=self.snapshot().directory, coordinator=unit.name,
-                           today=self.today())  # fmt: skip
-        except TypeError:
-            return None  # a signature this page does not know yet: show nothing rather than guess
-        except Exception:  # noqa: BLE001
+            found = status(store, plans=plans, directory=snap.directory, coordinator=unit.name,
+                           today=self.today(), calendar=snap.calendar, deadlines=snap.deadlines,
+                           on_day_off=str(snap.config.calendar.deadline_on_day_off))  # fmt: skip
+        except Exception:  # the rest of the page still shows
             log.exception("không đọc được xác nhận")
             return None
-        return [_ack_item(a) for a in found]
+        items = [_ack_item(a, snap.directory) for a in found]
+        self._acks = {key: (time.monotonic(), items)}
+        return items
 
 
-def _ack_item(item: Any) -> pages.AckItem:
-    get = item.get if isinstance(item, Mapping) else lambda k, d=None: getattr(item, k, d)
-    return pages.AckItem(str(get("what", "")), tuple(get("done", ()) or ()), tuple(get("missing", ()) or ()))
+def _ack_item(item: Any, directory: Any) -> pages.AckItem:
+    """acks.ItemStatus → what the page shows (notes carry unit slugs: shown as names)."""
+    day = getattr(item, "day", None)
+
+    def name(slug: str) -> str:
+        unit = directory.by_slug(slug)
+        return unit.name if unit is not None else slug
+
+    return pages.AckItem(
+        str(item.what), tuple(item.done), tuple(item.missing),
+        pages.day_text(day) if isinstance(day, date) else "",
+        tuple((name(str(u)), str(n)) for u, n in getattr(item, "notes", ())),
+    )
 
 
 def nav_for(site: Site | None) -> pages.Nav | None:
@@ -369,7 +383,7 @@ def unit_view(request: Request) -> Response:
     feed = None if secret else _feed_links(request, site, "units", unit.slug)
     from markupsafe import Markup
 
-    qr = Markup(qr_svg(feed["https"])) if feed else None  # noqa: S704 - segno's SVG of our URL
+    qr = Markup(qr_svg(feed["https"])) if feed else None
     coordinator_link = unit.coordinator and not secret
     return _render(request, "unit.html.j2", page=page, feed=feed, qr=qr, secret=secret,
                    coordinator_link=coordinator_link)  # fmt: skip

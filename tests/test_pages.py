@@ -18,15 +18,17 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hypothesis import given, settings, strategies as st
-from lxml import html as lxml_html
-
 from _stores import Rem
 from feedkit import running
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from lxml import html as lxml_html
+
 from notifier import pages
 from notifier.clock import TZ, FixedClock
 from notifier.plan import Activity, Plan, ReportDuty
-from notifier.timing import Timing, TimingKind as K
+from notifier.timing import Timing
+from notifier.timing import TimingKind as K
 from notifier.units import Directory, Unit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -131,6 +133,12 @@ def _outbox(config: object) -> None:
     store.enqueue([Rem("r/skipped", datetime(2024, 5, 1, 8, 0, tzinfo=TZ), subject="Nhắc việc: quá hạn")], now=at)
     store.skip_stale(now=at, grace=timedelta(hours=24))
     store.enqueue([Rem("r/pending", datetime(2024, 6, 1, 8, 0, tzinfo=TZ), subject="Nhắc việc: chưa đến lúc")], now=at)
+    # III.9 (Tháng 4/2024) ended within the last 30 days: the Lao friendship society says it is done
+    from notifier.acks import activity_key
+    from notifier.store import Attempt
+
+    store.acknowledge("hoi-huu-nghi-viet-nam-lao-tinh", activity_key(SLUG, "III.9"), "activity-done",
+                      note="Đã tổ chức <b>ngày 14/4</b>", attempt=Attempt(at, link_id="l1"))  # fmt: skip
     store.close()
 
 
@@ -195,7 +203,7 @@ def _table_rows(doc: lxml_html.HtmlElement) -> dict[str, lxml_html.HtmlElement]:
 
 
 def test_plan_page_has_header_table_by_section_and_timeline(client, schedule):
-    r, doc = _get(client, f"/plans/{SLUG}")
+    _, doc = _get(client, f"/plans/{SLUG}")
     assert doc.get("lang") == "vi"
     assert doc.xpath('//meta[@name="viewport"]/@content') == ["width=device-width, initial-scale=1"]
     assert _text(doc.xpath("//h1")[0]) == schedule["plan"]["title"]
@@ -223,7 +231,7 @@ def test_plan_page_has_header_table_by_section_and_timeline(client, schedule):
     assert heads == [f"Mục {k}. {t}" for k, t in sections]
     # timeline: twelve months of 2024, one bar a dated activity, each with words for screen readers
     months = [_text(m) for m in doc.xpath('//div[contains(@class,"tl-head")]/span[contains(@class,"tl-m")]')]
-    assert len(months) == 12 and months[0] == "T1/2024"
+    assert len(months) == 12 and months[0] == "T1" and months[-1] == "T12"
     bars = doc.xpath('//ol[@class="tl-list"]/li[@class="tl-row"]')
     assert len(bars) == len(dated)
     for li in bars:
@@ -386,6 +394,16 @@ def test_coordinator_page_next_30_days_and_outbox(client, schedule):
     assert got["Nhắc việc: quá hạn"][0] == "Bỏ qua" and got["Nhắc việc: quá hạn"][1]
     assert got["Nhắc việc: II.7 đang thực hiện"][0] == "Đã gửi"
     assert doc.xpath('//section[@id="xac-nhan"]')
+
+
+def test_coordinator_page_shows_who_has_and_has_not_acknowledged(client):
+    _, doc = _get(client, "/coordinators/so-ngoai-vu")
+    rows = {_text(tr.xpath("th")[0]): [_text(td) for td in tr.xpath("td")]
+            for tr in doc.xpath('//section[@id="xac-nhan"]//tbody/tr')}  # fmt: skip
+    laos = next(v for k, v in rows.items() if k.startswith("[III.9]"))
+    assert laos[0] == "30/04/2024"
+    assert "Hội Hữu nghị Việt Nam - Lào tỉnh: Đã tổ chức <b>ngày 14/4</b>" in laos[1]  # a note, escaped
+    assert "Hội Hữu nghị Việt Nam - Lào tỉnh" not in laos[2] and "UBND huyện Buôn Đôn" in laos[2]
 
 
 def test_coordinator_window_includes_report_deadlines(client):
