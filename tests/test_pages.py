@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import tomllib
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -578,3 +579,48 @@ def test_status_boundaries():
     assert pages.status(d, d, d - timedelta(days=1)) == "upcoming"
     assert pages.status(d, d, d) == "in-progress"
     assert pages.status(d, d, d + timedelta(days=1)) == "over"
+
+
+# --- under `notifier run` ------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_daemon_serves_the_pages_from_its_own_snapshot_and_outbox(tmp_path):
+    """`notifier run` (a real process, a real SMTP server): the coordinator page lists what
+    the daemon just sent, and an edit of the schedule shows once its watcher reloads."""
+    from _smtp import SmtpServer
+    from test_daemon import OPENS, PLAN, Daemon, units, write_project
+
+    server = SmtpServer().start()
+    daemon = None
+    try:
+        two = units(2)
+        config = write_project(tmp_path, server.port, [(u, OPENS) for u in two])
+        with config.open("a", encoding="utf-8") as f:
+            f.write('\n[[units]]\nname = "Sở Ngoại vụ"\nemail = "songoaivu@example.org"\ncoordinator = true\n')
+        daemon = Daemon(tmp_path)
+        daemon.ready()
+        base = f"http://127.0.0.1:{daemon.port}"
+        with httpx.Client(base_url=base, timeout=10) as c:
+            r = c.get("/coordinators/so-ngoai-vu")
+            assert r.status_code == 200, daemon.log_tail()
+            doc = lxml_html.fromstring(r.content)
+            sent = [_text(tr.xpath("td")[0]) for tr in doc.xpath('//section[@id="hop-thu-di"]//tbody/tr')]
+            assert sent == ["Đã gửi", "Đã gửi"], daemon.log_tail()
+            plan = lxml_html.fromstring(c.get(f"/plans/{PLAN}").content)
+            assert _text(plan.xpath("//h1")[0]) == "Kế hoạch thử nghiệm năm 2024"
+            path = tmp_path / "schedules" / f"{PLAN}.toml"
+            from test_publish import bump
+
+            bump(path, path.read_text(encoding="utf-8").replace("Kế hoạch thử nghiệm", "Kế hoạch đã sửa"))
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                title = _text(lxml_html.fromstring(c.get(f"/plans/{PLAN}").content).xpath("//h1")[0])
+                if title == "Kế hoạch đã sửa năm 2024":
+                    break
+                time.sleep(0.2)
+            assert title == "Kế hoạch đã sửa năm 2024", daemon.log_tail()
+    finally:
+        if daemon is not None and daemon.proc.poll() is None:
+            daemon.stop()
+        server.close()
