@@ -131,6 +131,18 @@ def test_a_non_canonical_spelling_of_the_same_bytes_is_refused() -> None:
             SIGNER.verify(f"{head}.{twin}", now=WARNED)
 
 
+def test_unsubscribe_headers_name_https_first_then_mailto() -> None:
+    links = acks.Links(SIGNER, "https://lich.example.org/", mailto="nhacviec@example.org")
+    url = links.unsubscribe(SNGV, date(2024, 6, 3), "_/digest/so-ngoai-vu/weekly/2024-06-03")
+    assert url.startswith("https://lich.example.org/u/")
+    claim = SIGNER.verify(url.rsplit("/", 1)[1], now=WARNED)
+    assert (claim.action, claim.unit, claim.expires) == ("unsubscribe-digest", SNGV,
+                                                         date(2025, 7, 8))
+    assert links.unsubscribe_headers(url) == {
+        "List-Unsubscribe": f"<{url}>, <mailto:nhacviec@example.org?subject=unsubscribe>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+
+
 # --- the secret ---------------------------------------------------------------------------
 
 
@@ -395,10 +407,20 @@ def test_activity_done_links_stop_that_activitys_reminders(served: Served) -> No
     assert r.key in {x.key for x in reminding()}
     assert served.client.post(urlsplit(link["url"]).path).status_code == 200
     assert reminding() == []  # report reminders still list it: the report covers it
-    status = acks.status_for(served.store, served.snapshot(), today=r.due_at.date())
-    [row] = [s for s in status if s.key == acks.activity_key(r.plan, link["ref"])]
-    units = {u.slug: u.name for u in served.snapshot().directory}
+    snap = served.snapshot()
+    units = {u.slug: u.name for u in snap.directory}
+    full = acks.status_for(served.store, snap, today=r.due_at.date())
+    # …and as the coordinator's page (site.py) calls it: activities only, same rows.
+    page = acks.status(served.store, plans=snap.plans, directory=snap.directory,
+                       coordinator="Sở Ngoại vụ", today=r.due_at.date())
+    assert [s for s in full if s.action == "activity-done"] == page
+    june = acks.status_for(served.store, snap, today=date(2024, 6, 14))
+    [report] = [s for s in june if s.action == "report-sent"]
+    assert report.key == HALF_YEAR and "Sở Văn hóa, Thể thao và Du lịch" in report.missing
+    assert report.what == "Báo cáo công tác đối ngoại 6 tháng đầu năm 2024 gửi Sở Ngoại vụ"
+    [row] = [s for s in page if s.key == acks.activity_key(r.plan, link["ref"])]
     assert units[unit] in row.done and units[unit] not in row.missing
+    assert any(s.missing for s in page)  # others have not: the page can tell them apart
 
 
 def test_one_click_unsubscribe_then_no_more_digests(served: Served) -> None:
@@ -406,10 +428,18 @@ def test_one_click_unsubscribe_then_no_more_digests(served: Served) -> None:
     day = (monday.replace(hour=0), monday.replace(hour=0) + timedelta(days=1))
     digests = {r.key.split("/")[2]: r for r in served.reminders(*day) if r.kind == "digest"}
     assert SNGV in digests
-    ctx = digests[SNGV].context
-    url = ctx["links"]["unsubscribe"]
-    assert ctx["headers"]["List-Unsubscribe"] == f"<{url}>"
-    assert ctx["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    # Through the outbox and the sender's composer, as the daemon sends it.
+    from notifier.delivery import build_envelope
+    from notifier.mailer import Address
+
+    served.store.enqueue([digests[SNGV]], now=monday)
+    [row] = served.store.claim_due("test", now=monday)
+    envelope = build_envelope(row, Address("Hệ thống nhắc việc", "nv@mail.example.org"), monday)
+    assert not isinstance(envelope, tuple), envelope
+    mail = email.message_from_bytes(envelope.data, policy=email.policy.default)
+    url = re.fullmatch(r"<(http://[^>]+/u/[A-Za-z0-9_.-]+)>", mail["List-Unsubscribe"]).group(1)
+    assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert url in mail.get_body(("plain",)).get_content()
     page = served.client.get(urlsplit(url).path)
     assert page.status_code == 200 and "Ngừng nhận thư tổng hợp" in page.text
     assert served.store.opted_out() == frozenset()  # GET changes nothing
