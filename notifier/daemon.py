@@ -294,6 +294,8 @@ class Reloader:
                     self._pending[f"Sửa cấu hình chưa được áp dụng: {problem}"] = None
             self.last = result
         _report_reload(result)
+        if result.ok:
+            _note_drafts(self._current.config.schedules_path())
         return result
 
     def warnings(self) -> list[str]:
@@ -303,6 +305,14 @@ class Reloader:
         with self._lock:
             for text in shown:
                 self._pending.pop(text, None)
+
+
+def _note_drafts(folder: Path) -> None:
+    """Drafts waiting for `notifier approve` (never used until then): a notice, not a warning."""
+    from notifier.schedules import draft_notices
+
+    for note in draft_notices(folder):
+        _log(logging.INFO, str(note))
 
 
 def _report_reload(result: ReloadResult) -> None:
@@ -563,6 +573,7 @@ class Daemon:
                  config=str(self.config_path))  # fmt: skip
         for problem in snapshot.problems:
             _log(logging.WARNING, str(problem))
+        _note_drafts(snapshot.config.schedules_path())
         self.reloader = Reloader(self.config_path, snapshot, environ=self.environ, clock=self.clock)
         config = snapshot.config
         from notifier.store import database_url

@@ -187,16 +187,29 @@ def test_a_draft_is_never_loaded_and_check_notes_it(tmp_path: Path) -> None:
     assert load_schedule(tmp_path / "kh-34-2024.toml") == load_schedule(base_path(tmp_path, BASE.slug))
 
 
-def test_the_daemon_snapshot_ignores_drafts(tmp_path: Path) -> None:
-    from notifier.daemon import load_snapshot
+def test_the_daemon_ignores_drafts_and_mentions_them_on_reload(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from notifier.clock import ShiftedClock
+    from notifier.daemon import Reloader, load_snapshot
 
     shutil.copy(ROOT / "config.toml", tmp_path / "config.toml")
     folder = tmp_path / "schedules"
     published(BASE, folder)
+    clock = ShiftedClock(NOW)
+    snap = load_snapshot(tmp_path / "config.toml", now=clock.now(), environ={})
+    reloader = Reloader(tmp_path / "config.toml", snap, environ={}, clock=clock)
     changed = dataclasses.replace(BASE, activities=BASE.activities[:1])
-    assert save_plan(changed, folder).written is not None
-    snap = load_snapshot(tmp_path / "config.toml", now=NOW.astimezone(), environ={})
-    assert [len(p.activities) for p in snap.plans] == [3]  # the live file, not the 1-row draft
+    draft = save_plan(changed, folder).written
+    assert draft is not None
+    caplog.set_level(logging.INFO, logger="notifier.daemon")
+    result = reloader.reload(force=True)
+    assert result is not None and result.ok
+    assert [len(p.activities) for p in reloader.current.plans] == [3]  # the live file, not the draft
+    notes = [r for r in caplog.records if "bản nháp chưa được duyệt" in r.getMessage()]
+    assert [r.levelno for r in notes] == [logging.INFO] and str(draft) in notes[0].getMessage()
 
 
 def test_reimport_keeps_hand_edits_and_comments_when_refs_shift(tmp_path: Path) -> None:
