@@ -375,11 +375,15 @@ def test_coordinator_page_shows_the_next_30_days_and_the_outbox(
 
 
 def ack_row(tab: Tab, ref: str) -> tuple[str, str]:
-    """The coordinator page's (acknowledged, not yet) cells for the activity `ref`."""
-    row = tab.page.locator("#xac-nhan tbody tr", has=tab.page.locator("th", has_text=f"[{ref}]"))
+    """The coordinator page's (acknowledged, not yet) cells for the activity `ref`,
+    found by their column headers."""
+    table = tab.page.locator("#xac-nhan table")
+    headers = table.locator("thead th").all_inner_texts()
+    row = table.locator("tbody tr", has=tab.page.locator("th", has_text=f"[{ref}]"))
     assert row.count() == 1, ref
-    done, missing = row.locator("td").all_inner_texts()
-    return done, missing
+    cells = row.locator("th, td").all_inner_texts()
+    by_header = dict(zip(headers, cells, strict=True))
+    return by_header["Đã xác nhận"], by_header["Chưa xác nhận"]
 
 
 def test_a_reminders_link_acknowledges_it_and_the_coordinator_sees_it(
@@ -429,7 +433,9 @@ def test_a_reminders_link_acknowledges_it_and_the_coordinator_sees_it(
     assert page.locator("form").count() == 0
     # The coordinator's page now lists the unit as done.
     tab.open(coordinator)
-    assert ack_row(tab, ref) == (UNIT, "—")
+    done, missing = ack_row(tab, ref)
+    assert done.splitlines()[0] == UNIT and missing == "—"
+    assert note in done  # the coordinator reads the unit's note too
 
 
 def test_a_tampered_link_is_refused_with_a_page_in_vietnamese(tab: Tab, site: Site) -> None:

@@ -68,14 +68,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _project(root: Path, web_port: int, smtp_port: int) -> Path:
+def _project(root: Path, public_url: str, smtp_port: int) -> Path:
     """The repository's config.toml and seed schedule, mail and links pointed here."""
     (root / "schedules").mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "schedules" / f"{PLAN}.toml", root / "schedules")
     text = (ROOT / "config.toml").read_text(encoding="utf-8")
-    text, n = re.subn(
-        r'(?m)^public_url = "[^"]*"', f'public_url = "http://127.0.0.1:{web_port}"', text
-    )
+    text, n = re.subn(r'(?m)^public_url = "[^"]*"', f'public_url = "{public_url}"', text)
     assert n == 1, "config.toml: no [notifier] public_url line to point at the test server"
     text += f"""
 [smtp]
@@ -91,10 +89,13 @@ from_name = "Hệ thống nhắc việc"
 
 
 class Site:
-    """`notifier run` on the seed project, with an aiosmtpd it mails to. Use as a context."""
+    """`notifier run` on the seed project, with an aiosmtpd it mails to. Use as a context.
 
-    def __init__(self, root: Path, now: str = NOW) -> None:
-        self.root, self.now = root, now
+    `public_url` (default: the daemon's own address, so links work) is what pages and mail
+    show; screenshots.py sets a realistic https one, and then follows no link."""
+
+    def __init__(self, root: Path, now: str = NOW, public_url: str | None = None) -> None:
+        self.root, self.now, self.public_url = root, now, public_url
         self.smtp = SmtpServer()
         self.lines: list[str] = []
         self._cond = threading.Condition()
@@ -115,7 +116,8 @@ class Site:
 
     def _start(self) -> None:
         port = free_port()
-        config = _project(self.root, port, self.smtp.port)
+        public_url = self.public_url or f"http://127.0.0.1:{port}"
+        config = _project(self.root, public_url, self.smtp.port)
         env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFIER_")}
         cmd = [
             sys.executable, "-m", "notifier.cli", "run", "--config", str(config),
