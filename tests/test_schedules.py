@@ -461,3 +461,49 @@ def test_round_trip_plan_write_load_is_the_nfc_plan(plan: Plan) -> None:
         before = path.read_bytes()
         write_schedule(load_schedule(path), Path(folder))
         assert path.read_bytes() == before
+
+
+# --- drafts and rows (review before it counts) ---------------------------------------------------
+
+
+def test_drafts_and_hidden_folders_are_never_loaded(tmp_path: Path) -> None:
+    from notifier.schedules import draft_notices, draft_path, draft_paths, live_path, schedule_paths
+
+    live = write_schedule(sample_plan(), tmp_path)
+    draft = draft_path(tmp_path, "kh-34-2024")
+    draft.write_text(live.read_text(encoding="utf-8").replace("Hội thảo", "Hội thảo (nháp)"), encoding="utf-8")
+    (tmp_path / ".imported").mkdir()
+    (tmp_path / ".imported" / "kh-34-2024.toml").write_text("không phải TOML", encoding="utf-8")
+    assert schedule_paths(tmp_path) == [live] and draft_paths(tmp_path) == [draft]
+    plans, problems = load_schedules(tmp_path)
+    assert [a.content for a in plans[0].activities][1] == "Hội thảo" and problems == []
+    assert live_path(draft) == live
+    assert read_schedule(draft).plan.slug == "kh-34-2024"  # a draft reads as its plan
+    (note,) = draft_notices(tmp_path)
+    assert note.severity == "info" and note.file == str(draft) and "notifier approve" in note.hint
+
+
+def test_schedule_text_keeps_comments_with_the_table_each_row_came_from(tmp_path: Path) -> None:
+    from notifier.schedules import schedule_text
+
+    path = write_schedule(sample_plan(), tmp_path)
+    _edit(path, 'content = "Hội thảo"', 'content = "Hội thảo" # ghi chú của II.7')
+    moved = sample_plan()
+    new = Activity(ref="I.2", content="Hàng mới", timing=moved.activities[1].timing)
+    moved.activities = [moved.activities[0], new, dataclasses.replace(moved.activities[1], ref="I.3")]
+    text = schedule_text(moved, path.read_text(encoding="utf-8"), activity_tables=[0, None, 1])
+    after = text[text.index('ref = "I.3"'):]
+    assert "# ghi chú của II.7" in after  # travelled with its row, not left at the new I.2
+    assert "# ghi chú" not in text[text.index('ref = "I.2"'):text.index('ref = "I.3"')]
+    path.write_text(text, encoding="utf-8")
+    assert [a.ref for a in load_schedule(path).activities] == ["I.1", "I.2", "I.3"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(plans)
+def test_rows_round_trip_to_the_same_plan(plan: Plan) -> None:
+    from notifier.schedules import activity_row, plan_from_rows, plan_row, report_row
+
+    rows = ([activity_row(a) for a in plan.activities], [report_row(r) for r in plan.reports])
+    again = plan_from_rows(plan.slug, plan_row(plan), *rows)
+    assert again == as_nfc(dataclasses.replace(plan, problems=[]))  # problems are not stored
