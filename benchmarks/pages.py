@@ -131,7 +131,9 @@ def make_app(root: Path):
     env: dict[str, str] = {}
     cache = FeedCache(lambda now: load_catalog(root / "config.toml", now=now, environ=env), clock=clock.now)
     cache.snapshot  # noqa: B018 - built before timing, as the server's lifespan does
-    return create_app(cache, site=Site(root / "config.toml", clock=clock, environ=env), poll_interval=None)
+    site = Site(root / "config.toml", clock=clock, environ=env)
+    site.data()  # as create_app's lifespan does before the first request
+    return create_app(cache, site=site, poll_interval=None)
 
 
 async def call(app, target: str) -> tuple[int, int]:

@@ -261,6 +261,17 @@ def test_plan_page_is_self_contained_under_its_csp(client):
     assert client.get("/static/pages-000000000000.css").status_code == 404
 
 
+def test_pages_are_gzipped_for_clients_that_take_it(client):
+    import gzip
+
+    plain = client.get(f"/plans/{SLUG}", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.headers["vary"] == "Accept-Encoding"
+    with client.stream("GET", f"/plans/{SLUG}", headers={"Accept-Encoding": "gzip"}) as r:
+        packed = b"".join(r.iter_raw())
+        assert r.headers["content-encoding"] == "gzip"
+    assert gzip.decompress(packed) == plain.content and len(packed) < len(plain.content) / 3
+
+
 def test_filter_form_works_without_javascript(client, schedule):
     _, doc = _get(client, f"/plans/{SLUG}")
     form = doc.xpath('//form[@id="loc"]')[0]
