@@ -46,6 +46,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from notifier import pages
+from notifier.errors import UserError
 
 if TYPE_CHECKING:
     from notifier.clock import Clock
@@ -182,6 +183,14 @@ class Site:
 
         return self.clock.now().astimezone(TZ).date()
 
+    def warm(self) -> None:
+        """Load before the first request (create_app's lifespan); a broken config is logged,
+        not raised: the feeds still serve, and the pages answer 503 until it is fixed."""
+        try:
+            self.data()
+        except UserError as exc:
+            log.error("không nạp được cấu hình cho trang: %s", exc)
+
     def data(self) -> SiteData:
         """Rows, memberships and deadlines for the current snapshot and today, cached."""
         snap, today = self.snapshot(), self.today()
@@ -311,7 +320,10 @@ def nav_for(site: Site | None) -> pages.Nav | None:
     """The home page's links to plan and unit pages; None when pages are off."""
     if site is None:
         return None
-    snap = site.snapshot()
+    try:
+        snap = site.snapshot()
+    except UserError:  # the feeds still list; the error is in the log
+        return None
     return pages.nav(snap.plans, snap.directory)
 
 
@@ -323,6 +335,15 @@ def _site(request: Request) -> Site:
     if site is None:
         raise HTTPException(404)
     return site
+
+
+def _data(site: Site) -> SiteData:
+    """The pages' data; a config that cannot be read at all answers 503 in Vietnamese."""
+    try:
+        return site.data()
+    except UserError as exc:
+        log.error("không nạp được cấu hình cho trang: %s", exc)
+        raise HTTPException(503, "Cấu hình hoặc lịch đang có lỗi; trang tạm thời không hiển thị được.") from exc
 
 
 def _render(request: Request, name: str, **context: Any) -> Response:
@@ -345,7 +366,7 @@ def _param(request: Request, name: str) -> str:
 
 def plan_view(request: Request) -> Response:
     site = _site(request)
-    data = site.data()
+    data = _data(site)
     slug = request.path_params["slug"]
     plan = data.plans.get(slug)
     if plan is None:
@@ -385,7 +406,7 @@ def qr_svg(url: str) -> str:
 
 def unit_view(request: Request) -> Response:
     site = _site(request)
-    data = site.data()
+    data = _data(site)
     unit = _unit(data, request.path_params["slug"])
     page = pages.unit_page(unit, data.snapshot.plans, data.directory, data.deadlines(), today=data.today,
                            members=data.members, plan_rows=data.all_rows())  # fmt: skip
@@ -401,7 +422,7 @@ def unit_view(request: Request) -> Response:
 
 def _coordinator(request: Request, token: str | None) -> Response:
     site = _site(request)
-    data = site.data()
+    data = _data(site)
     unit = _unit(data, request.path_params["slug"])
     if not unit.coordinator:
         raise HTTPException(404)

@@ -320,7 +320,7 @@ def create_app(
 
         await anyio.to_thread.run_sync(lambda: cache.snapshot)  # build before the first request
         if site is not None:
-            await anyio.to_thread.run_sync(site.data)  # the pages' snapshot too (site.py)
+            await anyio.to_thread.run_sync(site.warm)  # the pages' snapshot too (site.py)
         task = asyncio.create_task(_poll(cache, poll_interval)) if poll_interval else None
         try:
             yield

@@ -635,3 +635,21 @@ def test_the_daemon_serves_the_pages_from_its_own_snapshot_and_outbox(tmp_path):
         if daemon is not None and daemon.proc.poll() is None:
             daemon.stop()
         server.close()
+
+
+def test_a_config_that_cannot_be_read_gives_503_on_pages_and_keeps_the_feeds(tmp_path):
+    from test_publish import Source
+
+    from notifier.publish import FeedCache
+    from notifier.site import Site
+    from notifier.web import create_app
+
+    (tmp_path / "config.toml").write_text('[notifier]\nprovince = "Đắk Lắk\n', encoding="utf-8")  # unclosed string
+    clock = FixedClock(NOW)
+    cache = FeedCache(Source(tmp_path), clock=clock.now)
+    app = create_app(cache, site=Site(tmp_path / "config.toml", clock=clock, environ={}), poll_interval=None)
+    with running(app) as base, httpx.Client(base_url=base, timeout=10) as c:
+        r = c.get("/plans/34-kh-ubnd")
+        assert r.status_code == 503 and "Cấu hình hoặc lịch đang có lỗi" in r.text
+        home = c.get("/")
+        assert home.status_code == 200 and "/feeds/plans/34-kh-ubnd.ics" in home.text
