@@ -178,6 +178,10 @@ class Site:
             reloader.reload()  # None when nothing changed; a bad edit keeps the last good one
         return reloader.current
 
+    def peek(self) -> Snapshot | None:
+        """The snapshot in use, without checking files; None before the first load."""
+        return self._reloader.current if self._reloader is not None else None
+
     def today(self) -> date:
         from notifier.clock import TZ
 
@@ -320,11 +324,8 @@ def nav_for(site: Site | None) -> pages.Nav | None:
     """The home page's links to plan and unit pages; None when pages are off."""
     if site is None:
         return None
-    try:
-        snap = site.snapshot()
-    except UserError:  # the feeds still list; the error is in the log
-        return None
-    return pages.nav(snap.plans, snap.directory)
+    snap = site.peek()  # never a reload here: / is an async handler, on the event loop
+    return pages.nav(snap.plans, snap.directory) if snap is not None else None
 
 
 # --- handlers ------------------------------------------------------------------------------
