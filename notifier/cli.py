@@ -738,6 +738,8 @@ def _print_changes(changes, *, title: str, rows: bool = True) -> None:  # noqa: 
     elif changes.changes_schedule:
         head = (f"{counts['added']} thêm, {counts['removed']} bỏ, {counts['redated']} đổi ngày, "
                 f"{counts['changed']} sửa, {counts['reports']} báo cáo, {counts['plan']} thông tin kế hoạch")
+        if changes.renumbered:
+            head += f"; {len(changes.renumbered)} hàng chỉ đánh số lại"
         if changes.moved:
             head += f"; {changes.moved} hàng chỉ đổi số dòng trong văn bản gốc"
     else:

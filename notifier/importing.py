@@ -135,13 +135,16 @@ def review_import(plan: Plan, directory: Path) -> Review:
     live_plan = read_schedule(live).plan if live_text is not None else None
     merged = merge(_optional_plan(base_path(directory, plan.slug)), plan, live_plan)
     result = plan_from_rows(plan.slug, merged.plan, merged.activities, merged.reports)
-    text = schedule_text(
-        result,
-        live_text,
-        activity_tables=merged.activity_tables,
-        report_tables=merged.report_tables,
-    )
     changes = diff(live_plan, result, merged.conflicts)
+    if live_text is not None and not changes.changes_schedule:
+        text = live_text  # nothing to write: skip tomlkit (seconds for thousands of rows)
+    else:
+        text = schedule_text(
+            result,
+            live_text,
+            activity_tables=merged.activity_tables,
+            report_tables=merged.report_tables,
+        )
     return Review(plan.slug, live, draft_path(directory, plan.slug), result, text, changes)
 
 

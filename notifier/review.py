@@ -436,6 +436,7 @@ class Changes:
     redated: tuple[RowChange, ...] = ()
     changed: tuple[RowChange, ...] = ()
     moved: int = 0  # rows whose only change is their line in the document
+    renumbered: tuple[tuple[str, str], ...] = ()  # (old ref, new ref) of rows only renumbered
     reports_added: tuple[Row, ...] = ()
     reports_removed: tuple[Row, ...] = ()
     reports_changed: tuple[RowChange, ...] = ()
@@ -447,7 +448,7 @@ class Changes:
         """True when approving would change what the daemon uses (the diff's exit code 1)."""
         return bool(
             self.new_file or self.added or self.removed or self.redated or self.changed
-            or self.moved or self.reports_added or self.reports_removed or self.reports_changed
+            or self.moved or self.renumbered or self.reports_added or self.reports_removed or self.reports_changed
             or self.plan_fields
         )  # fmt: skip
 
@@ -458,6 +459,7 @@ class Changes:
             "redated": len(self.redated),
             "changed": len(self.changed),
             "moved": self.moved,
+            "renumbered": len(self.renumbered),
             "reports": len(self.reports_added) + len(self.reports_removed) + len(self.reports_changed),
             "plan": len(self.plan_fields),
             "conflicts": len(self.conflicts),
@@ -488,6 +490,7 @@ class Changes:
                 for c in self.redated
             ],  # fmt: skip
             "changed": [change(c) for c in self.changed],
+            "renumbered": [{"old_ref": old, "ref": new} for old, new in self.renumbered],
             "reports": {
                 "added": [_jsonable(r) for r in self.reports_added],
                 "removed": [_jsonable(r) for r in self.reports_removed],
@@ -531,7 +534,7 @@ def diff(live: Plan | None, result: Plan, conflicts: Sequence[Conflict] = ()) ->
                        conflicts=tuple(conflicts))  # fmt: skip
     old_a = [activity_row(a) for a in live.activities]
     added, removed, pairs = _row_changes(old_a, new_a, _ACTIVITIES, _SHOWN)
-    redated, changed, moved = [], [], 0
+    redated, changed, renumbered, moved = [], [], [], 0
     for i, j in pairs:
         o, n = old_a[i], new_a[j]
         ident = (str(n.get("ref", "")), str(o.get("ref", "")))
@@ -539,7 +542,9 @@ def diff(live: Plan | None, result: Plan, conflicts: Sequence[Conflict] = ()) ->
             redated.append(RowChange(*ident, _DATES, o, n))
         keys = tuple(k for k in _differs(o, n, _groups(_ACTIVITIES, o, n)) if k not in _DATES)
         keys = tuple(k for k in keys if o.get(k) != n.get(k))
-        if keys:
+        if keys == ("ref",):  # renumbered after an insertion or removal: counted, not listed
+            renumbered.append((ident[1], ident[0]))
+        elif keys:
             changed.append(RowChange(*ident, keys, o, n))
         elif o.get("source_line") != n.get("source_line") and not any(
             o.get(k) != n.get(k) for k in _DATES
@@ -567,6 +572,7 @@ def diff(live: Plan | None, result: Plan, conflicts: Sequence[Conflict] = ()) ->
         redated=tuple(redated),
         changed=tuple(changed),
         moved=moved,
+        renumbered=tuple(renumbered),
         reports_added=tuple(r_added),
         reports_removed=tuple(r_removed),
         reports_changed=tuple(r_changed),
