@@ -35,6 +35,7 @@ from notifier.feeds import FeedSettings, FeedState
 from notifier.mailer import Address, compose
 from notifier.plan import Activity, Plan, ReportDuty
 from notifier.publish import Catalog, FeedCache, build_snapshot
+from notifier.acks import Links, Signer  # signed links: digests carry List-Unsubscribe (issue 7)
 from notifier.reminders import TZ, DigestRules, ReminderRules, plan_reminders
 from notifier.reporting import DeadlineRule
 from notifier.schedules import load_schedule, valid_slug, write_schedule
@@ -168,7 +169,8 @@ def test_plan_text_never_adds_or_breaks_a_mail_header(world) -> None:
     found = plan_reminders([plan], directory, ReminderRules(), WorkCalendar(),
                            [DeadlineRule("half-year", 2024, date(2024, 6, 15), "before")],
                            start=datetime(2024, 1, 1, tzinfo=TZ), end=datetime(2025, 1, 1, tzinfo=TZ),
-                           digest=DigestRules())  # fmt: skip
+                           digest=DigestRules(),
+                           links=Links(Signer(b"k" * 32), "https://lich.example.org"))  # fmt: skip
     kinds = {r.kind for r in found}
     assert {"activity-start", "activity-end", "digest"} <= kinds
     seen, shown = set(), []
