@@ -697,39 +697,66 @@ def _span(row: dict) -> str:
 
 
 def _short(value: object, width: int = 60) -> str:
-    text = "; ".join(map(str, value)) if isinstance(value, list) else "—" if value in (None, "") else str(value)
+    if isinstance(value, list):
+        text = "; ".join(str(v.get("label", v)) if isinstance(v, dict) else str(v) for v in value)
+    else:
+        text = "—" if value in (None, "") else f"{value:%d/%m/%Y}" if isinstance(value, date) else str(value)
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _change(old: object, new: object, width: int = 40) -> str:
+    """"old → new"; two long texts show the part that differs, with a little context."""
+    if not (isinstance(old, str) and isinstance(new, str)) or max(len(old), len(new)) <= width:
+        return f"{_short(old, width)} → {_short(new, width)}"
+    head = next((n for n, (a, b) in enumerate(zip(old, new)) if a != b), min(len(old), len(new)))
+    tail = next((n for n, (a, b) in enumerate(zip(old[::-1], new[::-1])) if a != b), 0)
+    tail = min(tail, len(old) - head, len(new) - head)
+    start = max(0, head - 15)
+
+    def part(text: str) -> str:
+        middle = text[start : len(text) - tail]
+        return ("…" if start else "") + _short(middle, width) + ("…" if tail else "")
+
+    return f"{part(old)} → {part(new)}"
 
 
 def _print_changes(changes, *, title: str, rows: bool = True) -> None:  # noqa: ANN001
     from rich.table import Table
+    from rich.text import Text
+
+    from notifier.review import key_label
 
     out = _console()
-    table = Table(title=title, show_lines=True)
+    table = Table(title=Text(title), show_lines=True)
     for column, style in (("Thay đổi", "bold"), ("Mục", ""), ("Nội dung", ""), ("Chi tiết", "")):
         table.add_column(column, style=style, overflow="fold")
+
+    def add(*cells: object, style: str = "") -> None:  # Text: plan text is never Rich markup
+        table.add_row(*(Text(str(c)) for c in cells), style=style)
+
+    def details(c) -> str:  # noqa: ANN001
+        return "\n".join(f"{key_label(k)}: {_change(c.old.get(k), c.new.get(k))}" for k in c.fields)
+
     for row in changes.added:
-        table.add_row("thêm", row.get("ref", ""), _short(row.get("content")), _span(row))
+        add("thêm", row.get("ref", ""), _short(row.get("content")), _span(row))
     for row in changes.removed:
-        table.add_row("bỏ", row.get("ref", ""), _short(row.get("content")), _span(row))
+        add("bỏ", row.get("ref", ""), _short(row.get("content")), _span(row))
     for c in changes.redated:
-        table.add_row("đổi ngày", _ref(c), _short(c.new.get("content")), f"{_span(c.old)} → {_span(c.new)}")
+        add("đổi ngày", _ref(c), _short(c.new.get("content")), f"{_span(c.old)} → {_span(c.new)}")
     for c in changes.changed:
-        details = "\n".join(f"{k}: {_short(c.old.get(k), 40)} → {_short(c.new.get(k), 40)}" for k in c.fields)
-        table.add_row("sửa", _ref(c), _short(c.new.get("content")), details)
+        add("sửa", _ref(c), _short(c.new.get("content")), details(c))
     for row in changes.reports_added:
-        table.add_row("thêm báo cáo", row.get("id", ""), _short(row.get("title")), "")
+        add("thêm báo cáo", row.get("id", ""), _short(row.get("title")), "")
     for row in changes.reports_removed:
-        table.add_row("bỏ báo cáo", row.get("id", ""), _short(row.get("title")), "")
+        add("bỏ báo cáo", row.get("id", ""), _short(row.get("title")), "")
     for c in changes.reports_changed:
-        details = "\n".join(f"{k}: {_short(c.old.get(k), 40)} → {_short(c.new.get(k), 40)}" for k in c.fields)
-        table.add_row("sửa báo cáo", _ref(c), _short(c.new.get("title")), details)
+        add("sửa báo cáo", _ref(c), _short(c.new.get("title")), details(c))
     for key, old, new in changes.plan_fields:
-        table.add_row("sửa [plan]", key, "", f"{_short(old, 40)} → {_short(new, 40)}")
+        add("sửa [plan]", key_label(key), "", _change(old, new))
     for conflict in changes.conflicts:
-        source = "; ".join(f"{k} = {_short(v, 40)}" for k, v in conflict.source.items()) or "(bỏ hàng)"
-        table.add_row("xung đột", conflict.ident, conflict.message(), f"văn bản nguồn: {source}",
-                      style="yellow")  # fmt: skip
+        source = "\n".join(f"{key_label(k)}: {_short(v, 40)}" for k, v in conflict.source.items())
+        add("xung đột", conflict.ident, conflict.message(), f"văn bản nguồn:\n{source or '(bỏ hàng này)'}",
+            style="yellow")  # fmt: skip
     if table.row_count and rows:
         out.print(table)
     counts = changes.counts()
@@ -742,6 +769,7 @@ def _print_changes(changes, *, title: str, rows: bool = True) -> None:  # noqa: 
             head += f"; {len(changes.renumbered)} hàng chỉ đánh số lại"
         if changes.moved:
             head += f"; {changes.moved} hàng chỉ đổi số dòng trong văn bản gốc"
+        head += "."
     else:
         head = "Không có gì thay đổi trong lịch đang dùng."
     if changes.conflicts:
@@ -780,7 +808,9 @@ def _print_import_summary(plan, review, approved) -> None:  # noqa: ANN001
 
     facts = summary(plan)
     out = _console()
-    table = Table(title=f"Kế hoạch {plan.number or plan.slug}: {plan.title}", show_header=False)
+    from rich.markup import escape
+
+    table = Table(title=escape(f"Kế hoạch {plan.number or plan.slug}: {plan.title}"), show_header=False)
     table.add_column(style="bold")
     table.add_column()
     kinds = ", ".join(f"{kind}: {count}" for kind, count in facts.kinds.items())
@@ -790,11 +820,11 @@ def _print_import_summary(plan, review, approved) -> None:  # noqa: ANN001
     table.add_row("Nghĩa vụ báo cáo", str(facts.reports))
     table.add_row("Lỗi / cảnh báo", f"{facts.errors} / {facts.warnings}")
     if approved is not None:
-        table.add_row("Đã duyệt", str(approved.live))
+        table.add_row("Đã duyệt", escape(str(approved.live)))
     elif review.written is not None:
-        table.add_row("Bản nháp", str(review.written))
+        table.add_row("Bản nháp", escape(str(review.written)))
     else:
-        table.add_row("Lịch", f"{review.live} (không có gì thay đổi)")
+        table.add_row("Lịch", escape(f"{review.live} (không có gì thay đổi)"))
     out.print(table)
     for problem in plan.problems:
         style = "red" if problem.severity == "error" else "yellow"

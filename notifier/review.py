@@ -42,6 +42,7 @@ __all__ = [
     "Merged",
     "RowChange",
     "diff",
+    "key_label",
     "match_rows",
     "merge",
 ]
@@ -87,6 +88,26 @@ _WHERE = ("source_line",)  # where a row sits in the document: never a conflict,
 _SAME_REF_NEAR = 0.6  # same ref: a reworded cell
 _MOVED_NEAR = 0.75  # another ref: the row moved and was reworded
 _MAX_PAIRS = 250_000  # similarity is quadratic: beyond this, leftovers pair by ref only
+
+
+# How people see a key: Vietnamese, with the file's key (admins edit the file by that name).
+_LABELS = {
+    "ref": "mã", "section": "mục", "section_title": "tên mục", "content": "nội dung",
+    "lead_text": "ô chủ trì", "lead": "chủ trì", "coordinating_text": "ô phối hợp",
+    "coordinating": "phối hợp", "funding": "kinh phí", "timing": "thời gian", "kind": "loại",
+    "start": "từ ngày", "end": "đến ngày", "rule": "quy tắc lặp", "reason": "lý do",
+    "bound": "kiểu hạn", "key_dates": "ngày gợi ý", "source_line": "dòng gốc", "id": "mã",
+    "period": "kỳ", "title": "tên", "to": "nơi nhận", "to_text": "ô nơi nhận",
+    "owners": "đơn vị báo cáo", "owners_text": "ô đơn vị báo cáo", "source_text": "câu gốc",
+    "number": "số", "date": "ngày ban hành", "issuer": "cơ quan ban hành", "place": "địa danh",
+    "year": "năm", "timing_header": "cột thời gian", "source": "tệp gốc",
+}  # fmt: skip
+
+
+def key_label(key: str) -> str:
+    """ "nội dung (content)": a key as the diff shows it."""
+    label = _LABELS.get(key)
+    return f"{label} ({key})" if label else key
 
 
 # --- pairing rows --------------------------------------------------------------------------------
@@ -190,7 +211,8 @@ class Conflict:
             return f"{head}: quản trị đã xóa tay nhưng văn bản nguồn có thay đổi; vẫn để xóa."
         if not self.source:
             return f"{head}: văn bản nguồn đã bỏ hàng này nhưng quản trị đã sửa tay; vẫn giữ."
-        return f"{head}: cả văn bản nguồn và quản trị đều sửa {', '.join(self.keys)}; giữ bản sửa tay."
+        keys = ", ".join(key_label(k) for k in self.keys)
+        return f"{head}: cả văn bản nguồn và quản trị đều sửa {keys}; giữ bản sửa tay."
 
 
 @dataclass(frozen=True, slots=True)

@@ -474,3 +474,14 @@ def test_cli_errors_exit_2_for_diff_and_1_for_approve(workdir: Path) -> None:
     missing = runner.invoke(app, ["approve", "schedules/khong-co.draft.toml"])
     assert missing.exit_code == 1 and "Không có bản nháp" in missing.output
     assert runner.invoke(app, ["diff"]).exit_code == 0  # no drafts: nothing would change
+
+
+def test_cli_diff_prints_plan_text_literally_never_as_markup(workdir: Path) -> None:
+    folder = workdir / "schedules"
+    published(BASE, folder)
+    odd = dataclasses.replace(BASE.activities[0], content="[bold red]Gặp mặt[/bold red] [link=x]Lào[/link]")
+    save_plan(dataclasses.replace(BASE, activities=[odd, *BASE.activities[1:]]), folder)
+    shown = CliRunner().invoke(app, ["diff", "--now", "2024-03-01T08:00"], env={"COLUMNS": "200"})
+    assert shown.exit_code == 1, shown.output
+    assert "[bold red]Gặp mặt[/bold red] [link=x]Lào[/link]" in shown.output
+    assert "nội dung (content)" in shown.output and "sửa" in shown.output
