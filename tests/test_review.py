@@ -485,3 +485,13 @@ def test_cli_diff_prints_plan_text_literally_never_as_markup(workdir: Path) -> N
     assert shown.exit_code == 1, shown.output
     assert "[bold red]Gặp mặt[/bold red] [link=x]Lào[/link]" in shown.output
     assert "nội dung (content)" in shown.output and "sửa" in shown.output
+
+
+def test_a_broken_live_file_is_never_merged_over(tmp_path: Path) -> None:
+    live = published(BASE, tmp_path)
+    edit(live, 'ref = "I.2"', 'ref = "I.2"\nend = 2024-02-30')
+    before = live.read_bytes()
+    with pytest.raises(ScheduleError) as caught:
+        save_plan(dataclasses.replace(BASE, activities=BASE.activities[:1]), tmp_path)
+    assert caught.value.problems and caught.value.problems[0].line is not None
+    assert live.read_bytes() == before and not draft_path(tmp_path, BASE.slug).exists()
