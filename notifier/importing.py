@@ -154,7 +154,13 @@ def review_draft(draft: Path) -> Review:
     if not draft.exists():
         raise UserError(
             f"Không có bản nháp {draft}.",
-            [Problem("không có tệp này.", file=str(draft), hint="Chạy `notifier import TỆP_KẾ_HOẠCH`.")],
+            [
+                Problem(
+                    "không có tệp này.",
+                    file=str(draft),
+                    hint="Chạy `notifier import TỆP_KẾ_HOẠCH`.",
+                )
+            ],
         )
     directory, result = draft.parent, read_schedule(draft).plan
     live = live_path(draft)
@@ -177,7 +183,10 @@ def save_plan(plan: Plan, config: Config | Path) -> Review:
     review = review_import(plan, directory)
     source_text = schedule_text(plan)
     pending, meta = _pending_path(directory, plan.slug), _meta_path(directory, plan.slug)
-    if not review.changes.changes_schedule and _read(base_path(directory, plan.slug)) == source_text:
+    if (
+        not review.changes.changes_schedule
+        and _read(base_path(directory, plan.slug)) == source_text
+    ):
         for stale in (review.draft, pending, meta):
             stale.unlink(missing_ok=True)
         return review
@@ -208,7 +217,9 @@ def _unmark(text: str) -> str:
     lines = text.split("\n")
     for index, line in enumerate(lines[:4]):
         if line.startswith(_MARK):
-            drop = 2 if index + 1 < len(lines) and lines[index + 1].startswith("# Xem thay đổi") else 1
+            drop = (
+                2 if index + 1 < len(lines) and lines[index + 1].startswith("# Xem thay đổi") else 1
+            )
             return "\n".join(lines[:index] + lines[index + drop :])
     return text
 
@@ -290,7 +301,11 @@ def summary(plan: Plan) -> ImportSummary:
     """Counts an admin checks after an import."""
     kinds = Counter(a.timing.kind.value for a in plan.activities)
     names = {n for a in plan.activities for n in (*a.lead, *a.coordinating)}
-    unknown = sum(1 for p in plan.problems if p.key in {"lead", "coordinating"} or "Không tìm thấy đơn vị" in p.message)
+    unknown = sum(
+        1
+        for p in plan.problems
+        if p.key in {"lead", "coordinating"} or "Không tìm thấy đơn vị" in p.message
+    )
     return ImportSummary(
         activities=len(plan.activities),
         datable=sum(1 for a in plan.activities if a.timing.datable),

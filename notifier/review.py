@@ -78,7 +78,10 @@ _REPORT_GROUPS: tuple[Group, ...] = (
     ("source_text",),
     ("source_line",),
 )
-_REPORT_CELLS: dict[Group, Group] = {("to_text", "to"): ("to_text",), ("owners_text", "owners"): ("owners_text",)}
+_REPORT_CELLS: dict[Group, Group] = {
+    ("to_text", "to"): ("to_text",),
+    ("owners_text", "owners"): ("owners_text",),
+}
 _PLAN_GROUPS: tuple[Group, ...] = tuple(
     (k,) for k in ("number", "date", "issuer", "place", "title", "year", "timing_header", "source")
 )
@@ -87,7 +90,7 @@ _WHERE = ("source_line",)  # where a row sits in the document: never a conflict,
 # Similarity (difflib ratio of folded text) that still counts as the same row.
 _SAME_REF_NEAR = 0.6  # same ref: a reworded cell
 _MOVED_NEAR = 0.75  # another ref: the row moved and was reworded
-_MAX_PAIRS = 250_000  # similarity is quadratic: beyond this, leftovers pair by ref only
+_MAX_PAIRS = 20_000  # similarity is quadratic (≈ 40 µs a pair): beyond this, same ref first
 
 
 # How people see a key: Vietnamese, with the file's key (admins edit the file by that name).
@@ -163,25 +166,33 @@ def match_rows(
             pair(i, pick)
     left_old = [i for i in range(len(old)) if i not in pairs]
     left_new = [j for j in range(len(new)) if j not in used]
-    if len(left_old) * len(left_new) <= _MAX_PAIRS:
-        candidates_all = [(i, j) for i in left_old for j in left_new]
-    else:  # too many to compare: only rows under the same ref
-        candidates_all = [(i, by_ident[old[i].get(ident)]) for i in left_old
-                          if by_ident.get(old[i].get(ident)) in set(left_new)]  # fmt: skip
+    if len(left_old) * len(left_new) > _MAX_PAIRS:  # too many to compare: same ref first
+        for i in left_old:
+            j = by_ident.get(old[i].get(ident))
+            if j is not None and j not in used and _ratio(keys_old[i], keys_new[j]) >= _SAME_REF_NEAR:
+                pair(i, j)
+        left_old = [i for i in left_old if i not in pairs]
+        left_new = [j for j in left_new if j not in used]
     scored = []
-    for i, j in candidates_all:
-        same = old[i].get(ident) == new[j].get(ident)
-        score = _ratio(keys_old[i], keys_new[j])
-        if score >= (_SAME_REF_NEAR if same else _MOVED_NEAR):
-            scored.append((score + (0.05 if same else 0.0), i, j))
+    if len(left_old) * len(left_new) <= _MAX_PAIRS:
+        for i in left_old:
+            for j in left_new:
+                same = old[i].get(ident) == new[j].get(ident)
+                score = _ratio(keys_old[i], keys_new[j])
+                if score >= (_SAME_REF_NEAR if same else _MOVED_NEAR):
+                    scored.append((score + (0.05 if same else 0.0), i, j))
     for _, i, j in sorted(scored, key=lambda s: (-s[0], s[1], s[2])):
         if i not in pairs and j not in used:
             pair(i, j)
     for i in range(len(old)):
         j = by_ident.get(old[i].get(ident))
-        if i not in pairs and j is not None and j not in used:
-            if all(old[i].get(k) == new[j].get(k) for k in anchor):
-                pair(i, j)
+        if (
+            i not in pairs
+            and j is not None
+            and j not in used
+            and all(old[i].get(k) == new[j].get(k) for k in anchor)
+        ):
+            pair(i, j)
     return pairs
 
 
@@ -204,7 +215,9 @@ class Conflict:
 
     def message(self) -> str:
         where = {"activities": "Hoạt động", "reports": "Báo cáo", "plan": "Thông tin kế hoạch"}
-        head = where.get(self.table, self.table) + (f" {self.ident}" if self.table != "plan" else "")
+        head = where.get(self.table, self.table) + (
+            f" {self.ident}" if self.table != "plan" else ""
+        )
         if self.note:
             return f"{head}: {self.note}"
         if not self.kept:
@@ -279,9 +292,7 @@ def _carry_accepted(new: list[Any] | None, old: list[Any] | None) -> list[Any] |
     ]
 
 
-def _merge_row(
-    base: Row | None, incoming: Row, live: Row, kind: _Kind
-) -> tuple[Row, list[str]]:
+def _merge_row(base: Row | None, incoming: Row, live: Row, kind: _Kind) -> tuple[Row, list[str]]:
     """One row merged group by group; the keys in conflict (the live value kept)."""
     out = dict(live)
     conflicts: list[str] = []
@@ -337,7 +348,9 @@ def _merge_rows(
         if k is None and b is not None:  # deleted by hand
             changed = _differs(base[b], row, _groups(kind, base[b], row))
             if changed:
-                conflicts.append(Conflict(kind.table, str(row.get(kind.ident)), tuple(changed), {}, row))
+                conflicts.append(
+                    Conflict(kind.table, str(row.get(kind.ident)), tuple(changed), {}, row)
+                )
             continue
         if k is None:
             placed.append(((j, 0, 0), dict(row), None))
@@ -346,7 +359,13 @@ def _merge_rows(
         if keys:
             source = {key: row.get(key) for key in keys}
             conflicts.append(
-                Conflict(kind.table, str(merged.get(kind.ident)), tuple(keys), {x: merged.get(x) for x in keys}, source)
+                Conflict(
+                    kind.table,
+                    str(merged.get(kind.ident)),
+                    tuple(keys),
+                    {x: merged.get(x) for x in keys},
+                    source,
+                )
             )
         placed.append(((j, 0, 0), merged, k))
     after = -1  # live rows the source does not have stay after the row they followed
@@ -399,7 +418,11 @@ def merge(base: Plan | None, incoming: Plan, live: Plan | None) -> Merged:
     inc_r = [report_row(r) for r in incoming.reports]
     if live is None:
         return Merged(
-            plan_row(incoming), tuple(inc_a), (None,) * len(inc_a), tuple(inc_r), (None,) * len(inc_r)
+            plan_row(incoming),
+            tuple(inc_a),
+            (None,) * len(inc_a),
+            tuple(inc_r),
+            (None,) * len(inc_r),
         )
     base_plan = plan_row(base) if base is not None else None
     plan, keys = _merge_row(base_plan, plan_row(incoming), plan_row(live), _PLAN)
@@ -407,7 +430,13 @@ def merge(base: Plan | None, incoming: Plan, live: Plan | None) -> Merged:
     if keys:
         source = plan_row(incoming)
         conflicts.append(
-            Conflict("plan", "", tuple(keys), {k: plan.get(k) for k in keys}, {k: source.get(k) for k in keys})
+            Conflict(
+                "plan",
+                "",
+                tuple(keys),
+                {k: plan.get(k) for k in keys},
+                {k: source.get(k) for k in keys},
+            )
         )
     based = base is not None
     base_a = [activity_row(a) for a in base.activities] if base is not None else []
@@ -482,7 +511,9 @@ class Changes:
             "changed": len(self.changed),
             "moved": self.moved,
             "renumbered": len(self.renumbered),
-            "reports": len(self.reports_added) + len(self.reports_removed) + len(self.reports_changed),
+            "reports": len(self.reports_added)
+            + len(self.reports_removed)
+            + len(self.reports_changed),
             "plan": len(self.plan_fields),
             "conflicts": len(self.conflicts),
         }
@@ -496,7 +527,9 @@ class Changes:
                 "ref": c.ref,
                 "old_ref": c.old_ref,
                 "content": c.new.get("content", ""),
-                "fields": {k: _jsonable({"old": c.old.get(k), "new": c.new.get(k)}) for k in c.fields},
+                "fields": {
+                    k: _jsonable({"old": c.old.get(k), "new": c.new.get(k)}) for k in c.fields
+                },
             }
 
         return {
@@ -507,10 +540,13 @@ class Changes:
             "added": [brief(r) for r in self.added],
             "removed": [brief(r) for r in self.removed],
             "redated": [
-                {**change(c), "old": _jsonable({k: c.old.get(k) for k in _DATES}),
-                 "new": _jsonable({k: c.new.get(k) for k in _DATES})}
+                {
+                    **change(c),
+                    "old": _jsonable({k: c.old.get(k) for k in _DATES}),
+                    "new": _jsonable({k: c.new.get(k) for k in _DATES}),
+                }
                 for c in self.redated
-            ],  # fmt: skip
+            ],
             "changed": [change(c) for c in self.changed],
             "renumbered": [{"old_ref": old, "ref": new} for old, new in self.renumbered],
             "reports": {
@@ -520,10 +556,16 @@ class Changes:
             },
             "plan_fields": {k: _jsonable({"old": o, "new": n}) for k, o, n in self.plan_fields},
             "conflicts": [
-                {"table": c.table, "ref": c.ident, "keys": list(c.keys), "kept": _jsonable(c.kept),
-                 "source": _jsonable(c.source), "message": c.message()}
+                {
+                    "table": c.table,
+                    "ref": c.ident,
+                    "keys": list(c.keys),
+                    "kept": _jsonable(c.kept),
+                    "source": _jsonable(c.source),
+                    "message": c.message(),
+                }
                 for c in self.conflicts
-            ],  # fmt: skip
+            ],
         }
 
 

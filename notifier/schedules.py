@@ -1045,7 +1045,7 @@ def _place_tables(
         for index, table in enumerate(tables):
             by_id.setdefault(_plain(table.get(ident)), index)
         origins = [by_id.pop(_plain(fields_of(item)[0][1]), None) for item in items]
-    never: Keep = lambda key: False  # noqa: E731
+    never: Keep = lambda key: False
     if old is not None and list(origins) == list(range(len(tables))):
         for table, item in zip(tables, items, strict=True):
             _update(table, fields_of(item), never)

@@ -44,8 +44,12 @@ Q = {
 }
 
 
-def activity(ref: str, content: str, *, timing: Timing = Q[2], funding: str = "", lead: str = "Sở Ngoại vụ") -> Activity:
-    return Activity(ref=ref, content=content, timing=timing, funding=funding, lead_text=lead, lead=[lead])
+def activity(
+    ref: str, content: str, *, timing: Timing = Q[2], funding: str = "", lead: str = "Sở Ngoại vụ"
+) -> Activity:
+    return Activity(
+        ref=ref, content=content, timing=timing, funding=funding, lead_text=lead, lead=[lead]
+    )
 
 
 def plan(*activities: Activity, slug: str = "kh-34-2024") -> Plan:
@@ -55,7 +59,11 @@ def plan(*activities: Activity, slug: str = "kh-34-2024") -> Plan:
         number="34/KH-UBND",
         year=2024,
         activities=list(activities),
-        reports=[ReportDuty(id="half-year", period="half-year", title="Báo cáo 6 tháng", to="Sở Ngoại vụ")],
+        reports=[
+            ReportDuty(
+                id="half-year", period="half-year", title="Báo cáo 6 tháng", to="Sở Ngoại vụ"
+            )
+        ],
     )
 
 
@@ -73,7 +81,9 @@ def edit(path: Path, old: str, new: str) -> None:
 
 
 BASE = plan(
-    activity("I.1", "Tổ chức gặp mặt nhân dịp Quốc khánh Lào tại tỉnh Đắk Lắk", funding="Ngân sách tỉnh"),
+    activity(
+        "I.1", "Tổ chức gặp mặt nhân dịp Quốc khánh Lào tại tỉnh Đắk Lắk", funding="Ngân sách tỉnh"
+    ),
     activity("I.2", "Hội thảo về văn hóa các dân tộc Tây Nguyên với bạn bè quốc tế", timing=Q[3]),
     activity("I.3", "Triển lãm ảnh về quan hệ hữu nghị Việt Nam và Campuchia", timing=Q[4]),
 )
@@ -94,7 +104,9 @@ def test_rows_renumbered_after_an_insertion_keep_their_identity() -> None:
 
 def test_a_reworded_row_under_the_same_ref_is_the_same_row_and_a_replaced_one_is_not() -> None:
     old = [activity_row(a) for a in BASE.activities]
-    reworded = dataclasses.replace(BASE.activities[1], content=BASE.activities[1].content + " năm 2024")
+    reworded = dataclasses.replace(
+        BASE.activities[1], content=BASE.activities[1].content + " năm 2024"
+    )
     replaced = activity("I.3", "Giải bóng đá giao hữu", timing=Q[2], lead="Sở Y tế")
     pairs = match_rows(old, [activity_row(a) for a in (BASE.activities[0], reworded, replaced)])
     assert pairs == {0: 0, 1: 1}  # I.3 is another row: other unit, other timing, other text
@@ -124,22 +136,34 @@ def test_untouched_rows_follow_the_source_and_hand_edits_stay() -> None:
 
 def test_both_changed_keeps_the_admins_version_and_reports_the_sources() -> None:
     live = dataclasses.replace(BASE, activities=[dataclasses.replace(a) for a in BASE.activities])
-    live.activities[2].timing = Timing("Quý IV/2024", TimingKind.RANGE, date(2024, 11, 1), date(2024, 11, 30))
+    live.activities[2].timing = Timing(
+        "Quý IV/2024", TimingKind.RANGE, date(2024, 11, 1), date(2024, 11, 30)
+    )
     source = dataclasses.replace(BASE, activities=[dataclasses.replace(a) for a in BASE.activities])
     source.activities[2].timing = Q[3]
     merged = merge(BASE, source, live)
     row = merged.activities[2]
-    assert (row["timing"], row["start"], row["end"]) == ("Quý IV/2024", date(2024, 11, 1), date(2024, 11, 30))
+    assert (row["timing"], row["start"], row["end"]) == (
+        "Quý IV/2024",
+        date(2024, 11, 1),
+        date(2024, 11, 30),
+    )
     (conflict,) = merged.conflicts
     assert conflict.ident == "I.3" and "timing" in conflict.keys
-    assert conflict.source["timing"] == "Quý III/2024" and conflict.source["start"] == date(2024, 7, 1)
+    assert conflict.source["timing"] == "Quý III/2024" and conflict.source["start"] == date(
+        2024, 7, 1
+    )
     assert "giữ bản sửa tay" in conflict.message()
 
 
 def test_removed_rows_go_unless_edited_by_hand_and_deleted_rows_stay_deleted() -> None:
-    live = dataclasses.replace(BASE, activities=[dataclasses.replace(a) for a in BASE.activities[:2]])
+    live = dataclasses.replace(
+        BASE, activities=[dataclasses.replace(a) for a in BASE.activities[:2]]
+    )
     live.activities[1].funding = "Sửa tay"  # I.2 edited; I.3 deleted by hand
-    source = dataclasses.replace(BASE, activities=[BASE.activities[0], BASE.activities[2]])  # I.2 dropped
+    source = dataclasses.replace(
+        BASE, activities=[BASE.activities[0], BASE.activities[2]]
+    )  # I.2 dropped
     merged = merge(BASE, source, live)
     assert [r["ref"] for r in merged.activities] == ["I.1", "I.2"]
     assert [c.ident for c in merged.conflicts] == ["I.2"]  # dropped by the source, kept: edited
@@ -179,12 +203,18 @@ def test_a_draft_is_never_loaded_and_check_notes_it(tmp_path: Path) -> None:
     assert load_schedules(tmp_path) == ([], [])
     from notifier.check import check
 
-    notes = [p for p in check(tmp_path / "none.toml", tmp_path, today=NOW.date()) if "bản nháp" in p.message]
+    notes = [
+        p
+        for p in check(tmp_path / "none.toml", tmp_path, today=NOW.date())
+        if "bản nháp" in p.message
+    ]
     assert [p.severity for p in notes] == ["info"]
     approve(review.written, now=NOW)
     plans, problems = load_schedules(tmp_path)
     assert [p.slug for p in plans] == [BASE.slug] and problems == []
-    assert load_schedule(tmp_path / "kh-34-2024.toml") == load_schedule(base_path(tmp_path, BASE.slug))
+    assert load_schedule(tmp_path / "kh-34-2024.toml") == load_schedule(
+        base_path(tmp_path, BASE.slug)
+    )
 
 
 def test_the_daemon_ignores_drafts_and_mentions_them_on_reload(
@@ -207,14 +237,20 @@ def test_the_daemon_ignores_drafts_and_mentions_them_on_reload(
     caplog.set_level(logging.INFO, logger="notifier.daemon")
     result = reloader.reload(force=True)
     assert result is not None and result.ok
-    assert [len(p.activities) for p in reloader.current.plans] == [3]  # the live file, not the draft
+    assert [len(p.activities) for p in reloader.current.plans] == [
+        3
+    ]  # the live file, not the draft
     notes = [r for r in caplog.records if "bản nháp chưa được duyệt" in r.getMessage()]
     assert [r.levelno for r in notes] == [logging.INFO] and str(draft) in notes[0].getMessage()
 
 
 def test_reimport_keeps_hand_edits_and_comments_when_refs_shift(tmp_path: Path) -> None:
     live = published(BASE, tmp_path)
-    edit(live, 'funding = "Ngân sách tỉnh"', 'funding = "Ngân sách tỉnh và xã hội hóa" # sửa tay: QĐ 12')
+    edit(
+        live,
+        'funding = "Ngân sách tỉnh"',
+        'funding = "Ngân sách tỉnh và xã hội hóa" # sửa tay: QĐ 12',
+    )
     edit(live, 'timing = "Quý IV/2024"', 'timing = "Quý IV/2024" # chờ xác nhận')
     inserted = activity("I.1", "Một hoạt động mới đứng đầu phụ lục", lead="Sở Tư pháp")
     source = dataclasses.replace(BASE, activities=[inserted] + [
@@ -238,7 +274,7 @@ def test_a_broken_draft_is_refused_and_the_live_file_is_untouched(tmp_path: Path
     live = published(BASE, tmp_path)
     before = live.read_bytes()
     draft = save_plan(dataclasses.replace(BASE, activities=BASE.activities[:2]), tmp_path).written
-    edit(draft, 'start = 2024-04-01', 'start = 2024-13-01')
+    edit(draft, "start = 2024-04-01", "start = 2024-13-01")
     with pytest.raises(ScheduleError):
         approve(draft, now=NOW)
     assert live.read_bytes() == before and draft.exists()
@@ -252,7 +288,10 @@ def test_live_file_edited_after_the_draft_is_merged_again_or_refused(tmp_path: P
     edit(live, 'funding = "Ngân sách tỉnh"', 'funding = "Sửa sau khi nhập"')
     approve(draft, now=NOW)  # the draft was untouched: merged again with the newer live file
     got = load_schedule(live)
-    assert got.activities[0].funding == "Sửa sau khi nhập" and got.activities[1].funding == "Nguồn xã hội hóa"
+    assert (
+        got.activities[0].funding == "Sửa sau khi nhập"
+        and got.activities[1].funding == "Nguồn xã hội hóa"
+    )
     source.activities[2].funding = "Lần hai"
     draft = save_plan(source, tmp_path).written
     edit(live, 'funding = "Sửa sau khi nhập"', 'funding = "Sửa lần nữa"')
@@ -270,7 +309,11 @@ def test_a_hand_edited_draft_is_what_gets_published_and_diffed(tmp_path: Path) -
     assert [r["ref"] for r in changes.removed] == ["I.3"]
     assert [c.fields for c in changes.changed] == [("content",)]
     approve(draft, now=NOW)
-    assert load_schedule(tmp_path / "kh-34-2024.toml").activities[1].content.startswith("Hội thảo quốc tế")
+    assert (
+        load_schedule(tmp_path / "kh-34-2024.toml")
+        .activities[1]
+        .content.startswith("Hội thảo quốc tế")
+    )
 
 
 # --- the property: random plans, random hand edits, random source edits --------------------------
@@ -303,8 +346,16 @@ def _edited(a: Activity, fields: set[str], mark: str) -> Activity:
     if "funding" in fields:
         a.funding = f"Kinh phí {mark}"
     if "timing" in fields:  # the source rewrites the cell; an admin re-dates by hand
-        a.timing = (Q[4] if a.timing.text != Q[4].text else Q[2]) if mark == "nguồn" else dataclasses.replace(
-            a.timing, end=date(2024, 12, 15) if a.timing.end != date(2024, 12, 15) else date(2024, 12, 20))
+        a.timing = (
+            (Q[4] if a.timing.text != Q[4].text else Q[2])
+            if mark == "nguồn"
+            else dataclasses.replace(
+                a.timing,
+                end=date(2024, 12, 15)
+                if a.timing.end != date(2024, 12, 15)
+                else date(2024, 12, 20),
+            )
+        )
     return a
 
 
@@ -312,11 +363,13 @@ def _value(a: Activity, field: str) -> object:
     return (a.timing.text, a.timing.start, a.timing.end) if field == "timing" else getattr(a, field)
 
 
-def _versions(scenario) -> tuple[Plan, list[Activity], Plan, list[int | None]]:  # noqa: ANN001
+def _versions(scenario) -> tuple[Plan, list[Activity], Plan, list[int | None]]:
     """base, the admin's hand-edited rows, the corrected import, and which base row each of
     its rows is (None: inserted). The import renumbers its rows, so refs shift."""
     rows, hand, source_edits, dropped, inserted = scenario
-    base = plan(*(activity(f"I.{k + 1}", c, timing=Q[q], funding=f) for k, (c, q, f) in enumerate(rows)))
+    base = plan(
+        *(activity(f"I.{k + 1}", c, timing=Q[q], funding=f) for k, (c, q, f) in enumerate(rows))
+    )
     hand_made = [_edited(a, hand.get(k, set()), "sửa tay") for k, a in enumerate(base.activities)]
     new_rows: list[tuple[int | None, Activity]] = [
         (k, _edited(a, source_edits.get(k, set()), "nguồn"))
@@ -330,7 +383,7 @@ def _versions(scenario) -> tuple[Plan, list[Activity], Plan, list[int | None]]: 
     return base, hand_made, incoming, [k for k, _ in new_rows]
 
 
-def _check_merged(scenario, result: Plan, conflicts: set[str]) -> None:  # noqa: ANN001
+def _check_merged(scenario, result: Plan, conflicts: set[str]) -> None:
     """What the docs promise, row by row, from the recorded edits (not from the merge)."""
     _, hand, source_edits, dropped, inserted = scenario
     base, hand_made, incoming, origin = _versions(scenario)
@@ -350,12 +403,14 @@ def _check_merged(scenario, result: Plan, conflicts: set[str]) -> None:  # noqa:
                 assert _value(got, field) == _value(src, field), (key, field)
         if not mine:
             assert activity_row(got) == activity_row(src)  # untouched rows: exactly the source
-    assert sum(1 for a in result.activities if a.content.startswith("Hoạt động chèn")) == len(inserted)
+    assert sum(1 for a in result.activities if a.content.startswith("Hoạt động chèn")) == len(
+        inserted
+    )
 
 
 @settings(max_examples=80, deadline=None)
 @given(scenarios())
-def test_property_merge_follows_the_source_and_keeps_hand_edits(scenario) -> None:  # noqa: ANN001
+def test_property_merge_follows_the_source_and_keeps_hand_edits(scenario) -> None:
     from notifier.schedules import plan_from_rows
 
     base, hand_made, incoming, _ = _versions(scenario)
@@ -365,18 +420,24 @@ def test_property_merge_follows_the_source_and_keeps_hand_edits(scenario) -> Non
     _check_merged(scenario, result, {c.ident for c in merged.conflicts})
     # approved: the import becomes the base, the result the live schedule; nothing left to do
     again = merge(incoming, incoming, result)
-    assert again.conflicts == () and list(again.activities) == [activity_row(a) for a in result.activities]
-    assert not diff(result, plan_from_rows(base.slug, again.plan, again.activities, again.reports)).changes_schedule
+    assert again.conflicts == () and list(again.activities) == [
+        activity_row(a) for a in result.activities
+    ]
+    assert not diff(
+        result, plan_from_rows(base.slug, again.plan, again.activities, again.reports)
+    ).changes_schedule
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
-def test_property_on_files_import_approve_then_diff_shows_no_change(scenario) -> None:  # noqa: ANN001
+def test_property_on_files_import_approve_then_diff_shows_no_change(scenario) -> None:
     base, hand_made, incoming, _ = _versions(scenario)
     with tempfile.TemporaryDirectory() as folder_name:
         folder = Path(folder_name)
         live = load_schedule(published(base, folder))
-        write_schedule(dataclasses.replace(live, activities=hand_made), folder, existing=live)  # by hand
+        write_schedule(
+            dataclasses.replace(live, activities=hand_made), folder, existing=live
+        )  # by hand
         review = save_plan(incoming, folder)
         _check_merged(scenario, review.result, {c.ident for c in review.changes.conflicts})
         if review.written is not None:
@@ -396,14 +457,22 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-needs_seed = pytest.mark.skipif(not SEED.exists(), reason="../shared/seeds is not beside the checkout")
+needs_seed = pytest.mark.skipif(
+    not SEED.exists(), reason="../shared/seeds is not beside the checkout"
+)
 
 
 def _corrected_seed(folder: Path) -> Path:
     """The seed with one timing corrected: II.7 (Mondulkiri) moves from Quý II to Quý III."""
     lines = SEED.read_text(encoding="utf-8").split("\n")
-    row = next(i for i, line in enumerate(lines) if line.startswith("Chương trình nghệ thuật giao lưu văn hóa tại tỉnh Mondulkiri"))
-    at = next(i for i in range(row, row + 6) if nfc(lines[i].strip()) == "Quý II/2024")  # the seed is NFD
+    row = next(
+        i
+        for i, line in enumerate(lines)
+        if line.startswith("Chương trình nghệ thuật giao lưu văn hóa tại tỉnh Mondulkiri")
+    )
+    at = next(
+        i for i in range(row, row + 6) if nfc(lines[i].strip()) == "Quý II/2024"
+    )  # the seed is NFD
     lines[at] = "Quý III/2024"
     out = folder / "ke-hoach-sua.txt"
     out.write_text("\n".join(lines), encoding="utf-8")
@@ -447,14 +516,19 @@ def test_cli_import_diff_approve_round_trip(workdir: Path) -> None:
 def test_cli_diff_shows_a_conflict_and_approve_keeps_the_hand_edit(workdir: Path) -> None:
     runner = CliRunner()
     args = ["--now", "2024-03-01T08:00"]
-    assert runner.invoke(app, ["approve", str(SEED), *args]).exit_code == 0  # a plan: import + approve
+    assert (
+        runner.invoke(app, ["approve", str(SEED), *args]).exit_code == 0
+    )  # a plan: import + approve
     live = workdir / "schedules" / "34-kh-ubnd-2024.toml"
     plan_now = load_schedule(live)
     target = next(a for a in plan_now.activities if a.ref == "II.7")
     text = live.read_text(encoding="utf-8")
     block = text.index('ref = "II.7"')
     end_at = text.index(f"end = {target.timing.end.isoformat()}", block)
-    live.write_text(text[:end_at] + "end = 2024-05-15" + text[end_at + len("end = 2024-06-30"):], encoding="utf-8")
+    live.write_text(
+        text[:end_at] + "end = 2024-05-15" + text[end_at + len("end = 2024-06-30") :],
+        encoding="utf-8",
+    )
     shown = runner.invoke(app, ["diff", str(_corrected_seed(workdir)), "--json", *args])
     (data,) = json.loads(shown.stdout)
     # no activity changes (the admin's version is kept); only [plan] source names the new file
@@ -462,7 +536,11 @@ def test_cli_diff_shows_a_conflict_and_approve_keeps_the_hand_edit(workdir: Path
     assert list(data["plan_fields"]) == ["source"] and shown.exit_code == 1
     (conflict,) = data["conflicts"]
     assert conflict["ref"] == "II.7" and conflict["source"]["timing"] == "Quý III/2024"
-    assert conflict["kept"]["end"] == "2024-05-15" and conflict["keys"] == ["timing", "start", "end"]
+    assert conflict["kept"]["end"] == "2024-05-15" and conflict["keys"] == [
+        "timing",
+        "start",
+        "end",
+    ]
     assert runner.invoke(app, ["approve", str(_corrected_seed(workdir)), *args]).exit_code == 0
     assert load_schedule(live).activities[next(
         n for n, a in enumerate(plan_now.activities) if a.ref == "II.7")].timing.end == date(2024, 5, 15)  # fmt: skip
@@ -479,7 +557,9 @@ def test_cli_errors_exit_2_for_diff_and_1_for_approve(workdir: Path) -> None:
 def test_cli_diff_prints_plan_text_literally_never_as_markup(workdir: Path) -> None:
     folder = workdir / "schedules"
     published(BASE, folder)
-    odd = dataclasses.replace(BASE.activities[0], content="[bold red]Gặp mặt[/bold red] [link=x]Lào[/link]")
+    odd = dataclasses.replace(
+        BASE.activities[0], content="[bold red]Gặp mặt[/bold red] [link=x]Lào[/link]"
+    )
     save_plan(dataclasses.replace(BASE, activities=[odd, *BASE.activities[1:]]), folder)
     shown = CliRunner().invoke(app, ["diff", "--now", "2024-03-01T08:00"], env={"COLUMNS": "200"})
     assert shown.exit_code == 1, shown.output
