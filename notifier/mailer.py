@@ -663,6 +663,30 @@ class SmtpTransport:
                 client.close()
 
 
+class _Maildir(mailbox.Maildir):
+    """mailbox.Maildir whose add() removes its tmp/ file when writing fails: the stdlib's
+    final flush (a full disk) is outside its clean-up, so each retry left a partial file."""
+
+    _tmp_name = ""
+
+    def _create_tmp(self) -> object:
+        tmp = super()._create_tmp()
+        self._tmp_name = tmp.name
+        return tmp
+
+    def add(self, message: object) -> str:
+        self._tmp_name = ""
+        try:
+            return super().add(message)
+        except OSError:
+            if self._tmp_name:
+                try:
+                    os.remove(self._tmp_name)
+                except OSError:
+                    pass
+            raise
+
+
 class MaildirTransport:
     """Delivers into a maildir (var/maildir): what a new user reads to see what would be sent."""
 
@@ -670,12 +694,14 @@ class MaildirTransport:
         self.path = Path(path)
         self.description = f"maildir:{self.path}"
         self.concurrency = 1
-        self._box: mailbox.Maildir | None = None
+        self._box: _Maildir | None = None
 
     def _add(self, sender: str, recipients: Sequence[str], data: bytes) -> str:
         if self._box is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._box = mailbox.Maildir(self.path, create=True)
+            self._box = _Maildir(self.path, create=True)
+        for sub in ("tmp", "new", "cur"):  # Maildir(create=True) skips an existing folder
+            (self.path / sub).mkdir(exist_ok=True)  # (a mount point, an emptied maildir)
         box = self._box
         trace = f"Return-Path: <{sender}>\r\n" + "".join(
             f"Delivered-To: {r}\r\n" for r in recipients
