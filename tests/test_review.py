@@ -185,6 +185,31 @@ def test_key_dates_the_source_changed_keep_the_admins_acceptance() -> None:
         ("Quốc khánh Lào", True), ("Ngày hội", False)]  # fmt: skip
 
 
+def test_units_and_reports_merge_as_groups_and_show_in_the_diff() -> None:
+    live = dataclasses.replace(
+        BASE,
+        activities=[dataclasses.replace(a) for a in BASE.activities],
+        reports=[dataclasses.replace(BASE.reports[0], to="Văn phòng UBND tỉnh")],  # by hand
+    )
+    live.activities[0].lead = ["Văn phòng UBND tỉnh"]  # the admin fixed the canonical unit
+    source = dataclasses.replace(BASE, activities=[dataclasses.replace(a) for a in BASE.activities])
+    source.activities[1].lead_text = "Sở Văn hóa, Thể thao và Du lịch"
+    source.activities[1].lead = ["Sở Văn hóa, Thể thao và Du lịch"]
+    merged = merge(BASE, source, live)
+    assert merged.activities[0]["lead"] == ["Văn phòng UBND tỉnh"] and merged.conflicts == ()
+    assert merged.reports[0]["to"] == "Văn phòng UBND tỉnh"
+    from notifier.schedules import plan_from_rows
+
+    result = plan_from_rows(BASE.slug, merged.plan, merged.activities, merged.reports)
+    (change,) = diff(live, result).changed
+    assert (change.ref, change.fields) == ("I.2", ("lead_text", "lead"))
+    source.activities[0].lead_text = "Sở Tư pháp"  # now the source changes that cell too
+    source.activities[0].lead = ["Sở Tư pháp"]
+    (conflict,) = merge(BASE, source, live).conflicts
+    assert conflict.ident == "I.1" and conflict.keys == ("lead_text", "lead")
+    assert conflict.kept == {"lead_text": "Sở Ngoại vụ", "lead": ["Văn phòng UBND tỉnh"]}
+
+
 def test_without_a_base_derived_values_stay_while_their_cell_is_unchanged() -> None:
     live = dataclasses.replace(BASE, activities=[dataclasses.replace(a) for a in BASE.activities])
     live.activities[0].lead = ["Văn phòng UBND tỉnh"]  # fixed by hand; the cell says Sở Ngoại vụ
