@@ -37,7 +37,7 @@ import logging
 import os
 import secrets
 import stat
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -494,11 +494,12 @@ NOTE_MAX = 1000
 _LABELS = {"report-sent": "Đã báo cáo", "activity-done": "Đã hoàn thành"}
 _REFUSED = {
     "forged": (403, "Liên kết không hợp lệ",
-               "Liên kết này không đúng hoặc đã bị sửa đổi, nên không được ghi nhận. Vui lòng "
-               "mở lại liên kết trong thư nhắc việc (bấm trực tiếp, không chép tay)."),
+               ("Liên kết này không đúng hoặc đã bị sửa đổi, nên không được ghi nhận. Vui lòng "
+                "mở lại liên kết trong thư nhắc việc (bấm trực tiếp, không chép tay).")),
     "expired": (410, "Liên kết đã hết hạn",
-                "Liên kết này đã hết thời hạn sử dụng nên không được ghi nhận. Nếu cần xác nhận, "
-                "vui lòng dùng liên kết trong thư nhắc việc mới nhất hoặc liên hệ đơn vị đầu mối."),
+                ("Liên kết này đã hết thời hạn sử dụng nên không được ghi nhận. Nếu cần xác "
+                 "nhận, vui lòng dùng liên kết trong thư nhắc việc mới nhất hoặc liên hệ đơn vị "
+                 "đầu mối.")),
 }
 
 

@@ -64,12 +64,12 @@ from notifier.timing import TimingKind
 
 __all__ = [
     "KINDS",
-    "acknowledgement_items",
     "TZ",
     "DigestRules",
     "Reminder",
     "ReminderRules",
     "RuleOverride",
+    "acknowledgement_items",
     "due_reminders",
     "plan_reminders",
     "prepare",

@@ -23,7 +23,7 @@ import shutil
 import socket
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,10 +32,10 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from _stores import db_url_fixture, store_fixture  # noqa: F401
+from feedkit import running
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feedkit import running
 from notifier import acks
 from notifier.acks import Claim, LinkRefused, Signer
 from notifier.clock import TZ, FixedClock
@@ -151,7 +151,7 @@ class FakeConfig:
     """The two things load_secret reads from config.Config (duck-typed there too)."""
 
     base: Path
-    acknowledgements: acks.AckRules = acks.AckRules()
+    acknowledgements: acks.AckRules = field(default_factory=acks.AckRules)
 
     @property
     def base_dir(self) -> Path:
