@@ -38,7 +38,7 @@ import os
 import secrets
 import stat
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -309,17 +309,13 @@ class Links:
     lifetime_days: int = 60
     unsubscribe_days: int = 400
     mailto: str | None = None
-    _cache: dict[tuple[Any, ...], str] = field(default_factory=dict, compare=False, repr=False)
 
     def acknowledge(self, action: str, key: str, unit: str, last_day: date, source: str) -> str:
-        """`/a/<token>`: `unit` marks `key` done/sent; valid lifetime_days after `last_day`."""
-        ident = (action, key, unit, last_day, source)
-        hit = self._cache.get(ident)
-        if hit is None:
-            claim = Claim(action, key, unit, last_day + timedelta(days=self.lifetime_days),
-                          link_id(source))
-            hit = self._cache[ident] = f"{self.public_url.rstrip('/')}/a/{self.signer.sign(claim)}"
-        return hit
+        """`/a/<token>`: `unit` marks `key` done/sent; valid lifetime_days after `last_day`.
+        `source`: the outbox key of the email the link goes in (its link id)."""
+        claim = Claim(action, key, unit, last_day + timedelta(days=self.lifetime_days),
+                      link_id(source))
+        return f"{self.public_url.rstrip('/')}/a/{self.signer.sign(claim)}"
 
     def unsubscribe(self, unit: str, sent: date, source: str) -> str:
         """`/u/<token>`: the unit's coordinators stop getting digests."""
