@@ -269,7 +269,11 @@ def load_secret(config: Any, env: Mapping[str, str] | None = None, *,
     base = Path(getattr(config, "base_dir", Path(".")))
     named = _rules(config).secret_file
     if named:
-        return _secret_from_file(base / named, "[acknowledgements] secret_file")
+        path = (base / named).resolve()
+        if path.is_relative_to(base.resolve()):
+            log.warning("[acknowledgements] secret_file = %s nằm trong thư mục dự án; nên đặt "
+                        "ngoài (ví dụ /etc/notifier/secret) để không lọt vào git", named)
+        return _secret_from_file(path, "[acknowledgements] secret_file")
     var_path = getattr(config, "var_path", None)
     var = Path(var_path()) if callable(var_path) else base / "var"
     return _var_secret(var / SECRET_NAME, create=create)
@@ -616,11 +620,25 @@ def describe(claim: Claim, snapshot: Any) -> list[tuple[str, str]]:
         except ValueError:
             facts.append(("Báo cáo", which))
         facts.append(("Gửi", _unit_name(snapshot, to_slug)))
+        cited = [p.number or p.title for p in snapshot.plans
+                 if any(_period_value(d.period) == period for d in p.reports)]
+        if cited:
+            facts.append(("Theo kế hoạch", "; ".join(f"Số {c}" if c and "/" in c else c
+                                                      for c in cited)))
         try:
             facts.append(("Hạn gửi (ngày cuối)", _vn(date.fromisoformat(due))))
         except ValueError:
             pass
     return facts
+
+
+def _period_value(text: str) -> str:
+    from notifier.reporting import Period
+
+    try:
+        return Period.parse(text).value
+    except ValueError:
+        return ""
 
 
 def _previous(store: Any, claim: Claim) -> Any | None:

@@ -169,7 +169,10 @@ def test_the_secret_comes_from_env_then_file_then_config_then_var(tmp_path: Path
     outside.write_text("f" * 40 + "\n")
     assert acks.load_secret(cfg, {"NOTIFIER_SECRET_FILE": str(outside)}) == b"f" * 40
     named = FakeConfig(tmp_path, acks.AckRules(secret_file=str(outside)))
-    assert acks.load_secret(named, {}) == b"f" * 40
+    with caplog.at_level(logging.WARNING, logger="notifier.acks"):
+        assert acks.load_secret(named, {}) == b"f" * 40
+    assert "nằm trong thư mục dự án" in caplog.text  # here it is inside the config's directory
+    caplog.clear()
     assert acks.load_secret(cfg, {}, create=False) is None  # preview: never creates one
     with caplog.at_level(logging.WARNING, logger="notifier.acks"):
         made = acks.load_secret(cfg, {})
@@ -284,7 +287,7 @@ def test_get_shows_what_is_acknowledged_and_post_records_it_once(served: Served)
     assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
     text = _text(page.text)
     for expected in ("Sở Văn hóa, Thể thao và Du lịch", "Báo cáo 6 tháng đầu năm 2024",
-                     "Sở Ngoại vụ", "Đã báo cáo", "Ghi chú (không bắt buộc)"):
+                     "Sở Ngoại vụ", "Số 34/KH-UBND", "Đã báo cáo", "Ghi chú (không bắt buộc)"):
         assert expected in text
     assert f'action="{path}"' in page.text and 'method="post"' in page.text
     assert "form-action 'self'" in page.headers["content-security-policy"]
