@@ -115,27 +115,43 @@ class Site:
         self.close()
 
     def _start(self) -> None:
-        port = free_port()
-        public_url = self.public_url or f"http://127.0.0.1:{port}"
-        config = _project(self.root, public_url, self.smtp.port)
+        # The port is picked before the daemon binds it (public_url must name it), so another
+        # process may take it in between: the daemon then exits at once, and we pick again.
+        for attempt in range(3):
+            port = free_port()
+            public_url = self.public_url or f"http://127.0.0.1:{port}"
+            reader = self._spawn(port, _project(self.root, public_url, self.smtp.port))
+            try:
+                self.wait_for(r"notifier đang chạy: .* port=(\d+)")
+                break
+            except AssertionError:
+                assert self.proc is not None
+                if attempt == 2 or self.proc.poll() is None:
+                    raise
+                reader.join(5)
+        self.base = f"http://127.0.0.1:{port}"
+        self.wait_for("quét lần đầu xong")
+
+    def _spawn(self, port: int, config: Path) -> threading.Thread:
         env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFIER_")}
         cmd = [
             sys.executable, "-m", "notifier.cli", "run", "--config", str(config),
             "--host", "127.0.0.1", "--port", str(port), "--now", self.now,
             "--sweep", "1", "--retry", "0.5",
         ]  # fmt: skip
+        with self._cond:
+            self.lines = []
         self.proc = subprocess.Popen(
             cmd, cwd=self.root, env={**env, "PYTHONUNBUFFERED": "1"}, text=True,
             encoding="utf-8", stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )  # fmt: skip
-        threading.Thread(target=self._read, daemon=True).start()
-        bound = self.wait_for(r"notifier đang chạy: .* port=(\d+)")[1]
-        self.base = f"http://127.0.0.1:{bound}"
-        self.wait_for("quét lần đầu xong")
+        reader = threading.Thread(target=self._read, args=(self.proc,), daemon=True)
+        reader.start()
+        return reader
 
-    def _read(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        for line in self.proc.stdout:
+    def _read(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
             with self._cond:
                 self.lines.append(line.rstrip("\n"))
                 self._cond.notify_all()
