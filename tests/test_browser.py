@@ -457,3 +457,34 @@ def test_a_tampered_link_is_refused_with_a_page_in_vietnamese(tab: Tab, site: Si
     assert tab.page.locator("h1").inner_text() == "Liên kết không hợp lệ"
     assert tab.page.locator("form").count() == 0
     tab.errors.clear()  # Chromium logs the 403 itself
+
+
+# --- stopping the digest ----------------------------------------------------------------------
+
+
+def test_the_digests_unsubscribe_link_stops_it_after_one_click(
+    tab: Tab, browser: Any, site: Site
+) -> None:
+    unit = "Văn phòng UBND tỉnh"  # the other coordinator: Sở Ngoại vụ's page stays as it is
+    digest = next(
+        m
+        for m in site.messages()
+        if "vanphong.ubnd@example.org" in str(m["To"]) and "Tổng hợp" in str(m["Subject"])
+    )
+    # The List-Unsubscribe header's https address is the link in the body.
+    header = re.findall(r"<([^>]+)>", str(digest["List-Unsubscribe"]))
+    link = next(h for h in header if h.startswith(f"{site.base}/u/"))
+    assert link in digest.get_body(("plain",)).get_content()
+    path = link.removeprefix(site.base)
+    assert all(p.stat().st_size > 0 for p in screenshots(browser, site, path, "unsubscribe"))
+    tab.open(path)
+    page = tab.page
+    assert page.locator("h1").inner_text() == "Ngừng nhận thư tổng hợp"
+    assert unit in page.locator("dl").inner_text()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Ngừng nhận thư tổng hợp").click()
+    assert page.locator("h1").inner_text() == "Đã ngừng nhận thư tổng hợp"
+    site.wait_for(f"ngừng nhận thư tổng hợp: {slugify(unit)}")
+    tab.open(path)  # the link again: already done, nothing more to press
+    assert page.locator("h1").inner_text() == "Đã ngừng nhận thư tổng hợp"
+    assert page.locator("form").count() == 0

@@ -40,6 +40,15 @@ def ack_path(site: Site) -> str:
     raise SystemExit("no reminder with an acknowledgement link for II.7 was sent")
 
 
+def unsubscribe_path(site: Site) -> str:
+    """The /u/ link of the digest Văn phòng UBND tỉnh received (its List-Unsubscribe)."""
+    for message in site.messages():
+        found = re.search(r"<[^>]*(/u/[^>]+)>", str(message["List-Unsubscribe"] or ""))
+        if found and "vanphong.ubnd@" in str(message["To"]):
+            return found[1]
+    raise SystemExit("no digest with an unsubscribe link was sent")
+
+
 def shots(site: Site) -> list[tuple[str, str, dict[str, int]]]:
     """(file name, path, viewport) of each picture."""
     return [
@@ -50,6 +59,7 @@ def shots(site: Site) -> list[tuple[str, str, dict[str, int]]]:
         ("don-vi-dien-thoai.png", f"/units/{UNIT}", PHONE),
         ("dau-moi.png", "/coordinators/so-ngoai-vu", DESKTOP),
         ("xac-nhan.png", ack_path(site), DESKTOP),
+        ("ngung-nhan.png", unsubscribe_path(site), DESKTOP),
     ]
 
 
@@ -75,13 +85,20 @@ def main() -> int:
             response = page.goto(site.base + path)
             assert response is not None and response.status == 200, (path, response)
             target = out / name
-            page.screenshot(path=str(target))
+            # The first screen, or less when the page is shorter (no blank band below).
+            tall = page.evaluate("Math.ceil(document.body.getBoundingClientRect().bottom) + 24")
+            box = {
+                "x": 0,
+                "y": 0,
+                "width": viewport["width"],
+                "height": min(viewport["height"], tall),
+            }
+            page.screenshot(path=str(target), clip=box)
             context.close()
             size = target.stat().st_size
-            print(
-                f"{target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}: "
-                f"{path.split('/a/')[0] + '/a/…' if '/a/' in path else path}, {size // 1000} kB"
-            )
+            shown = re.sub(r"^/([au])/.*", r"/\1/…", path)  # tokens are long and say nothing
+            where = target.relative_to(ROOT) if target.is_relative_to(ROOT) else target
+            print(f"{where}: {shown}, {size // 1000} kB")
             if size > LIMIT:
                 too_big.append(name)
         browser.close()
