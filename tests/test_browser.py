@@ -488,3 +488,38 @@ def test_the_digests_unsubscribe_link_stops_it_after_one_click(
     tab.open(path)  # the link again: already done, nothing more to press
     assert page.locator("h1").inner_text() == "Đã ngừng nhận thư tổng hợp"
     assert page.locator("form").count() == 0
+
+
+# --- every page, as a screen reader, a keyboard or weak eyes meet it ---------------------------
+
+
+def test_every_page_has_labels_text_alternatives_and_contrast(browser: Any, site: Site) -> None:
+    """tests/browser/a11y.js in each page at both widths: one h1, lang="vi", a title, a label
+    for each form control, text in each link and button, a text alternative for each svg,
+    WCAG AA contrast for every visible text."""
+    check = (Path(__file__).parent / "browser" / "a11y.js").read_text(encoding="utf-8")
+    bodies = [m.get_body(("plain",)).get_content() for m in site.messages()]
+    tokens = {m[0] for b in bodies for m in re.finditer(r"/[au]/[\w.-]+", b)}
+    ack = next(t for t in sorted(tokens) if t.startswith("/a/"))
+    stop = next(t for t in sorted(tokens) if t.startswith("/u/"))
+    paths = [
+        "/",
+        f"/plans/{PLAN}",
+        f"/plans/{PLAN}?unit={slugify(UNIT)}&status=over",
+        f"/units/{slugify(UNIT)}",
+        f"/coordinators/{slugify(COORDINATOR)}",
+        ack,
+        stop,
+    ]
+    problems = {}
+    for viewport in (DESKTOP, PHONE):
+        t = Tab(browser, site, viewport)
+        try:
+            for path in paths:
+                t.open(path)
+                if found := t.page.evaluate(check):
+                    problems[f"{path[:40]} at {viewport['width']}px"] = found
+        finally:
+            t.close()
+        assert t.errors == [], f"console errors: {t.errors}"
+    assert problems == {}
