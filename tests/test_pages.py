@@ -653,3 +653,50 @@ def test_a_config_that_cannot_be_read_gives_503_on_pages_and_keeps_the_feeds(tmp
         assert r.status_code == 503 and "Cấu hình hoặc lịch đang có lỗi" in r.text
         home = c.get("/")
         assert home.status_code == 200 and "/feeds/plans/34-kh-ubnd.ics" in home.text
+
+
+@pytest.mark.slow
+def test_notifier_serve_serves_the_pages_on_its_now_clock(project):
+    """`notifier serve --now …` as a real process: the pages read the same config and clock."""
+    import os
+    import subprocess
+    import sys
+    import threading
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFIER_")}
+    cmd = [sys.executable, "-m", "notifier.cli", "serve", "--config", str(project / "config.toml"),
+           "--host", "127.0.0.1", "--port", "0", "--now", "2024-07-15T09:00"]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, encoding="utf-8")  # fmt: skip
+    lines: list[str] = []
+    found = threading.Event()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if re.search(r"http://127\.0\.0\.1:(\d+)/", line):
+                found.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        assert found.wait(60), "".join(lines)
+        port = next(m.group(1) for line in lines if (m := re.search(r"http://127\.0\.0\.1:(\d+)/", line)))
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as c:
+            deadline = time.monotonic() + 60  # the port is bound before uvicorn listens on it
+            while True:
+                try:
+                    r = c.get(f"/plans/{SLUG}?unit=so-van-hoa-the-thao-va-du-lich")
+                    break
+                except httpx.ConnectError:
+                    assert time.monotonic() < deadline and proc.poll() is None, "".join(lines)
+                    time.sleep(0.1)
+            doc = lxml_html.fromstring(r.content)
+            rows = {_text(tr.xpath("th")[0]): _text(tr.xpath("td")[-1]) for tr in _table_rows(doc).values()}
+            # 15/7/2024: Quý II is over, Quý III is running, Tháng 10 is ahead
+            assert rows["II.7"] == "Đã qua" and rows["II.8"] == "Đang thực hiện" and rows["II.10"] == "Sắp tới"
+            assert "thứ Hai, ngày 15/07/2024" in _text(doc.xpath('//*[@id="ket-qua"]')[0])
+            assert c.get("/units/so-ngoai-vu").status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(30)
