@@ -227,7 +227,7 @@ def test_plan_page_has_header_table_by_section_and_timeline(client, schedule):
         assert cells[7] == pages.STATUS_LABELS[_expected_status(a)]
         assert tr.xpath("th")[0].get("scope") == "row"
     # one tbody a section, headed by its number and title, in plan order
-    heads = [_text(th) for th in table.xpath("tbody/tr[1]/th[@scope='colgroup']")]
+    heads = [_text(th) for th in table.xpath("tbody/tr[1]/th[@scope='rowgroup']")]
     sections = list(dict.fromkeys((a["section"], a["section_title"]) for a in dated))
     assert heads == [f"Mục {k}. {t}" for k, t in sections]
     # timeline: twelve months of 2024, one bar a dated activity, each with words for screen readers
