@@ -9,10 +9,15 @@ Owns:
 - the server secret: `load_secret(config, env, create=)` (NOTIFIER_SECRET, the file named by
   NOTIFIER_SECRET_FILE or `[acknowledgements] secret_file`, else var/secret.key created
   with mode 0600 on first start); `AckRules` (the `[acknowledgements]` section);
-- `Links` (what reminders.plan_reminders calls to put links in emails) and
-  `planning_options(config, store)` (links + acknowledged + opted-out, for the planner);
-- `status(store, items)` / `status_for(store, snapshot, now=)`: who has acknowledged what;
-- the routes `/a/{token}` and `/u/{token}` (`routes()`; GET page, POST records).
+- `Links` (what reminders.plan_reminders calls to put links in emails), `links_for(config)`,
+  `planning_options(config, store)` (links + acknowledged + opted-out, for the daemon's
+  planner) and `preview_options(config)` (the same for `notifier preview`, never creating
+  a database or a secret);
+- `status(store, plans=, directory=, today=, calendar=, deadlines=)` /
+  `status_for(store, snapshot, today=)` -> [ItemStatus]: who has acknowledged what, who
+  has not (the coordinator's page, site.py);
+- the routes `/a/{token}` and `/u/{token}` (`routes()`; GET page, POST records) and
+  `describe(claim, snapshot)` (what a link is about, in Vietnamese).
 
 Token format (docs/acknowledgements.md): `base64url(payload) "." base64url(mac)`, no
 padding; payload is the compact JSON array `[1, action, key, unit, "YYYY-MM-DD", link id]`
@@ -61,7 +66,9 @@ __all__ = [
     "Links",
     "Signer",
     "activity_key",
+    "describe",
     "link_id",
+    "links_for",
     "load_secret",
     "planning_options",
     "preview_options",
