@@ -144,6 +144,7 @@ def review_import(plan: Plan, directory: Path) -> Review:
             live_text,
             activity_tables=merged.activity_tables,
             report_tables=merged.report_tables,
+            old_plan=live_plan,
         )
     return Review(plan.slug, live, draft_path(directory, plan.slug), result, text, changes)
 

@@ -25,6 +25,7 @@ printing (cli.py).
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -135,65 +136,110 @@ def match_rows(
 ) -> dict[int, int]:
     """Pairs (old index → new index) of rows that are the same row in two versions.
 
-    In order: identical text (so rows renumbered after an insertion keep their identity);
-    then the most similar text first, needing 0.6 under the same ref (a reworded cell) or
-    0.75 under another (moved and reworded); finally the same ref whatever the text when
-    the `anchor` cells agree too (a cell rewritten in place; a row deleted and another
-    inserted at its place has other units or timing). Text is compared folded (case, NFD,
-    tone placement).
+    1. Identical text (so rows renumbered after an insertion keep their identity), the row
+       under the same ref first.
+    2. Reworded rows within the same gap between rows paired in step 1 (the order of rows
+       is kept: neighbours in a plan are often much alike, so similarity alone would pair a
+       row with its neighbour): most similar first, at least 0.75 (0.6 under the same ref
+       when the `anchor` cells agree too).
+    3. Moved and reworded rows anywhere: at least 0.75, whatever the ref.
+    4. The same ref whatever the text, when the `anchor` cells agree too (a cell rewritten
+       in place; a row deleted and another inserted at its place has other units or timing).
+    Text is compared folded (case, NFD, tone placement); the same ref only breaks ties.
     """
     keys_old = [fold(str(r.get(text, ""))) for r in old]
     keys_new = [fold(str(r.get(text, ""))) for r in new]
     pairs: dict[int, int] = {}
     used: set[int] = set()
-
-    def pair(i: int, j: int) -> None:
-        pairs[i] = j
-        used.add(j)
-
     by_ident: dict[Any, int] = {}
     for j, row in enumerate(new):
         by_ident.setdefault(row.get(ident), j)
     free: dict[str, list[int]] = defaultdict(list)
     for j in range(len(new)):
         free[keys_new[j]].append(j)
-    for i in range(len(old)):  # identical text: prefer the row under the same ref
+    for i in range(len(old)):
         candidates = free.get(keys_old[i])
         if candidates:
             j = by_ident.get(old[i].get(ident))
             pick = j if j in candidates else candidates[0]
             candidates.remove(pick)
-            pair(i, pick)
-    left_old = [i for i in range(len(old)) if i not in pairs]
-    left_new = [j for j in range(len(new)) if j not in used]
-    if len(left_old) * len(left_new) > _MAX_PAIRS:  # too many to compare: same ref first
-        for i in left_old:
-            j = by_ident.get(old[i].get(ident))
-            if j is not None and j not in used and _ratio(keys_old[i], keys_new[j]) >= _SAME_REF_NEAR:
-                pair(i, j)
-        left_old = [i for i in left_old if i not in pairs]
-        left_new = [j for j in left_new if j not in used]
-    scored = []
+            pairs[i] = pick
+            used.add(pick)
+
+    def agree(i: int, j: int) -> bool:
+        return all(old[i].get(k) == new[j].get(k) for k in anchor)
+
+    def best_first(candidates: list[tuple[int, int]], near: float, same_ref_near: float) -> None:
+        scored = []
+        for i, j in candidates:
+            same = old[i].get(ident) == new[j].get(ident)
+            score = _ratio(keys_old[i], keys_new[j])
+            if score >= (same_ref_near if same and agree(i, j) else near):
+                scored.append((-score, not same, i, j))
+        for _, _, i, j in sorted(scored):
+            if i not in pairs and j not in used:
+                pairs[i] = j
+                used.add(j)
+
+    def left() -> tuple[list[int], list[int]]:
+        return [i for i in range(len(old)) if i not in pairs], [j for j in range(len(new)) if j not in used]
+
+    left_old, left_new = left()
+    gap_old, gap_new = _gaps(pairs, len(old), len(new))
+    in_gap: dict[int, list[int]] = defaultdict(list)
+    for j in left_new:
+        in_gap[gap_new[j]].append(j)
+    candidates = [(i, j) for i in left_old for j in in_gap[gap_old[i]]]
+    if len(candidates) > _MAX_PAIRS:  # too many to compare: the same ref only
+        candidates = [(i, j) for i, j in candidates if old[i].get(ident) == new[j].get(ident)]
+    best_first(candidates, _MOVED_NEAR, _SAME_REF_NEAR)
+    left_old, left_new = left()
     if len(left_old) * len(left_new) <= _MAX_PAIRS:
-        for i in left_old:
-            for j in left_new:
-                same = old[i].get(ident) == new[j].get(ident)
-                score = _ratio(keys_old[i], keys_new[j])
-                if score >= (_SAME_REF_NEAR if same else _MOVED_NEAR):
-                    scored.append((score + (0.05 if same else 0.0), i, j))
-    for _, i, j in sorted(scored, key=lambda s: (-s[0], s[1], s[2])):
-        if i not in pairs and j not in used:
-            pair(i, j)
-    for i in range(len(old)):
+        best_first([(i, j) for i in left_old for j in left_new], _MOVED_NEAR, _MOVED_NEAR)
+    for i in left()[0]:
         j = by_ident.get(old[i].get(ident))
-        if (
-            i not in pairs
-            and j is not None
-            and j not in used
-            and all(old[i].get(k) == new[j].get(k) for k in anchor)
-        ):
-            pair(i, j)
+        if j is not None and j not in used and agree(i, j):
+            pairs[i] = j
+            used.add(j)
     return pairs
+
+
+def _gaps(pairs: Mapping[int, int], n_old: int, n_new: int) -> tuple[list[int], list[int]]:
+    """For each row of both versions, which gap between paired rows it lies in. The gaps are
+    cut by the longest run of pairs in the same order in both versions (a row moved far away
+    cuts nothing)."""
+    chain = _increasing(sorted(pairs.items()))
+    gap_old, gap_new = [0] * n_old, [0] * n_new
+    cut_old = {i for i, _ in chain}
+    cut_new = {j for _, j in chain}
+    for gaps, cuts in ((gap_old, cut_old), (gap_new, cut_new)):
+        seen = 0
+        for index in range(len(gaps)):
+            if index in cuts:
+                seen += 1
+            gaps[index] = seen
+    return gap_old, gap_new
+
+
+def _increasing(items: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The longest subsequence of (i, j) pairs, sorted by i, whose j increase (patience sort)."""
+    tails: list[int] = []  # tails[k]: index in items of the smallest j ending a run of k + 1
+    ends: list[int] = []  # that j, for bisect
+    back: list[int] = [-1] * len(items)
+    for n, (_, j) in enumerate(items):
+        k = bisect_left(ends, j)
+        if k > 0:
+            back[n] = tails[k - 1]
+        if k == len(tails):
+            tails.append(n)
+            ends.append(j)
+        else:
+            tails[k], ends[k] = n, j
+    out, n = [], tails[-1] if tails else -1
+    while n >= 0:
+        out.append(items[n])
+        n = back[n]
+    return out[::-1]
 
 
 # --- the merge -----------------------------------------------------------------------------------
@@ -326,8 +372,9 @@ def _merge_rows(
     base_inc = match_rows(base, incoming, ident=kind.ident, text=kind.text, anchor=kind.anchor)
     base_live = match_rows(base, live, ident=kind.ident, text=kind.text, anchor=kind.anchor)
     # Rows new on both sides (or every row, without a base) are paired with each other.
-    inc_new = [j for j in range(len(incoming)) if j not in set(base_inc.values())]
-    live_new = [k for k in range(len(live)) if k not in set(base_live.values())]
+    inc_known, live_known = set(base_inc.values()), set(base_live.values())
+    inc_new = [j for j in range(len(incoming)) if j not in inc_known]
+    live_new = [k for k in range(len(live)) if k not in live_known]
     both = match_rows(
         [live[k] for k in live_new],
         [incoming[j] for j in inc_new],

@@ -1001,13 +1001,16 @@ def schedule_text(
     *,
     activity_tables: Sequence[int | None] | None = None,
     report_tables: Sequence[int | None] | None = None,
+    old_plan: Plan | None = None,
     schema: str | None = SCHEMA_DIRECTIVE,
 ) -> str:
     """The text of `plan`'s schedule. With `old_text`, that file is updated in place: its
     comments and formatting stay; activity i is written into the old file's table
     `activity_tables[i]` (None: a new table), so a row whose ref shifted keeps its comments.
-    Every value is the plan's: the merge has already decided (review.py)."""
-    if old_text is None:
+    Every value is the plan's: the merge has already decided (review.py). `old_plan`, the
+    plan `old_text` holds, allows a shortcut: a file exactly as the fast writer writes its
+    values holds nothing else to keep, so the new text is written the fast way too."""
+    if old_text is None or (old_plan is not None and old_text == _emit(old_plan, schema)):
         return _emit(plan, schema)
     doc = tomlkit.parse(old_text)
     if "plan" not in doc:

@@ -507,3 +507,20 @@ def test_rows_round_trip_to_the_same_plan(plan: Plan) -> None:
     rows = ([activity_row(a) for a in plan.activities], [report_row(r) for r in plan.reports])
     again = plan_from_rows(plan.slug, plan_row(plan), *rows)
     assert again == as_nfc(dataclasses.replace(plan, problems=[]))  # problems are not stored
+
+
+def test_schedule_text_takes_the_fast_way_only_for_a_file_with_nothing_else_to_keep(
+    tmp_path: Path,
+) -> None:
+    from notifier.schedules import schedule_text
+
+    path = write_schedule(sample_plan(), tmp_path)
+    _edit(path, 'content = "Hội thảo"', 'content = "Hội thảo lớn"')  # a value: still pristine
+    changed = sample_plan()
+    changed.activities[0].funding = "Xã hội hóa"
+    old_text = path.read_text(encoding="utf-8")
+    fast = schedule_text(changed, old_text, old_plan=load_schedule(path))
+    assert fast == schedule_text(changed)  # the new file's writer, byte for byte
+    _edit(path, 'content = "Hội thảo lớn"', 'content = "Hội thảo lớn" # giữ ghi chú')
+    kept = schedule_text(changed, path.read_text(encoding="utf-8"), old_plan=load_schedule(path))
+    assert "# giữ ghi chú" in kept and 'funding = "Xã hội hóa"' in kept
