@@ -681,9 +681,12 @@ def approve_command(
 def _print_approved(approved) -> None:  # noqa: ANN001
     c = approved.changes.counts()
     out = _console()
-    out.print(f"Đã duyệt: {approved.live} ({c['added']} thêm, {c['removed']} bỏ, {c['redated']} đổi ngày, "
-              f"{c['changed']} sửa, {c['conflicts']} xung đột giữ bản sửa tay).", markup=False,
-              soft_wrap=True)  # fmt: skip
+    if approved.changes.new_file:
+        facts = f"lịch mới: {c['added']} hoạt động, {c['reports']} báo cáo"
+    else:
+        facts = (f"{c['added']} thêm, {c['removed']} bỏ, {c['redated']} đổi ngày, {c['changed']} sửa"
+                 + (f", {c['conflicts']} xung đột giữ bản sửa tay" if c["conflicts"] else ""))
+    out.print(f"Đã duyệt: {approved.live} ({facts}).", markup=False, soft_wrap=True)
     if approved.backup is not None:
         out.print(f"Bản trước lưu ở {approved.backup}.", markup=False, soft_wrap=True)
 
