@@ -178,12 +178,14 @@ def review_draft(draft: Path) -> Review:
 def save_plan(plan: Plan, config: Config | Path) -> Review:
     """Merge the import with the live schedule and write it as a draft (never the live file).
 
-    No draft is written (and an older draft of the plan is removed) when approving would
-    change nothing: same schedule, same source as the last approval."""
+    A new import replaces the plan's older draft; no draft is written (and the older one is
+    removed) when approving would change nothing: same schedule, same source as the last
+    approval. A draft edited by hand since it was written is never replaced (UserError)."""
     directory = config if isinstance(config, Path) else config.schedules_path()
     review = review_import(plan, directory)
     source_text = schedule_text(plan)
     pending, meta = _pending_path(directory, plan.slug), _meta_path(directory, plan.slug)
+    _refuse_edited_draft(review.draft, _read(meta))
     if (
         not review.changes.changes_schedule
         and _read(base_path(directory, plan.slug)) == source_text
@@ -197,6 +199,23 @@ def save_plan(plan: Plan, config: Config | Path) -> Review:
     record = {"live_sha256": _digest(_read(review.live)), "draft_sha256": _digest(marked)}
     write_text(meta, json.dumps(record, indent=2) + "\n")
     return dataclasses.replace(review, written=review.draft)
+
+
+def _refuse_edited_draft(draft: Path, meta: str | None) -> None:
+    """A pending draft that differs from what was written (or has no record) holds edits."""
+    text = _read(draft)
+    if text is None:
+        return
+    try:
+        written = json.loads(meta)["draft_sha256"] if meta else None
+    except (ValueError, KeyError, TypeError):
+        written = None
+    if written != _digest(text):
+        raise UserError(
+            f"Chưa nhập: bản nháp {draft} đã được sửa tay và chưa duyệt.",
+            [Problem("bản nháp có chỗ sửa tay; nhập lại sẽ ghi đè mất.", file=str(draft),
+                     hint=f"Duyệt nó trước (notifier approve {draft}), hoặc xóa tệp này rồi nhập lại.")],
+        )  # fmt: skip
 
 
 # The draft's mark: read by people (and editors), removed on approval.

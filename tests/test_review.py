@@ -600,3 +600,17 @@ def test_a_broken_live_file_is_never_merged_over(tmp_path: Path) -> None:
         save_plan(dataclasses.replace(BASE, activities=BASE.activities[:1]), tmp_path)
     assert caught.value.problems and caught.value.problems[0].line is not None
     assert live.read_bytes() == before and not draft_path(tmp_path, BASE.slug).exists()
+
+
+def test_a_hand_edited_draft_is_never_overwritten_by_a_new_import(tmp_path: Path) -> None:
+    published(BASE, tmp_path)
+    shorter = dataclasses.replace(BASE, activities=BASE.activities[:2])
+    draft = save_plan(shorter, tmp_path).written
+    assert save_plan(shorter, tmp_path).written == draft  # an untouched draft is simply replaced
+    edit(draft, 'content = "Hội thảo', 'content = "Hội thảo quốc tế')
+    before = draft.read_bytes()
+    with pytest.raises(UserError, match="đã được sửa tay"):
+        save_plan(BASE, tmp_path)
+    assert draft.read_bytes() == before
+    approve(draft, now=NOW)  # approving it (or deleting it) unblocks the next import
+    assert save_plan(BASE, tmp_path).written is not None
