@@ -1,9 +1,10 @@
 """Review before it counts: the three-way merge of a re-import, and what it would change.
 
-Owns: pairing rows across two versions of a plan (`match_rows`: by ref, then by content
-similarity when refs shift), the merge (`merge(base, incoming, live) -> Merged`) and the
-diff of the live schedule against what would replace it (`diff(live, result) -> Changes`,
-`Changes.as_json()`); `Conflict`, `RowChange`.
+Owns: pairing rows across two versions of a plan (`match_rows`: identical text, then
+similar text between those pairs, then the same ref; refs shift when a row is inserted),
+the merge (`merge(base, incoming, live) -> Merged`) and the diff of the live schedule
+against what would replace it (`diff(live, result) -> Changes`, `Changes.as_json()`);
+`Conflict`, `RowChange`, `key_label` (a key as people read it: "nội dung (content)").
 
 The three versions (docs/importing.md, "Duyệt trước khi dùng"):
 - base: what the previous approved import produced from the source document,
