@@ -22,7 +22,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 # Each benchmark installs and starts its own anchors (dateparser, nginx, wrk, Radicale, postfix).
-BENCHES := timing import feeds planner delivery memory
+BENCHES := timing import feeds planner delivery memory faults multi
 
 bench: $(STAMP)
 	set -e; for b in $(BENCHES); do echo "== benchmarks/$$b.py"; $(BIN)/python benchmarks/$$b.py; done

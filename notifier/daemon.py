@@ -30,6 +30,11 @@ Facts relied on:
   recorded in the database (`meta`), at least the grace window ([reminders] grace_hours):
   what fell due while it was down is sent if inside the grace window, else recorded as
   skipped. A first start records nothing older than the grace window: never a flood.
+- Several daemons on PostgreSQL: one plans and enqueues at a time (Store.try_planning_lock);
+  the others send what it commits meanwhile and, at their next sweep, plan only from where
+  the meta `daemon.planned_until` says it got to (all of them read the same files; a
+  reload makes each plan its grace window again). Planning 10,000 reminders in each daemon
+  at once had cost each a few seconds before sending anything (benchmarks/multi.py).
 - A claim is a lease (store.py): rows of a daemon killed with -9 come back when the lease
   runs out, or at once when a daemon on the same host sees the owner's process is gone
   (owner = "host:pid:random"). SIGTERM lets the messages in flight finish and gives the
@@ -539,7 +544,8 @@ class Daemon:
         self._down = False
         self._probe = 0.0
         self._planned_until: datetime | None = None
-        self._generation = -1
+        self._plan_later = False  # this sweep left planning to another daemon
+        self._planned_from: Snapshot | None = None  # the snapshot the last plan used
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
         self._watch = asyncio.Event()
@@ -822,15 +828,35 @@ class Daemon:
         assert store is not None and reloader is not None
         now = self.clock.now()
         grace = snap.config.reminders.grace
-        if self._planned_until is None or self._generation != reloader.generation:
+        # One daemon plans at a time; the others send what it enqueues meanwhile (it
+        # commits 100, then 1,000 rows at a time) and plan only what it has not, next sweep.
+        held = await asyncio.to_thread(store.try_planning_lock)
+        if held is False:
+            self._plan_later = True
+            skipped = await asyncio.to_thread(store.skip_stale, now=now, grace=grace)
+            return SweepReport(skipped=skipped)
+        self._plan_later = False
+        try:
+            return await self._plan(snap, now, grace)
+        finally:
+            await asyncio.to_thread(store.planning_unlock, held)
+
+    async def _plan(self, snap: Snapshot, now: datetime, grace: timedelta) -> SweepReport:
+        store, reloader = self.store, self.reloader
+        assert store is not None and reloader is not None
+        stored = _instant(await asyncio.to_thread(store.get_meta, PLANNED_UNTIL))
+        if self._planned_until is None or snap is not self._planned_from:
             # Start, or the plans changed: everything inside the grace window again, and
-            # after a stop, from the last sweep any daemon recorded.
-            stored = _instant(await asyncio.to_thread(store.get_meta, PLANNED_UNTIL))
+            # after a stop, from the last sweep any daemon recorded. (The snapshot itself
+            # marks the version: a reload landing after this sweep took `snap` is planned
+            # at the next sweep, where comparing generation numbers skipped it.)
             start = now - grace if stored is None else min(stored, now - grace)
             start = max(start, now - self.options.catch_up_limit)
-            self._generation = reloader.generation
+            self._planned_from = snap
         else:
             start = min(self._planned_until, now)
+            if stored is not None:  # another daemon, from the same files, enqueued up to there
+                start = max(start, min(stored, now))
         end = now + timedelta(microseconds=1)  # due at `now` is due
         since = _instant(await asyncio.to_thread(store.get_meta, DIGEST_SINCE))
         if since is None:
@@ -907,6 +933,9 @@ class Daemon:
         counts = await asyncio.to_thread(store.counts, now=now)
         candidates = [counts.next_due] if counts.next_due is not None else []
         after = self._planned_until or now
+        if self._plan_later:  # another daemon was planning: plan what it has not, soon
+            candidates.append(now + timedelta(seconds=0.5))
+            after = max(after, now)  # what was due before now is the planner's
         upcoming = await asyncio.to_thread(
             snap.reminders, start=after, end=now + self.options.lookahead
         )

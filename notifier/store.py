@@ -14,6 +14,7 @@ one-step operations a sender uses, each one short transaction:
                                                   for `notifier status` and digests
     Store.bump_feed_versions(feed, hashes, *, now), Store.feed_versions(feed)
     Store.get_meta / set_meta, Store.check_migrated(), upgrade(url)
+    Store.try_planning_lock() / planning_unlock(held)   one daemon plans at a time
     Store.acknowledge(...), Store.audit(...), Store.acknowledgements(...), Store.acknowledged(),
     Store.ack_audit(...), Store.opt_out(...), Store.opt_in(unit), Store.opted_out()
                                                   acknowledgements and digest opt-outs (acks.py)
@@ -583,6 +584,9 @@ def _sqlite_row(t: Sequence[Any], payload: str | None) -> OutboxRow:
 
 # Read as text: only the renderer needs it parsed, and it may run in another process.
 _PAYLOAD_TEXT = sa.cast(outbox_payload.c.payload, sa.Text).label("payload")
+# Two int4 keys: "noti" and the schema, so databases shared by schemas do not contend.
+_PLANNING_TRY = sa.text("SELECT pg_try_advisory_lock(1852797801, hashtext(current_schema()))")
+_PLANNING_UNLOCK = sa.text("SELECT pg_advisory_unlock(1852797801, hashtext(current_schema()))")
 
 
 def _with_payload() -> sa.Select[Any]:
@@ -681,8 +685,10 @@ class Store:
             return self._enqueue_core(reminders, now)
 
     def _enqueue_core(self, reminders: list[ReminderLike], now: datetime) -> int:
-        rows = [self._row_for(r, now) for r in reminders]
-        if not rows:
+        """One transaction per chunk (100 rows, then 1,000), each built just before it goes
+        in: other daemons claim and send the first rows while the rest are still being built
+        (a row's subject and context cost about 0.3 ms; 10,000 at once kept them idle)."""
+        if not reminders:
             return 0
         first: dict[str, ReminderLike] = {}
         for r in reminders:  # a key twice: the first one is inserted, so its payload too
@@ -690,9 +696,10 @@ class Store:
         insert = self._insert(outbox).on_conflict_do_nothing(index_elements=["key"])
         insert = insert.returning(outbox.c.id, outbox.c.key)
         new = 0
-        with self._tx() as conn:
-            for start in range(0, len(rows), 1000):
-                chunk = rows[start : start + 1000]
+        for start in [0, *range(100, len(reminders), 1000)]:
+            end = 100 if start == 0 else start + 1000
+            chunk = [self._row_for(r, now) for r in reminders[start:end]]
+            with self._tx() as conn:
                 created = conn.execute(insert, chunk).all()
                 if not created:
                     continue
@@ -1168,6 +1175,38 @@ class Store:
         )
         with self._tx() as conn:
             conn.execute(stmt, {"name": name, "value": value})
+
+    # one planner at a time (several daemons)
+
+    def try_planning_lock(self) -> Connection | bool:
+        """Whether this daemon may plan and enqueue now: on PostgreSQL a session advisory
+        lock (per schema), held by the returned connection until `planning_unlock`, False
+        when another daemon holds it (it dies with its holder's connection, so kill -9 frees
+        it). Elsewhere True: SQLite's daemons share one host and its writers queue anyway."""
+        if self.dialect != "postgresql":
+            return True
+        conn = self.engine.connect()
+        try:
+            got = conn.execute(_PLANNING_TRY).scalar()
+            conn.commit()  # the lock is the session's: no transaction left open meanwhile
+        except Exception:
+            conn.close()
+            raise
+        if not got:
+            conn.close()
+            return False
+        return conn
+
+    def planning_unlock(self, held: Connection | bool) -> None:
+        if not isinstance(held, Connection):
+            return
+        try:
+            held.execute(_PLANNING_UNLOCK)
+            held.commit()
+        except Exception:  # noqa: BLE001 - the server went away: so did the lock
+            held.invalidate()
+        finally:
+            held.close()
 
     def history(
         self, *, plans: Sequence[str], statuses: Sequence[str] = ("sent", "failed", "skipped"),

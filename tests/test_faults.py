@@ -19,11 +19,15 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
+# A cluster of its own (faults.py and multi.py have theirs): (c) restarts it.
+os.environ.setdefault("NOTIFIER_FAULTS_PG_PORT", "54393")
+os.environ.setdefault("NOTIFIER_FAULTS_PG_DIR", "/tmp/notifier-pg-faults-tests")
 
 import faults  # noqa: E402
 
@@ -130,3 +134,96 @@ def test_maildir_write_failure_leaves_no_partial_file_and_is_temporary(tmp_path:
         timeout=60, check=True,
     )  # fmt: skip
     assert out.stdout.split() == ["temporary", "0", "1"], out.stdout + out.stderr
+
+
+# --- several daemons: one plans at a time, the others send what it commits (multi.py) ---------
+
+
+def test_one_daemon_at_a_time_holds_the_planning_lock_and_it_dies_with_its_connection(
+    pg: str,
+) -> None:
+    from notifier.store import open_store
+
+    with faults.pg_schema(pg) as url, faults.pg_schema(pg) as elsewhere:
+        a, b, c = open_store(url), open_store(url), open_store(elsewhere)
+        try:
+            held = a.try_planning_lock()
+            assert held is not False
+            assert b.try_planning_lock() is False  # another daemon is planning
+            other = c.try_planning_lock()  # another schema: not the same outbox
+            assert other is not False
+            c.planning_unlock(other)
+            a.planning_unlock(held)
+            again = b.try_planning_lock()
+            assert again is not False
+            again.invalidate()  # its daemon died (kill -9): the server drops the lock
+            again.close()
+            last = a.try_planning_lock()
+            assert last is not False
+            a.planning_unlock(last)
+        finally:
+            for s in (a, b, c):
+                s.close()
+
+
+def test_enqueue_on_postgresql_commits_the_first_rows_before_building_the_rest(pg: str) -> None:
+    from _stores import rems
+
+    from notifier.store import open_store
+
+    seen: list[int] = []
+
+    class Watched:
+        """A reminder whose subject, when built, counts what another connection sees."""
+
+        def __init__(self, inner: Any, probe: bool) -> None:
+            self._inner, self._probe = inner, probe
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._inner, name)
+
+        @property
+        def subject(self) -> str:
+            if self._probe:
+                seen.append(other.counts(now=faults.NOW).pending)
+            return str(self._inner.subject)
+
+    with faults.pg_schema(pg) as url:
+        faults.db_upgrade_url(url)
+        store, other = open_store(url), open_store(url)
+        try:
+            batch = [Watched(r, i == 1500) for i, r in enumerate(rems(2000))]
+            assert store.enqueue(batch, now=faults.NOW) == 2000
+            assert seen == [1100]  # 100, then 1,000 committed while row 1,500 is built
+            assert store.enqueue(batch, now=faults.NOW) == 0  # once by key, chunks or not
+        finally:
+            store.close()
+            other.close()
+
+
+def test_a_reload_landing_while_a_sweep_runs_is_planned_at_the_next_sweep(tmp_path: Path) -> None:
+    # Found by (e) under load: a sweep took the snapshot, the reload finished before the sweep
+    # compared generation numbers, so the sweep planned the old files and marked the new
+    # version as planned; the new files' reminders waited for the next edit.
+    from notifier.clock import FixedClock
+    from notifier.daemon import Daemon, Reloader, load_snapshot
+    from notifier.store import open_store
+
+    config = faults.write_project(tmp_path, faults.Workload(2), smtp_port=None)
+    clock = FixedClock(faults.NOW)
+    url = f"sqlite:///{tmp_path / 'outbox.sqlite3'}"
+    environ = {"NOTIFIER_DATABASE": url}
+    daemon = Daemon(config, clock=clock, environ=environ)
+    old = load_snapshot(config, now=clock.now(), environ=environ)
+    daemon.reloader = Reloader(config, old, environ=environ, clock=clock)
+    store = daemon.store = open_store(url)
+    try:
+        store.upgrade()
+        faults.write_project(tmp_path, faults.Workload(3), smtp_port=None)  # a third unit
+        result = daemon.reloader.reload()
+        assert result is not None and result.ok
+        asyncio.run(daemon._enqueue(old))  # the sweep that took the snapshot before it
+        asyncio.run(daemon._enqueue(daemon.reloader.current))  # the next sweep
+        assert store.counts(now=clock.now()).pending == 3
+    finally:
+        store.close()
