@@ -223,9 +223,7 @@ def config_text(
             f'\n[[reminders.overrides]]\nunit = "{n}"\nsend_time = "{6 + i // 60:02d}:{i % 60:02d}"\n'
             for i, (n, _) in enumerate(units)
         )
-    smtp = (
-        f'host = "127.0.0.1"\nport = {smtp_port}\nstarttls = false\n' if smtp_port else ""
-    )
+    smtp = f'host = "127.0.0.1"\nport = {smtp_port}\nstarttls = false\n' if smtp_port else ""
     return f"""\
 [notifier]
 province = "Đắk Lắk"
@@ -290,14 +288,12 @@ def write_project(
 
 def expected(config: Path, now: datetime = NOW) -> dict[str, datetime]:
     """Message-ID → due time of every reminder due at `now` (the planner, run here)."""
-    from notifier.clock import FixedClock
     from notifier.daemon import load_snapshot
     from notifier.mailer import message_id
 
     snap = load_snapshot(config, now=now, environ={})
     grace = snap.config.reminders.grace
     due = snap.reminders(start=now - grace, end=now + timedelta(microseconds=1))
-    del FixedClock
     return {message_id(r.key, DOMAIN): r.due_at for r in due}
 
 
@@ -462,7 +458,9 @@ class Daemon:
                     if m := regex.search(line):
                         return m
                 if self.proc.poll() is not None and not self._reader.is_alive():
-                    raise RuntimeError(f"{self.name} exited ({self.proc.returncode}):\n{self.tail()}")
+                    raise RuntimeError(
+                        f"{self.name} exited ({self.proc.returncode}):\n{self.tail()}"
+                    )
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise RuntimeError(f"{self.name}: no /{pattern}/ in {timeout}s:\n{self.tail()}")
@@ -531,11 +529,12 @@ class Result:
         )  # fmt: skip
 
     def show(self) -> str:
-        lines = [
+        head = (
             f"== ({self.name}) due {self.due}, delivered {self.delivered}, duplicated "
             f"{self.duplicated}, lost {self.lost}, unexpected {self.unexpected}, "
             f"{self.seconds:.1f} s, {'PASS' if self.ok else 'FAIL'}"
-        ]
+        )
+        lines = [head]
         for what, times in self.recovery.items():
             if times:
                 ordered = sorted(times)
@@ -631,7 +630,7 @@ class Run:
         self.url = ""
         self._schema: contextlib.AbstractContextManager[str] | None = None
 
-    def __enter__(self) -> Run:
+    def __enter__(self) -> Run:  # noqa: PYI034 - a Run is not subclassed
         self._schema = pg_schema(self.pg_base)
         self.url = self._schema.__enter__()
         db_upgrade(self.root, self.url)
@@ -732,7 +731,7 @@ def scenario_kill9(
             if gated:
                 held = run.sink.held()
                 run.sink.gate.touch()
-                wait_until(lambda: run.sink.held() > held, 30, poll=0.02)  # type: ignore[union-attr]
+                wait_until(lambda held=held: run.sink.held() > held, 30, poll=0.02)  # type: ignore[misc,union-attr]
                 time.sleep(0.5)  # what got its 250 before the gate is recorded by now
             live[-1].kill()
             killed = time.monotonic()
@@ -758,7 +757,9 @@ def scenario_kill9(
                 "duplicates: first copy accepted this long before a kill (ms): "
                 + ", ".join(f"{g * 1000:.0f}" for g in gaps[:20])
             )
-        released = sum(d.log.count("trả lại hàng đợi các thư của tiến trình đã chết") for d in run.daemons)
+        released = sum(
+            d.log.count("trả lại hàng đợi các thư của tiến trình đã chết") for d in run.daemons
+        )
         result.notes.append(f"dead owners' rows given back at restart: {released} times")
     return result
 
@@ -789,9 +790,7 @@ def scenario_smtp(
         wait_until(lambda: run.distinct() >= len(run.want), timeout, daemons=[daemon])
         result.recovery["server back → first message"] = [first]
         result.recovery["server back → all delivered"] = [time.monotonic() - back]
-        result.notes.append(
-            f"down after {before} messages; the daemon noticed in {noticed:.2f} s"
-        )
+        result.notes.append(f"down after {before} messages; the daemon noticed in {noticed:.2f} s")
         run.finish(result, [daemon], timeout=timeout)
         late, worst = run.in_due_order(window=8)
         result.checks["in order of due time (±8 places: 4 connections)"] = late == 0
@@ -815,12 +814,13 @@ def scenario_pg(
         took, resumed = [], []
         for k in range(1, restarts + 1):
             goal = len(run.want) * k // (restarts + 1)
-            wait_until(lambda: run.arrived() >= goal, timeout, daemons=live)
+            wait_until(lambda goal=goal: run.arrived() >= goal, timeout, daemons=live)
             took.append(pg_restart())
             count = sum(outbox_sent(run.url) for _ in range(1))
             back = time.monotonic()
             ok = wait_until(
-                lambda: outbox_sent(run.url) > count or run.distinct() >= len(run.want), 120
+                lambda count=count: outbox_sent(run.url) > count or run.distinct() >= len(run.want),
+                120,
             )
             resumed.append(time.monotonic() - back if ok else float("inf"))
         result.recovery["pg_ctl restart -m fast"] = took
@@ -901,7 +901,7 @@ def scenario_disk(
             leftovers = len(os.listdir(box / "tmp")) if (box / "tmp").is_dir() else 0
             result.checks["no half-written file left in tmp/"] = leftovers == 0
             line = daemon.wait_for(r"không gửi được tới máy chủ thư.*").group(0)
-            result.notes.append(f"while full ({stuck} on disk): {line[line.find('không'):][:160]}")
+            result.notes.append(f"while full ({stuck} on disk): {line[line.find('không') :][:160]}")
             resize_tmpfs(box, size_kb * 5)
             back = time.monotonic()
             wait_until(lambda: maildir_count(box) >= len(run.want), timeout, daemons=[daemon])
@@ -954,7 +954,7 @@ def mutations(config: Path, schedule: Path, n: int, seed: int = 6) -> list[Mutat
     """`n` broken edits, cycling through the kinds, each at a random place (seeded)."""
     rng = random.Random(seed)
     good_c, good_s = config.read_text("utf-8"), schedule.read_text("utf-8")
-    c_lines, s_lines = good_c.splitlines(), good_s.splitlines()
+    c_lines = good_c.splitlines()
 
     def pick(text: str, prefix: str) -> int:
         return rng.choice(_lines_with(text, prefix))
@@ -1039,7 +1039,7 @@ def scenario_edits(
         daemon = run.start("d1", sweep=1.0)
         port = daemon.port
         daemon.ready()
-        schedule = sorted((run.root / "schedules").glob("*.toml"))[0]
+        schedule = min((run.root / "schedules").glob("*.toml"))
         goods = {p: p.read_text("utf-8") for p in (run.config, schedule)}
         plans = {p.stem for p in (run.root / "schedules").glob("*.toml")}
         noticed, recovered = [], []
@@ -1094,15 +1094,18 @@ def scenario_edits(
         status, body = http_json(port, "/healthz")
         reload = (body or {}).get("checks", {}).get("reload", {}) if status == 200 else {}
         result.checks["/healthz after the last fix: reload ok"] = status == 200 and (
-            not reload or (reload.get("ok") is True and reload.get("details", {}).get("problems") in (0, None))
+            not reload
+            or (reload.get("ok") is True and reload.get("details", {}).get("problems") in (0, None))
         )
         result.recovery["broken edit → named in the log"] = noticed
         result.recovery["fixed → taken (problems=0)"] = recovered
-        result.checks["every edit named file:line: key, last good version kept, recovered"] = (
-            not failures
-        )
+        result.checks[
+            "every edit named file:line: key, last good version kept, recovered"
+        ] = not failures
         result.notes.append("edits: " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))
-        result.notes.append(f"/healthz showed the failed reload for {shown} broken config.toml edits")
+        result.notes.append(
+            f"/healthz showed the failed reload for {shown} broken config.toml edits"
+        )
         result.notes += failures[:10]
         run.finish(result, [daemon], timeout=timeout)
     return result
@@ -1111,7 +1114,7 @@ def scenario_edits(
 def outbox_sent(url: str) -> int:
     try:
         return outbox_counts(url).get("sent", 0)
-    except Exception:  # the server is still coming back
+    except Exception:  # noqa: BLE001 - the server is still coming back
         return -1
 
 

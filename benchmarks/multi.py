@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("NOTIFIER_FAULTS_PG_PORT", "54392")
 os.environ.setdefault("NOTIFIER_FAULTS_PG_DIR", "/tmp/notifier-pg-multi")
 
-import faults  # noqa: E402
+import faults
 
 TARGET = 1.6
 DUE = datetime.fromisoformat("2024-03-25T08:00:00+07:00")
@@ -102,8 +102,9 @@ def one(count: int, *, pg_base: str, port: int, reminders: int, lead: float) -> 
             epoch = time.monotonic()
             base = DUE - timedelta(seconds=lead)
             daemons = [
-                faults.Daemon(root, epoch=epoch, env=env, name=f"d{i}", base=base,
-                              sweep=60.0, lease=300.0)  # fmt: skip
+                faults.Daemon(
+                    root, epoch=epoch, env=env, name=f"d{i}", base=base, sweep=60.0, lease=300.0
+                )
                 for i in range(1, count + 1)
             ]
             for d in daemons:
@@ -181,8 +182,10 @@ def main() -> int:
         if 2 in figures:
             r = figures[2]["rate"] / figures[1]["rate"]
             verdict = "PASS" if r >= TARGET else "FAIL"
-            print(f"{verdict}: 2 daemons {r:.2f}× one (target ≥ {TARGET}); "
-                  f"load average now {os.getloadavg()[0]:.2f}")
+            print(
+                f"{verdict}: 2 daemons {r:.2f}× one (target ≥ {TARGET}); "
+                f"load average now {os.getloadavg()[0]:.2f}"
+            )
             return 0 if r >= TARGET else 1
     return 0
 

@@ -29,9 +29,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 os.environ.setdefault("NOTIFIER_FAULTS_PG_PORT", "54393")
 os.environ.setdefault("NOTIFIER_FAULTS_PG_DIR", "/tmp/notifier-pg-faults-tests")
 
-import faults  # noqa: E402
+import faults
 
-from notifier.mailer import MaildirTransport  # noqa: E402
+from notifier.mailer import MaildirTransport
 
 
 @pytest.fixture(scope="module")
