@@ -371,6 +371,26 @@ def db_upgrade_url(url: str) -> None:
     upgrade(url)
 
 
+def claimed_by(url: str, pid: int) -> int:
+    """Rows leased by the daemon with process id `pid` (owner "host:pid:random")."""
+    import sqlalchemy as sa
+
+    from notifier.store import normalize_url
+
+    engine = sa.create_engine(normalize_url(url))
+    try:
+        with engine.connect() as conn:
+            found = conn.exec_driver_sql(
+                "SELECT count(*) FROM outbox WHERE status = 'claimed' AND lease_owner LIKE %s",
+                (f"%:{pid}:%",),
+            )
+            return int(found.scalar() or 0)
+    except Exception:  # noqa: BLE001 - the server is coming back
+        return 0
+    finally:
+        engine.dispose()
+
+
 def outbox_counts(url: str) -> dict[str, int]:
     """Rows by status, and the sent rows' Message-IDs count (read-only, short)."""
     import sqlalchemy as sa
@@ -722,17 +742,22 @@ def scenario_kill9(
         done = 0
         restart: list[float] = []
         killed_at: list[float] = []
+        holding: list[int] = []  # rows the victim had claimed when it was killed
         while run.distinct() < len(run.want) and time.monotonic() - run.epoch < timeout:
             if kills is not None and done >= kills:
                 break
             time.sleep(every * rng.uniform(0.5, 1.5))
             if run.distinct() >= len(run.want):
                 break
+            # Mid-send: wait (a while) until the victim holds claimed rows, then kill it.
+            victim = live[-1].proc.pid
+            wait_until(lambda victim=victim: claimed_by(run.url, victim) > 0, 10, poll=0.02)
             if gated:
                 held = run.sink.held()
                 run.sink.gate.touch()
                 wait_until(lambda held=held: run.sink.held() > held, 30, poll=0.02)  # type: ignore[misc,union-attr]
                 time.sleep(0.5)  # what got its 250 before the gate is recorded by now
+            holding.append(claimed_by(run.url, victim))
             live[-1].kill()
             killed = time.monotonic()
             killed_at.append(time.time())
@@ -743,6 +768,7 @@ def scenario_kill9(
             restart.append(time.monotonic() - killed)
         result.recovery["kill → restarted daemon serving (dead one's rows given back)"] = restart
         result.notes.append(f"kill -9: {done} times")
+        result.notes.append(f"rows the victim held at each kill: {holding}")
         run.finish(result, live, timeout=timeout)
         if result.duplicated:
             first = {}
