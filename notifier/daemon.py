@@ -556,6 +556,7 @@ class Daemon:
         self._server_task: asyncio.Task[None] | None = None
         self._scheduler: Any = None
         self._web: Any = None  # the [web] section the server was started with
+        self._site: Any = None  # site.Site: the pages' cached rows
 
     # lifecycle
 
@@ -683,7 +684,8 @@ class Daemon:
         cache = self.cache
         await asyncio.to_thread(lambda: cache.snapshot)  # errors now, in Vietnamese
         await asyncio.to_thread(trim_memory)
-        app = create_app(cache, poll_interval=None, site=Site.from_daemon(self))  # the watcher refreshes it
+        self._site = Site.from_daemon(self)
+        app = create_app(cache, poll_interval=None, site=self._site)  # the watcher refreshes it
         app.state.daemon = self
         host = self.host or config.web.host
         port = config.web.port if self.port is None else self.port
@@ -773,6 +775,8 @@ class Daemon:
                 await asyncio.to_thread(trim_memory)
             if reloader.generation != before:
                 self._warn_restart_needed(reloader.current.config)
+                if self._site is not None:  # else the pages hold the previous plans till asked
+                    self._site.forget()
                 self._wake.set()  # plan again with what changed
 
     def _warn_restart_needed(self, config: Config) -> None:
