@@ -226,3 +226,36 @@ def test_first_build_error_is_raised(tmp_path):
     src.title.write_text("LỖI", encoding="utf-8")
     with pytest.raises(ConfigError):
         FeedCache(src, clock=FixedClock(NOW).now).refresh()
+
+
+def test_served_snapshot_is_the_build_packed_field_for_field(tmp_path):
+    """The cache serves the build remade after its garbage is freed (pickled): nothing lost."""
+    from notifier.publish import build_snapshot
+
+    src = Source(tmp_path, tokens={"so-ngoai-vu": "b" * 32})
+    served = FeedCache(src, clock=FixedClock(NOW).now).snapshot
+    state = StateFile(tmp_path / "var" / "feeds-state.json").load()
+    built, _ = build_snapshot(src(NOW), state, now=NOW)
+    assert served.entries.keys() == built.entries.keys()
+    for path, want in built.entries.items():
+        got = served.entries[path]
+        assert (got.path, got.modified, got.content_type, got.token) == (want.path, want.modified, want.content_type, want.token)
+        assert got.body == want.body and got.etag == want.etag
+        assert got.identity.headers == want.identity.headers and got.identity.headers_304 == want.identity.headers_304
+        assert got.gzipped() == want.gzipped()
+    assert [(f.kind, f.name, f.slug, f.path, f.events, f.modified) for f in served.feeds] == [
+        (f.kind, f.name, f.slug, f.path, f.events, f.modified) for f in built.feeds
+    ]
+    assert served.index == built.index and served.problems == built.problems
+    assert served.lookup(f"units/so-ngoai-vu/{'b' * 32}.ics") is not None
+
+
+def test_a_build_leaves_the_event_memos_empty(tmp_path):
+    """Memo entries made during a build would keep its garbage's arenas resident (events.forget)."""
+    from notifier import events
+
+    FeedCache(Source(tmp_path), clock=FixedClock(NOW).now).snapshot  # noqa: B018 - builds
+    memos = (events._clean, events._plan_line, events._first_occurrence)
+    assert [m.cache_info().currsize for m in memos] == [0, 0, 0]
+    events.plan_line(plan())  # and they still work afterwards
+    assert events._plan_line.cache_info().currsize == 1
