@@ -68,6 +68,7 @@ DOMAIN = "mail.example.org"
 PG_PORT = int(os.environ.get("NOTIFIER_FAULTS_PG_PORT", "54391"))
 PG_DIR = os.environ.get("NOTIFIER_FAULTS_PG_DIR", "/tmp/notifier-pg-faults")
 PY = sys.executable
+QUIET = 2.0  # seconds without a new arrival before counting (late duplicates show); tests: 1
 
 
 # --- the counting sink (a separate process) --------------------------------------------------
@@ -692,7 +693,7 @@ class Run:
         daemons with SIGTERM (exit 0 expected), count."""
         assert self.sink is not None
         wait_until(lambda: self.distinct() >= len(self.want), timeout, daemons=live, poll=0.25)
-        settle(self.arrived, quiet=2.0)
+        settle(self.arrived, quiet=QUIET)
         codes = [d.stop() for d in live]
         result.checks["daemons stop with 0"] = all(c == 0 for c in codes)
         seen = tally(result, self.want, [m for m, _ in self.sink.arrivals()])
@@ -900,7 +901,12 @@ def maildir_count(box: Path) -> int:
 
 
 def scenario_disk(
-    pg_base: str, *, reminders: int = 3000, room: float = 0.3, timeout: float = 600.0
+    pg_base: str,
+    *,
+    reminders: int = 3000,
+    room: float = 0.3,
+    full_for: float = 10.0,
+    timeout: float = 600.0,
 ) -> Result:
     """(d) no [smtp] host: mail goes to var/maildir, here a tmpfs with room for about
     `room` of the messages. It fills up; then it grows (remount) and the rest goes."""
@@ -919,7 +925,7 @@ def scenario_disk(
             daemon = run.start("d1", sweep=1.0, retry=0.3)
             daemon.wait_for(r"Không ghi được thư vào .*maildir", timeout=timeout)
             full = time.monotonic()
-            time.sleep(3.0)  # a few probes fail meanwhile
+            time.sleep(full_for)  # probes fail meanwhile
             stuck = maildir_count(box)
             result.checks["outbox sent = messages on disk while full"] = (
                 outbox_sent(run.url) == stuck
@@ -933,7 +939,7 @@ def scenario_disk(
             wait_until(lambda: maildir_count(box) >= len(run.want), timeout, daemons=[daemon])
             result.recovery["space returns → all delivered"] = [time.monotonic() - back]
             result.notes.append(f"full for {back - full:.1f} s")
-            settle(lambda: maildir_count(box), quiet=2.0)
+            settle(lambda: maildir_count(box), quiet=QUIET)
             result.checks["daemons stop with 0"] = daemon.stop() == 0
             seen = tally(result, run.want, maildir_ids(box))
             check_outbox(result, run.url, seen)
