@@ -524,8 +524,9 @@ chạy `notifier check` để kiểm tra (lỗi được báo kèm số dòng v�
 - `lead` / `coordinating`: tên chuẩn của đơn vị chủ trì / phối hợp theo danh mục trong
   config.toml; `lead_text` / `coordinating_text` là ô gốc của kế hoạch.
 - `key_dates`: ngày chính được gợi ý; đổi `accepted = false` thành `accepted = true` để dùng.
-- Khi nhập lại kế hoạch, các ghi chú (#) và chỗ sửa tay được giữ nếu nội dung gốc không đổi;
-  xóa hẳn một dòng (ví dụ `lead = [...]`) để lần nhập sau tính lại giá trị đó.
+- Nhập lại kế hoạch: `notifier import` ghi bản nháp <mã>.draft.toml, `notifier diff` cho xem
+  thay đổi, `notifier approve` đưa vào dùng. Ghi chú (#) và chỗ sửa tay được giữ, trừ khi văn
+  bản nguồn sửa chính giá trị đó (khi đó `diff` báo xung đột và vẫn giữ bản sửa tay).
 - Hạn nộp của các [[reports]] lấy từ [[reports.deadlines]] trong config.toml."""
 
 
