@@ -33,7 +33,9 @@ from enum import StrEnum
 from functools import lru_cache
 
 from notifier.text import clean, fold_ascii
-from notifier.timing_grammar import Core, parse_common, parse_core
+from notifier.timing_fast import ASCII_TABLE
+from notifier.timing_fast import read as fast_read
+from notifier.timing_grammar import Core, parse_core
 from notifier.timing_rules import recurrence_rule
 from notifier.timing_spans import SpanError, check_year, year_span
 
@@ -105,6 +107,7 @@ UNRECOGNISED = (
     "không nhận ra cách ghi thời gian; hãy ghi ví dụ “Quý II/2024”, “Tháng 10/2024”,"
     " “15/6/2024” hoặc “trước ngày 15/6/2024”"
 )
+_KINDS: dict[str, TimingKind] = {kind: kind for kind in TimingKind}  # value or member → member
 MISSING_YEAR = "thiếu năm: không ghi năm và không biết năm của kế hoạch (ghi rõ, ví dụ “năm 2024”)"
 _ONE_DAY = timedelta(days=1)
 
@@ -127,21 +130,31 @@ def _memo(text: str, year: int | None, deadline: bool) -> Timing:
 
 def parse_uncached(text: str, *, year: int | None = None, deadline: bool = False) -> Timing:
     """`parse_timing` without the memo: what the benchmark times, what tests compare."""
-    try:
-        cleaned = clean(text)
-    except Exception as exc:  # noqa: BLE001 - e.g. lone surrogates: still answer
-        return Timing(
-            repr(text), TimingKind.UNDATABLE, reason=f"{INTERNAL_ERROR} ({type(exc).__name__})"
-        )
-    try:
-        kind, start, end, rule, reason, bound = _parse(cleaned, year, deadline)
-    except Exception as exc:  # noqa: BLE001 - the contract is "never raises"; tests watch this
-        return Timing(
-            cleaned, TimingKind.UNDATABLE, reason=f"{INTERNAL_ERROR} ({type(exc).__name__})"
-        )
+    try:  # most cells: one match on the text as given (timing_fast), clean already
+        found = fast_read(text, year, deadline) if type(text) is str else None
+    except Exception:  # noqa: BLE001 - a shortcut only: the full path answers
+        found = None
+    if found is None:
+        try:
+            cleaned = clean(text)
+        except Exception as exc:  # noqa: BLE001 - e.g. lone surrogates: still answer
+            return Timing(
+                repr(text), TimingKind.UNDATABLE, reason=f"{INTERNAL_ERROR} ({type(exc).__name__})"
+            )
+        try:
+            if cleaned is not text:  # NFD, stray spaces, dashes: the same shapes, once clean
+                found = fast_read(cleaned, year, deadline)
+            if found is None:
+                found = _parse(cleaned, year, deadline)
+        except Exception as exc:  # noqa: BLE001 - the contract is "never raises"; tests watch this
+            return Timing(
+                cleaned, TimingKind.UNDATABLE, reason=f"{INTERNAL_ERROR} ({type(exc).__name__})"
+            )
+        text = cleaned
+    kind, start, end, rule, reason, bound = found
     timing = _new(Timing)  # what Timing() does, without the call: every parse ends here
     _set(timing, "__dict__", {
-        "text": cleaned, "kind": kind, "start": start, "end": end,
+        "text": text, "kind": _KINDS[kind], "start": start, "end": end,
         "rule": rule, "reason": reason, "bound": bound,
     })  # fmt: skip
     return timing
@@ -154,18 +167,7 @@ _Result = tuple[TimingKind, date | None, date | None, str | None, str | None, st
 # --- normalisation -------------------------------------------------------------------
 
 
-def _ascii_table() -> dict[int, str]:
-    """Every Latin letter whose `fold_ascii` is one ASCII character, for `str.translate`."""
-    table: dict[int, str] = {ord("\n"): " "}
-    for block in (range(0x41, 0x5B), range(0xC0, 0x250), range(0x1E00, 0x1F00)):
-        for cp in block:
-            folded = fold_ascii(chr(cp))
-            if len(folded) == 1 and folded.isascii():
-                table[cp] = folded
-    return table
-
-
-_ASCII = _ascii_table()
+_ASCII = ASCII_TABLE  # every letter whose fold is one ASCII letter (timing_fast builds it)
 _nfd = unicodedata.normalize
 
 
@@ -423,17 +425,11 @@ def _parse(cleaned: str, year: int | None, deadline: bool) -> _Result:
         )
     key = _key(cleaned)
     try:
-        common = parse_common(key)  # the commonest cells, whole: "Quý II/2024", "02/12/2024"
-        if common is not None:
-            if deadline:
-                return TimingKind.DEADLINE, common[0], common[1], None, None, "by"
-            kind = TimingKind.DATE if common[0] == common[1] else TimingKind.RANGE
-            return kind, common[0], common[1], None, None, None
         words = _step_words(key)
         if words or "(" in key:
             return _wrapped(cleaned, key, words, year, deadline)
         rest, bound = _take_bound(key)  # no wrapper: only a deadline word to take off
-        core = parse_core(rest, lunar=False, year=year, common=rest != key) if rest else None
+        core = parse_core(rest, lunar=False, year=year, common=False) if rest else None
     except SpanError as exc:
         return _undatable(str(exc))
     if core is None:

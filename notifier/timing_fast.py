@@ -1,0 +1,403 @@
+"""Whole timing cells in one match: the commonest shapes, read straight off the text.
+
+Most cells are one period or two joined by a connector, perhaps after a deadline word or
+"thường xuyên": "Quý II/2024", "tháng 3, 4/2024", "từ ngày 10/4 đến ngày 15/4/2024",
+"trước ngày 15/6/2024", "6 tháng đầu năm 2024", "Thường xuyên trong năm 2024". One
+compiled pattern (`_CELL`) holds every such shape as a named alternative; it is matched
+against the text as given (case and diacritics are folded by the pattern itself: each
+letter of a keyword is the class of every character whose `text.fold_ascii` is that
+letter), and `m.lastgroup` picks a small builder that computes the answer with the
+calendar helpers of timing_spans.
+Public: `read(text, year, deadline)` → (kind, start, end, rule, reason, bound) with `kind`
+a TimingKind value, or None when the cell is not one of these shapes, or names a period
+that does not exist (the full path then answers, with its reason). `ASCII_TABLE`: the
+per-letter fold used by timing.py's key.
+
+Facts relied on: text this pattern matches is already what `text.clean` returns (only
+NFC letters, ASCII digits and punctuation, single inner spaces; tested), and reading it
+gives exactly what timing.py's full path gives (hypothesis tests compare the two). Not
+here: anything else (timing.py, timing_grammar.py), the calendar conventions (timing_spans).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date, timedelta
+
+from notifier.text import fold_ascii
+from notifier.timing_grammar import _week
+from notifier.timing_rules import recurrence_rule
+from notifier.timing_spans import (
+    Span,
+    SpanError,
+    check_year,
+    day_span,
+    first_months,
+    last_months,
+    month_span,
+    quarter_span,
+    third_of,
+    year_span,
+)
+
+__all__ = ["ASCII_TABLE", "read"]
+
+
+def _ascii_table() -> dict[int, str]:
+    """Every Latin letter whose `fold_ascii` is one ASCII character, for `str.translate`."""
+    table: dict[int, str] = {ord("\n"): " "}
+    for block in (range(0x41, 0x5B), range(0xC0, 0x250), range(0x1E00, 0x1F00)):
+        for cp in block:
+            folded = fold_ascii(chr(cp))
+            if len(folded) == 1 and folded.isascii():
+                table[cp] = folded
+    return table
+
+
+ASCII_TABLE = _ascii_table()
+
+
+def _letter_classes() -> dict[str, str]:
+    """a → "[aAàá…]": the NFC letters that fold to each ASCII letter (never a mark)."""
+    members: dict[str, list[str]] = {c: [c] for c in "abcdefghijklmnopqrstuvwxyz"}
+    for cp, folded in ASCII_TABLE.items():
+        char = chr(cp)
+        if (
+            folded in members
+            and char != folded
+            and unicodedata.category(char)[0] == "L"
+            and unicodedata.is_normalized("NFC", char)
+        ):
+            members[folded].append(char)
+    return {c: "[" + "".join(chars) + "]" for c, chars in members.items()}
+
+
+_CLASS = _letter_classes()
+
+
+def _w(words: str) -> str:
+    """Keywords as a pattern: each letter its class, a space a space, `|` and `()` kept."""
+    pattern = "".join(_CLASS.get(c, c) for c in words)
+    return f"(?:{pattern})" if "|" in words else pattern
+
+
+# --- the shapes ----------------------------------------------------------------------------
+
+_Y = "[0-9]{4}"
+_Q = "[iI][vV]|[iI]{1,3}|[1-4]"
+_M = "0?[1-9]|1[0-2]"
+_D = "0?[1-9]|[12][0-9]|3[01]"
+_QUARTERS = {q: v for v, q in enumerate(["1", "2", "3", "4"], 1)} | {
+    roman: v
+    for v, r in enumerate(["i", "ii", "iii", "iv"], 1)
+    for roman in {r, r.upper(), r.capitalize(), r[:-1] + r[-1].upper(), r.swapcase()}
+}
+_QUARTERS |= {"iV": 4, "Iv": 4, "iI": 2, "iiI": 3, "iIi": 3, "iII": 3, "IiI": 3, "IIi": 3, "Iii": 3}
+# A year suffix: "/2024", " / 2024", " năm 2024", " 2024", and " - 2024" when it ends the cell.
+_YS_FIRST = f"(?: ?/ ?| {_w('nam')} | | - (?=[0-9]{{4}}$))"
+_YS_LAST = f"(?: ?/ ?| - | {_w('nam')} | )"
+_LINKS = f" - |-| {_w('den|toi|va|hoac')} |, ?"
+_QUY = f"(?:{_w('quy')} |{_w('q')})"
+_THANG = _w("thang")
+_NGAY = f"(?:{_w('ngay')} )?(?:{_w('mung|mong')} )?"
+
+
+def _day(p: str, ys: str) -> str:
+    """ "ngày 2/12/2024", "mùng 2/9", "10", "ngày 02 tháng 12 năm 2024": groups p+d/m/y/n/z."""
+    slash = f"/(?P<{p}m>{_M})(?:/(?P<{p}y>{_Y}))?"
+    worded = f" {_THANG} (?P<{p}n>{_M})(?:{ys}(?P<{p}z>{_Y}))?"
+    return f"{_NGAY}(?P<{p}d>{_D})(?:{slash}|{worded})?"
+
+
+_THIRD = _w("dau|giua|cuoi")
+_WEEK = (
+    f"{_w('tuan')} (?:(?P<wka>{_w('dau')})(?: {_w('tien')})?|(?P<wkb>{_w('cuoi')})(?: {_w('cung')})?"
+    f"|{_w('thu')} (?P<wkn>[1-5]|{_w('tu|nhat|mot|hai|ba|nam')}))(?: {_w('cua')})?"
+)
+
+
+def _month_tail(p: str) -> str:
+    return f"{_THANG} (?P<{p}m>{_M})(?:{_YS_LAST}(?P<{p}y>{_Y}))?"
+
+
+_DIGITS = "0123456789"
+
+# (name, the characters it can start with, pattern). One period or two joined by a link;
+# the last two only without a prefix.
+_SHAPES = [
+    ("q", "q", (f"{_QUY}(?P<q1>{_Q})(?:{_YS_FIRST}(?P<qy1>{_Y}))?"
+                f"(?:(?P<ql>{_LINKS}){_QUY}?(?P<q2>{_Q})(?:{_YS_LAST}(?P<qy2>{_Y}))?)?")),
+    ("m", "t", (f"{_THANG} (?P<m1>{_M})(?:{_YS_FIRST}(?P<my1>{_Y}))?"
+                f"(?:(?P<ml>{_LINKS})(?:{_THANG} )?(?P<m2>{_M})(?:{_YS_LAST}(?P<my2>{_Y}))?)?")),
+    ("y", "n" + _DIGITS, (f"(?:{_w('nam')} )?(?P<y1>{_Y})"
+                          f"(?:(?P<yl>{_LINKS})(?:{_w('nam')} )?(?P<y2>{_Y}))?|{_w('nam')}")),
+    ("ms", _DIGITS, f"(?P<msm>{_M})/(?P<msy>{_Y})"),
+    ("dmy", _DIGITS, f"(?P<cd>{_D})(?P<cs>[-.])(?P<cm>{_M})(?P=cs)(?P<cy>{_Y})"),
+    ("d", "nm" + _DIGITS, f"{_day('a', _YS_FIRST)}(?:(?P<dl>{_LINKS}){_day('b', _YS_LAST)})?"),
+    ("first", _DIGITS, f"(?P<hn>[0-9]{{1,2}}) {_THANG} (?P<hw>{_w('dau|cuoi')}) {_w('nam')}(?: (?P<hy>{_Y}))?"),
+    ("half", "n", f"{_w('nua')} (?P<nw>{_w('dau|cuoi|sau')}) {_w('nam')}(?: (?P<ny>{_Y}))?"),
+    ("tm", "dgcth", f"(?:(?P<tw>{_THIRD})|(?P<tt>{_w('thuong|trung|ha')}) {_w('tuan')}) {_month_tail('t')}"),
+    ("tq", "dgc", f"(?P<uw>{_THIRD}) {_w('quy')} (?P<uq>{_Q})(?:{_YS_LAST}(?P<uy>{_Y}))?"),
+    ("ty", "dgc", f"(?P<vw>{_THIRD}) {_w('nam')}(?: (?P<vy>{_Y}))?"),
+    ("wk", "t", f"{_WEEK} {_month_tail('k')}"),
+    ("cont", "nt", f"(?:{_w('nhiem vu')} )?{_w('thuong xuyen')}(?: {_w('trong nam')}(?: (?P<xy>{_Y}))?)?"),
+    ("rec", "dh", f"(?:{_w('dinh ky')} )?{_w('hang')} (?P<rf>{_w('nam|quy|thang|tuan')})"),
+]  # fmt: skip
+_PERIOD_SHAPES = _SHAPES[:-2]
+
+
+def _members(c: str) -> str:
+    return c if c in _DIGITS else _CLASS[c][1:-1]
+
+
+def _by_first(shapes: list[tuple[str, str, str]]) -> dict[str, re.Pattern[str]]:
+    """Every character a cell can start with → the shapes that can start with it, in order."""
+    firsts = sorted({c for _, chars, _ in shapes for c in chars})
+    patterns = {
+        c: re.compile("|".join(f"(?:{p})(?P<_{name}>)" for name, f, p in shapes if c in f))
+        for c in firsts
+    }
+    return {char: patterns[c] for c in firsts for char in _members(c)}
+
+
+_FIRST = _by_first(_SHAPES)
+# How many groups each shape has: they come just before its closing "_" + name group.
+_WIDTH = {"_" + name: re.compile(p).groups for name, _, p in _SHAPES}
+_AFTER_PREFIX = _by_first(_PERIOD_SHAPES)
+
+# Deadline words and fillers first (timing.py's _BY, _BEFORE, _WITHIN, then the grammar's
+# fillers), in their order, keeping per first character only what can start with it.
+_BY_LEADS = ["hoan thanh", "xong", "gui", "nop", "bao cao"]
+_BY_WORDS = ["cham nhat", "muon nhat", "han chot", "han cuoi", "thoi han(?: hoan thanh)?",
+             "khong qua", "khong muon hon", "den het", "den", "toi", "han"]  # fmt: skip
+_BEFORE_LEADS = ["hoan thanh", "xong", "ket thuc", "gui", "nop", "bao cao"]
+_FILLS = ["trong", "vao", "ca", "giai doan"]
+
+
+def _alt(words: list[str], c: str | None = None) -> str | None:
+    chosen = [w for w in words if c is None or w[0] == c]
+    return _w("|".join(chosen)) if chosen else None
+
+
+def _prefix(c: str) -> re.Pattern[str] | None:
+    by = [f"{_alt(_BY_LEADS, c)} {_alt(_BY_WORDS)}" if _alt(_BY_LEADS, c) else None,
+          _alt(_BY_WORDS, c)]  # fmt: skip
+    before = [f"{_alt(_BEFORE_LEADS, c)} {_w('truoc')}" if _alt(_BEFORE_LEADS, c) else None,
+              _w("truoc") if c == "t" else None]  # fmt: skip
+    within = _alt(["hoan thanh", "xong"], c)
+    bounds = []
+    if any(by):
+        bounds.append(f"(?P<by>{'|'.join(p for p in by if p)})(?: {_w('la')})? ")
+    if any(before):
+        bounds.append(f"(?P<before>{'|'.join(p for p in before if p)}) ")
+    if within:
+        bounds.append(f"(?P<within>{within}) ")
+    fill = f"(?:(?P<open>{_w('tu')} )|{_alt(_FILLS)} )?"
+    alternatives = [f"(?:{'|'.join(bounds)}){fill}"] if bounds else []
+    if c == "t":
+        alternatives.append(f"(?P<open2>{_w('tu')} )")
+    if _alt(_FILLS, c):
+        alternatives.append(f"{_alt(_FILLS, c)} ")
+    if not alternatives:
+        return None
+    pattern = "|".join(alternatives)
+    for name in ("by", "before", "within", "open", "open2"):  # every group, for .group()
+        if f"(?P<{name}>" not in pattern:
+            pattern += f"|(?P<{name}>(?!))"
+    return re.compile(pattern)
+
+
+_PREFIX = {char: p for c in "abcdefghijklmnopqrstuvwxyz" if (p := _prefix(c)) for char in _members(c)}
+
+
+
+def _bound_of(prefix: re.Match[str]) -> str | None:
+    by, before, within = prefix.group("by", "before", "within")
+    return "by" if by else "before" if before else "within" if within else None
+
+
+_ONE_DAY = timedelta(days=1)
+_RANGE_LINKS = frozenset({"-", "den", "toi"})
+_FREQ = {"nam": "year", "quy": "quarter", "thang": "month", "tuan": "week"}
+_THIRDS = {"dau": 0, "giua": 1, "cuoi": 2, "thuong": 0, "trung": 1, "ha": 2}
+_WEEK_NUMBERS = {"tu": 4, "nhat": 1, "mot": 1, "hai": 2, "ba": 3, "nam": 5}
+_OPEN_END = "không ghi thời điểm kết thúc"
+
+
+def _fold(word: str) -> str:
+    return word if word.isascii() and word.islower() else fold_ascii(word)
+
+
+def _dmy(d: date) -> str:
+    return f"{d.day}/{d.month}/{d.year}"
+
+
+def read(text: str, year: int | None, deadline: bool):
+    """The answer for a cell of one of the shapes above, or None (see the module doc)."""
+    pattern = _FIRST.get(text[:1])
+    m = pattern.fullmatch(text) if pattern is not None else None
+    bound = opened = None
+    if m is None:  # a deadline word or a filler first: "trước ngày 15/6/2024", "từ 01/6/2024"
+        pattern = _PREFIX.get(text[:1])
+        if pattern is None:
+            return None
+        prefix = pattern.match(text)
+        if prefix is None:
+            return None
+        bound = prefix.lastgroup  # by | before | within, or what follows them
+        if bound == "open" or bound == "open2":
+            opened = True
+            bound = None if bound == "open2" else _bound_of(prefix)
+        pos = prefix.end()
+        pattern = _AFTER_PREFIX.get(text[pos : pos + 1])
+        m = pattern.fullmatch(text, pos) if pattern is not None else None
+        if m is None:
+            return None
+    name = m.lastgroup
+    last = m.lastindex
+    v = m.groups()[last - 1 - _WIDTH[name] : last - 1]  # the shape's own groups
+    second = link = None
+    try:
+        if name == "_q":
+            q1, y1, link, q2, y2 = v
+            if link is None:
+                start, end = quarter_span(_QUARTERS[q1], int(y1) if y1 else check_year(year))  # type: ignore[arg-type]
+            else:
+                y1, y2 = _pair_years(y1, y2, year)
+                start, end = quarter_span(_QUARTERS[q1], y1)
+                second = quarter_span(_QUARTERS[q2], y2)
+        elif name == "_m":
+            m1, y1, link, m2, y2 = v
+            if link is None:
+                start, end = month_span(int(m1), int(y1) if y1 else check_year(year))  # type: ignore[arg-type]
+            else:
+                y1, y2 = _pair_years(y1, y2, year)
+                start, end = month_span(int(m1), y1)
+                second = month_span(int(m2), y2)
+        elif name == "_d":
+            days = _days(v, year)
+            if days is None:
+                return None
+            (start, end), second, link = days
+        elif name == "_y":
+            y1, link, y2 = v
+            start, end = year_span(int(y1) if y1 else check_year(year))  # type: ignore[arg-type]
+            if link is not None:
+                second = year_span(int(y2))
+        elif name == "_ms":
+            mo, y = v
+            start, end = month_span(int(mo), int(y))
+        elif name == "_dmy":
+            d, _, mo, y = v
+            start, end = day_span(int(d), int(mo), int(y))
+        elif name == "_cont":
+            (y,) = v
+            start, end = year_span(int(y) if y else check_year(year))  # type: ignore[arg-type]
+            return "continuous", start, end, None, None, None
+        elif name == "_rec":
+            freq = _FREQ[_fold(v[0])]
+            rule = recurrence_rule({freq}, "", before=False)[0]
+            start, end = year_span(check_year(year))  # type: ignore[arg-type]
+            return "recurring", start, end, rule, None, None
+        else:
+            start, end = _other(name, v, year)
+    except (SpanError, TypeError):  # a period that does not exist, or no year: full path
+        return None
+    note = None
+    if link is not None:
+        link = link.strip(" ,") or ","
+        if link != "-" and link != ",":
+            link = _fold(link)
+        if link in _RANGE_LINKS:
+            if start > second[1]:
+                return None  # a backwards range: the full path names it
+            end = max(end, second[1])
+            opened = None  # "từ A đến B" has an end
+        elif opened is not None:
+            return None  # "từ A, B": left to the full path
+        else:
+            start, end, note = _cover((start, end), second, link)
+    if bound is not None:
+        if bound == "before":
+            return "deadline", None, start - _ONE_DAY, None, note, "before"
+        if bound == "by":
+            return "deadline", None, end, None, note, "by"
+    if opened is not None:
+        return "continuous", start, None, None, _OPEN_END, None
+    if deadline or bound is not None:  # "within": done by the end, start kept
+        return "deadline", start, end, None, note, "by"
+    return ("date" if start == end else "range"), start, end, None, note, None
+
+
+def _pair_years(y1: str | None, y2: str | None, year: int | None) -> tuple[int, int]:
+    """Two periods' years: each as written, else its neighbour's, else the plan's."""
+    if y2:
+        second = int(y2)
+        return (int(y1) if y1 else second), second
+    if y1:
+        first = int(y1)
+        return first, first
+    year = check_year(year)  # type: ignore[arg-type]
+    return year, year
+
+
+def _days(v, year: int | None) -> tuple[Span, Span | None, str | None] | None:
+    """One day or two: a day without a month takes its neighbour's month and year."""
+    d1, m1, y1, n1, z1, link, d2, m2, y2, n2, z2 = v
+    if m1 is None:
+        m1, y1 = n1, z1
+    if link is None:
+        if m1 is None:
+            return None  # "ngày 15": which month? the full path asks
+        return day_span(int(d1), int(m1), int(y1) if y1 else check_year(year)), None, None  # type: ignore[arg-type]
+    if m2 is None:
+        m2, y2 = n2, z2
+    if m1 is None:
+        if m2 is None:
+            return None
+        m1, y1 = m2, y2
+    elif m2 is None:
+        m2, y2 = m1, y1
+    first, second = _pair_years(y1, y2, year)
+    return day_span(int(d1), int(m1), first), day_span(int(d2), int(m2), second), link
+
+
+def _cover(first: Span, second: Span, link: str) -> tuple[date, date, str | None]:
+    """A list of two periods: the span covering both, with a note for a gap or a choice."""
+    if second < first:
+        first, second = second, first
+    start, covered = first[0], max(first[1], second[1])
+    if link == "hoac":
+        return start, covered, f"có lựa chọn (“hoặc”); lấy khoảng bao trùm {_dmy(start)}–{_dmy(covered)}"
+    if (second[0] - first[1]).days > 1:
+        return start, covered, f"các khoảng không liền nhau; lấy khoảng bao trùm {_dmy(start)}–{_dmy(covered)}"
+    return start, covered, None
+
+
+def _other(name: str, v, year: int | None) -> Span:
+    """The less common single periods: halves, thirds, weeks."""
+    if name == "_first":
+        n, word, y = v
+        count, y = int(n), int(y) if y else check_year(year)  # type: ignore[arg-type]
+        return first_months(count, y) if _fold(word) == "dau" else last_months(count, y)
+    if name == "_half":
+        word, y = v
+        y = int(y) if y else check_year(year)  # type: ignore[arg-type]
+        return first_months(6, y) if _fold(word) == "dau" else last_months(6, y)
+    if name == "_tm":
+        word, ten, mo, y = v
+        base = month_span(int(mo), int(y) if y else check_year(year))  # type: ignore[arg-type]
+        return third_of(base, _THIRDS[_fold(word or ten)], by_month=False)
+    if name == "_tq":
+        word, q, y = v
+        base = quarter_span(_QUARTERS[q], int(y) if y else check_year(year))  # type: ignore[arg-type]
+        return third_of(base, _THIRDS[_fold(word)], by_month=True)
+    if name == "_ty":
+        word, y = v
+        base = year_span(int(y) if y else check_year(year))  # type: ignore[arg-type]
+        return third_of(base, _THIRDS[_fold(word)], by_month=True)
+    # name == "_wk"
+    first, last, nth, mo, y = v
+    week = 1 if first else -1 if last else int(nth) if nth.isdigit() else _WEEK_NUMBERS[_fold(nth)]
+    return _week(week, int(mo), int(y) if y else check_year(year), False, False)  # type: ignore[arg-type]

@@ -1,0 +1,128 @@
+"""notifier.timing_fast: the one-match reading of whole cells changes no answer.
+
+The fast path is only a shortcut: on generated cells built from the pieces its shapes are
+made of (and their spellings: upper case, no diacritics, NFD, old tone placement), the
+answer with it equals the answer of the full path alone, and whatever it reads is text
+that `clean` leaves as it is.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+import notifier.timing as timing_module
+import notifier.timing_fast as fast_module
+from notifier.text import clean
+from notifier.timing import parse_uncached
+
+# Words and values the shapes are made of, a few that look alike but are not, and the
+# values that do not exist (quý V, tháng 13, 31/2, năm 1899) so the fallback is exercised.
+_PIECES = [
+    "Quý", "quý", "QUÝ", "Qúy", "Q", "q", "II", "ii", "IV", "iIi", "V", "I", "1", "2", "4", "5",
+    "tháng", "Tháng", "THÁNG", "ngày", "Ngày", "mùng", "mồng", "năm", "Năm", "nam",
+    "3", "6", "9", "10", "12", "13", "15", "29", "30", "31", "02", "0", "00", "05", "2/9",
+    "2024", "2025", "2023", "1899", "2199", "2198", "1900", "10/4", "15/4/2024", "31/2/2024",
+    "29/2/2023", "/", " / ", "-", " - ", "–", ".", ",", ", ", "và", "hoặc", "đến", "tới",
+    "từ", "Từ", "trong", "Trong", "vào", "cả", "giai đoạn", "trước", "Trước", "chậm nhất",
+    "chậm nhất là", "hạn chót", "không quá", "đến hết", "hoàn thành", "Hoàn thành", "xong",
+    "nộp", "báo cáo", "kết thúc", "thời hạn", "dự kiến", "đầu", "giữa", "cuối", "Cuối",
+    "thượng", "trung", "hạ", "tuần", "tiên", "cùng", "thứ", "tư", "hai", "nhất", "của",
+    "nửa", "sau", "thường xuyên", "Thường xuyên", "nhiệm vụ", "hằng", "hàng", "định kỳ",
+    "Tết", "âm lịch", "(", ")", "nếu có", "khi", "x",
+]  # fmt: skip
+_GLUE = ["", " ", " ", " ", "  "]
+pieces = st.lists(st.tuples(st.sampled_from(_PIECES), st.sampled_from(_GLUE)), max_size=9).map(
+    lambda pairs: "".join(piece + glue for piece, glue in pairs).strip()
+)
+# Whole cells of the shapes, with values drawn freely.
+_num = st.sampled_from(["1", "2", "3", "4", "5", "6", "9", "10", "12", "13", "15", "30", "31", "0",
+                        "01", "I", "II", "iii", "IV", "V", "2024", "2025", "1899"])  # fmt: skip
+_templates = st.sampled_from([
+    "Quý {a}/{y}", "quý {a} năm {y}", "Q{a}/{y}", "Quý {a}, {b}/{y}", "Quý {a} - Quý {b} năm {y}",
+    "Quý {a}/{y} - Quý {b}/{z}", "Quý {a} hoặc Quý {b}/{y}", "quý {a} - {y}", "Quý {a}",
+    "Tháng {a}/{y}", "tháng {a}, {b}/{y}", "từ tháng {a} đến tháng {b}/{y}", "tháng {a}-{b}",
+    "tháng {a}/{y} - tháng {b}/{z}", "{a}/{y}", "{a}/{b}/{y}", "{a}-{b}-{y}", "{a}.{b}.{y}",
+    "ngày {a}/{b}", "ngày {a} tháng {b} năm {y}", "ngày {a}-{b}/4/{y}", "ngày {a}, {b}/5/{y}",
+    "từ ngày {a}/4 đến ngày {b}/5/{y}", "{a}/4 - {b}/3/{y}", "ngày {a}/4 và {b}/5/{y}",
+    "từ {a}/6/{y}", "trước ngày {a}/{b}/{y}", "chậm nhất là ngày {a}/{b}", "hạn chót {a}/{b}/{y}",
+    "hoàn thành trong tháng {a}/{y}", "trước quý {a}/{y}", "đến hết năm {y}", "Năm {y}",
+    "năm {y} - {z}", "giai đoạn {y}-{z}", "{y}-{z}", "Trong năm", "cả năm {y}",
+    "{a} tháng đầu năm {y}", "{a} tháng cuối năm", "nửa đầu năm {y}", "nửa sau năm",
+    "đầu tháng {a}/{y}", "giữa quý {a}/{y}", "cuối quý {a}", "cuối năm {y}", "giữa năm",
+    "thượng tuần tháng {a}/{y}", "hạ tuần tháng {a}", "tuần đầu tháng {a}", "tuần cuối tháng {a}/{y}",
+    "tuần thứ {a} tháng {b}/{y}", "tuần thứ tư của tháng {a}/{y}", "tuần đầu tiên của tháng {a}",
+    "Thường xuyên trong năm {y}", "thường xuyên", "nhiệm vụ thường xuyên", "Thường xuyên trong năm",
+    "hằng năm", "định kỳ hằng quý", "hằng tháng", "hằng tuần", "hàng năm", "từ tháng {a}, {b}/{y}",
+    "xong tháng {a}/{y}", "không quá ngày {a}/{b}/{y}", "từ quý {a} đến quý {b}/{y}",
+])  # fmt: skip
+cells = st.builds(
+    lambda t, a, b, y, z: t.format(a=a, b=b, y=y, z=z),
+    _templates, _num, _num, st.sampled_from(["2024", "2025", "2023", "1899", "2199"]),
+    st.sampled_from(["2025", "2024", "2026"]),
+)  # fmt: skip
+
+
+def _no_marks(text: str) -> str:
+    nfd = unicodedata.normalize("NFD", text)
+    return "".join(c for c in nfd if not unicodedata.combining(c)).replace("đ", "d").replace("Đ", "D")
+
+
+_SPELLINGS = {
+    "as is": lambda s: s,
+    "upper": str.upper,
+    "no marks": _no_marks,
+    "nfd": lambda s: unicodedata.normalize("NFD", s),
+    "old tone": lambda s: s.replace("uý", "úy").replace("oà", "òa"),
+}
+spelled = st.tuples(st.one_of(cells, cells, cells, pieces), st.sampled_from(sorted(_SPELLINGS))).map(
+    lambda pair: _SPELLINGS[pair[1]](pair[0])
+)
+plan_years = st.one_of(st.none(), st.sampled_from([2024, 1899, 2199]))
+
+
+def _full_path(text: str, year: int | None, deadline: bool):
+    saved = timing_module.fast_read
+    timing_module.fast_read = lambda *args: None
+    try:
+        return parse_uncached(text, year=year, deadline=deadline)
+    finally:
+        timing_module.fast_read = saved
+
+
+@settings(max_examples=1500)
+@given(spelled, plan_years, st.booleans())
+@example("Quý II/2024", None, False)
+@example("quý ii - 2024", None, True)
+@example("từ tháng 3, 4/2024", None, False)
+@example("tháng 11 - tháng 2/2025", None, False)
+@example("ngày 10-15/4", 2024, False)
+@example("trước từ 1/6/2024", None, False)
+@example("hoàn thành từ 1/6/2024", None, True)
+@example("đầu Q2/2024", None, False)
+@example("tuần thứ 5 tháng 2/2023", None, False)
+@example("hằng năm", None, False)
+def test_fast_path_changes_no_answer(text: str, year: int | None, deadline: bool) -> None:
+    fast = parse_uncached(text, year=year, deadline=deadline)
+    assert fast == _full_path(text, year, deadline)
+
+
+@settings(max_examples=800)
+@given(st.one_of(spelled, st.text(max_size=30)), plan_years)
+def test_what_the_fast_path_reads_is_clean(text: str, year: int | None) -> None:
+    """Timing.text must be `clean(text)`: the fast path answers only for clean text."""
+    if fast_module.read(text, year if year else 2024, False) is not None:
+        assert clean(text) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Quý II/2024", "THÁNG 3, 4/2024", "ngay 10-15/4/2024", "Trước ngày 15/6/2024",
+     "Thường xuyên trong năm 2024", "6 tháng đầu năm 2024", "tuần đầu tiên của tháng 5/2024"],
+)  # fmt: skip
+def test_common_cells_take_the_fast_path(text: str) -> None:
+    """The shapes are really read in one match (a test of the shortcut, not of answers)."""
+    assert fast_module.read(text, 2024, False) is not None
