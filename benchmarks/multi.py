@@ -9,7 +9,9 @@ each plans, enqueues (once by key) and sends on its own timer. The outbox is pol
 the rate is N / (last "sent" − due time), and also over the sending phase alone (first to
 last "sent"). Printed with it: each daemon's share (delivery_log owners), CPU milliseconds
 per message in the daemons (from /proc), and the load average.
-Target: 2 daemons ≥ 1.6 × one. On a 2-core machine a third daemon has no core of its own.
+Target: 2 daemons ≥ 1.6 × one. On a 2-core machine a third daemon has no core of its own,
+and the ceiling of any ratio is 2 cores / (CPU per message in the daemons + PostgreSQL)
+divided by one daemon's rate: the CPU figures printed say how near a run came to it.
 
 Run: .venv/bin/python benchmarks/multi.py [--reminders 10000] [--lead 45] [--counts 1 2 3]
 """
@@ -73,6 +75,22 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cluster_cpu() -> float:
+    """CPU seconds of the PostgreSQL cluster: its postmaster and every backend under it."""
+    try:
+        postmaster = int(Path(faults.PG_DIR, "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    total = cpu_seconds(postmaster)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
+                total += cpu_seconds(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
 def sent_by_owner(url: str) -> dict[str, int]:
     import sqlalchemy as sa
 
@@ -115,6 +133,7 @@ def one(count: int, *, pg_base: str, port: int, reminders: int, lead: float) -> 
                 print(f"   warning: the daemons were ready {late:.1f} s after the due time")
             time.sleep(max(0.0, due - time.monotonic() - 0.5))
             cpu0 = sum(cpu_seconds(d.proc.pid) for d in daemons)
+            pg0 = cluster_cpu()
             load0 = os.getloadavg()[0]
             first = None
             sent = 0
@@ -129,6 +148,7 @@ def one(count: int, *, pg_base: str, port: int, reminders: int, lead: float) -> 
                         raise RuntimeError(f"{d.name} exited:\n{d.tail()}")
             last = time.monotonic()
             cpu = sum(cpu_seconds(d.proc.pid) for d in daemons) - cpu0
+            pg_cpu = cluster_cpu() - pg0  # backends that exited meanwhile are not counted
             shares = sorted(sent_by_owner(url).values(), reverse=True)
             for d in daemons:
                 d.stop()
@@ -139,6 +159,7 @@ def one(count: int, *, pg_base: str, port: int, reminders: int, lead: float) -> 
                 "send_rate": reminders / (last - (first or due)),
                 "seconds": last - due,
                 "cpu_ms": cpu * 1000 / reminders,
+                "pg_ms": pg_cpu * 1000 / reminders,
                 "load": (load0 + os.getloadavg()[0]) / 2,
                 "shares": shares,  # type: ignore[dict-item]
             }
@@ -166,7 +187,10 @@ def main() -> int:
             figures[count] = f
             print(f"{count} daemon(s): {f['rate']:7.0f} messages/s due→all sent "
                   f"({f['seconds']:.1f} s), {f['send_rate']:7.0f}/s first→last sent, "
-                  f"{f['cpu_ms']:.2f} ms CPU/message in the daemons, shares {f['shares']}, "
+                  f"CPU/message {f['cpu_ms']:.2f} ms in the daemons + {f['pg_ms']:.2f} ms in "
+                f"PostgreSQL (all cores busy: at most "
+                f"{(os.cpu_count() or 1) * 1000 / (f['cpu_ms'] + f['pg_ms']):.0f}/s), "
+                f"shares {f['shares']}, "
                   f"load average {f['load']:.2f}", flush=True)  # fmt: skip
     finally:
         sink.kill()

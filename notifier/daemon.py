@@ -936,15 +936,16 @@ class Daemon:
             return
         counts = await asyncio.to_thread(store.counts, now=now)
         candidates = [counts.next_due] if counts.next_due is not None else []
-        after = self._planned_until or now
-        if self._plan_later:  # another daemon was planning: plan what it has not, soon
-            candidates.append(now + timedelta(seconds=0.5))
-            after = max(after, now)  # what was due before now is the planner's
-        upcoming = await asyncio.to_thread(
-            snap.reminders, start=after, end=now + self.options.lookahead
-        )
-        if upcoming:
-            candidates.append(upcoming[0].due_at)
+        if self._plan_later:
+            # Another daemon is planning: look again soon, for the rows it commits and to
+            # plan what it has not; the pass over every plan below can wait for that.
+            candidates.append(now + timedelta(seconds=0.2))
+        else:
+            upcoming = await asyncio.to_thread(
+                snap.reminders, start=self._planned_until or now, end=now + self.options.lookahead
+            )
+            if upcoming:
+                candidates.append(upcoming[0].due_at)
         if not candidates:
             return
         # A little late rather than early: the clock here and the timer's may differ by a hair.
