@@ -35,8 +35,13 @@ from notifier.timing_spans import (
     day_span,
     first_months,
     last_months,
+    lunar_day,
+    lunar_month,
+    lunar_year,
     month_span,
     quarter_span,
+    tet,
+    tet_season,
     third_of,
     year_span,
 )
@@ -100,14 +105,18 @@ _YS_LAST = f"(?: ?/ ?| - | {_w('nam')} | )"
 _LINKS = f" - |-| {_w('den|toi|va|hoac')} |, ?"
 _QUY = f"(?:{_w('quy')} |{_w('q')})"
 _THANG = _w("thang")
-_NGAY = f"(?:{_w('ngay')} )?(?:{_w('mung|mong')} )?"
 
 
-def _day(p: str, ys: str) -> str:
-    """ "ngày 2/12/2024", "mùng 2/9", "10", "ngày 02 tháng 12 năm 2024": groups p+d/m/y/n/z."""
+def _day(p: str, ys: str, first: bool) -> str:
+    """ "ngày 2/12/2024", "mùng 2/9", "02/12", "ngày 02 tháng 12 năm 2024": groups p+d/m/y/n/z.
+
+    A first day needs "ngày"/"mùng" or a "/month" after it; a second may be a bare number.
+    """
+    head = f"(?:{_w('ngay')} (?:{_w('mung|mong')} )?|{_w('mung|mong')} )"
+    head = f"(?:{head}|(?=[0-9][0-9]?/))" if first else f"{head}?"
     slash = f"/(?P<{p}m>{_M})(?:/(?P<{p}y>{_Y}))?"
     worded = f" {_THANG} (?P<{p}n>{_M})(?:{ys}(?P<{p}z>{_Y}))?"
-    return f"{_NGAY}(?P<{p}d>{_D})(?:{slash}|{worded})?"
+    return f"{head}(?P<{p}d>{_D})(?:{slash}|{worded})?"
 
 
 _THIRD = _w("dau|giua|cuoi")
@@ -134,13 +143,30 @@ _SHAPES = [
                           f"(?:(?P<yl>{_LINKS})(?:{_w('nam')} )?(?P<y2>{_Y}))?|{_w('nam')}")),
     ("ms", _DIGITS, f"(?P<msm>{_M})/(?P<msy>{_Y})"),
     ("dmy", _DIGITS, f"(?P<cd>{_D})(?P<cs>[-.])(?P<cm>{_M})(?P=cs)(?P<cy>{_Y})"),
-    ("d", "nm" + _DIGITS, f"{_day('a', _YS_FIRST)}(?:(?P<dl>{_LINKS}){_day('b', _YS_LAST)})?"),
+    ("d", "nm" + _DIGITS, f"{_day('a', _YS_FIRST, True)}(?:(?P<dl>{_LINKS}){_day('b', _YS_LAST, False)})?"),
     ("first", _DIGITS, f"(?P<hn>[0-9]{{1,2}}) {_THANG} (?P<hw>{_w('dau|cuoi')}) {_w('nam')}(?: (?P<hy>{_Y}))?"),
     ("half", "n", f"{_w('nua')} (?P<nw>{_w('dau|cuoi|sau')}) {_w('nam')}(?: (?P<ny>{_Y}))?"),
     ("tm", "dgcth", f"(?:(?P<tw>{_THIRD})|(?P<tt>{_w('thuong|trung|ha')}) {_w('tuan')}) {_month_tail('t')}"),
     ("tq", "dgc", f"(?P<uw>{_THIRD}) {_w('quy')} (?P<uq>{_Q})(?:{_YS_LAST}(?P<uy>{_Y}))?"),
     ("ty", "dgc", f"(?P<vw>{_THIRD}) {_w('nam')}(?: (?P<vy>{_Y}))?"),
     ("wk", "t", f"{_WEEK} {_month_tail('k')}"),
+    # lunar: "mùng 10 tháng 3 âm lịch", "tháng Chạp âm lịch năm 2023", "năm 2024 âm lịch"
+    ("lday", "nm", (f"(?:{_w('ngay')} (?:{_w('mung|mong')} )?|{_w('mung|mong')} )(?P<ld>{_D}) {_THANG} "
+                    f"(?P<lm>{_M}|{_w('gieng|chap')})(?P<ll> {_w('nhuan')})?(?:{_YS_FIRST}(?P<ly>{_Y}))?"
+                    f" {_w('am lich')}(?:{_YS_LAST}(?P<lz>{_Y}))?")),
+    ("lmonth", "t", (f"{_THANG} (?P<nm>{_M}|{_w('gieng|chap')})(?P<nl> {_w('nhuan')})?"
+                     f"(?:{_YS_FIRST}(?P<nly>{_Y}))? {_w('am lich')}(?:{_YS_LAST}(?P<nlz>{_Y}))?")),
+    ("lyear", "n", f"{_w('nam')} (?P<lyy>{_Y}) {_w('am lich')}"),
+    # Tết and the named lunar days: "Tết Nguyên đán 2025", "dịp Tết", "mùng 3 Tết", "rằm tháng Giêng"
+    ("tet", "t", f"{_w('tet')}(?: {_w('nguyen dan|am lich|co truyen')})?(?:{_YS_LAST}(?P<ety>{_Y}))?"),
+    ("tetdl", "t", f"{_w('tet duong lich')}(?:{_YS_LAST}(?P<edy>{_Y}))?"),
+    ("diptet", "dn", (f"{_w('dip|nhan dip')} {_w('tet')}(?: {_w('nguyen dan|am lich|co truyen')})?"
+                      f"(?:{_YS_LAST}(?P<dty>{_Y}))?")),
+    ("mungtet", "nm", (f"(?:{_w('ngay')} )?{_w('mung|mong')} (?P<mtd>[0-9]{{1,2}}) {_w('tet')}"
+                       f"(?:{_YS_LAST}(?P<mty>{_Y}))?")),
+    ("ram", "r", f"{_w('ram')} {_THANG} (?P<rm>{_M}|{_w('gieng|chap')})(?:{_YS_LAST}(?P<ry>{_Y}))?"),
+    ("named", "tng", (f"(?P<nd>(?:{_w('tet')} )?{_w('trung thu|nguyen tieu')}|{_w('tet doan ngo')}"
+                      f"|(?:{_w('ngay')} )?{_w('gio to')}(?: {_w('hung vuong')})?)(?:{_YS_LAST}(?P<ndy>{_Y}))?")),
     ("cont", "nt", f"(?:{_w('nhiem vu')} )?{_w('thuong xuyen')}(?: {_w('trong nam')}(?: (?P<xy>{_Y}))?)?"),
     ("rec", "dh", f"(?:{_w('dinh ky')} )?{_w('hang')} (?P<rf>{_w('nam|quy|thang|tuan')})"),
 ]  # fmt: skip
@@ -375,6 +401,77 @@ def _cover(first: Span, second: Span, link: str) -> tuple[date, date, str | None
     return start, covered, None
 
 
+_LUNAR_MONTHS = {"gieng": 1, "chap": 12}
+# Named lunar days, as timing.py's _NAMED writes them: (day, month).
+_NAMED_DAYS = {"trung thu": (15, 8), "nguyen tieu": (15, 1), "doan ngo": (5, 5), "gio to": (10, 3)}
+
+
+def _lunar_month_of(text: str) -> int:
+    return int(text) if text.isdigit() else _LUNAR_MONTHS[_fold(text)]
+
+
+def _one_year(y: str | None, z: str | None, year: int | None) -> int:
+    """The year written before or after "âm lịch" (not both), else the plan's."""
+    if y and z:
+        raise SpanError("hai năm")  # never shown: the full path reads it
+    y = y or z
+    return int(y) if y else check_year(year)  # type: ignore[arg-type]
+
+
+def _l_day(v, year):
+    d, mo, leap, y, z = v
+    return lunar_day(int(d), _lunar_month_of(mo), _one_year(y, z, year), leap=leap is not None)
+
+
+def _l_month(v, year):
+    mo, leap, y, z = v
+    return lunar_month(_lunar_month_of(mo), _one_year(y, z, year), leap=leap is not None)
+
+
+def _l_year(v, year):
+    return lunar_year(int(v[0]))
+
+
+def _tet(v, year):
+    return tet(int(v[0]) if v[0] else check_year(year))  # type: ignore[arg-type]
+
+
+def _tet_solar(v, year):
+    return day_span(1, 1, int(v[0]) if v[0] else check_year(year))  # type: ignore[arg-type]
+
+
+def _tet_season(v, year):
+    return tet_season(int(v[0]) if v[0] else check_year(year))  # type: ignore[arg-type]
+
+
+def _mung_tet(v, year):
+    return lunar_day(int(v[0]), 1, int(v[1]) if v[1] else check_year(year))  # type: ignore[arg-type]
+
+
+def _ram(v, year):
+    return lunar_day(15, _lunar_month_of(v[0]), int(v[1]) if v[1] else check_year(year))  # type: ignore[arg-type]
+
+
+def _named(v, year):
+    words = _fold(v[0]).split()
+    key = " ".join(w for w in words if w not in ("tet", "ngay", "hung", "vuong"))
+    day, month = _NAMED_DAYS[key]
+    return lunar_day(day, month, int(v[1]) if v[1] else check_year(year))  # type: ignore[arg-type]
+
+
+_LUNAR = {
+    "_lday": _l_day,
+    "_lmonth": _l_month,
+    "_lyear": _l_year,
+    "_tet": _tet,
+    "_tetdl": _tet_solar,
+    "_diptet": _tet_season,
+    "_mungtet": _mung_tet,
+    "_ram": _ram,
+    "_named": _named,
+}
+
+
 def _other(name: str, v, year: int | None) -> Span:
     """The less common single periods: halves, thirds, weeks."""
     if name == "_first":
@@ -397,6 +494,8 @@ def _other(name: str, v, year: int | None) -> Span:
         word, y = v
         base = year_span(int(y) if y else check_year(year))  # type: ignore[arg-type]
         return third_of(base, _THIRDS[_fold(word)], by_month=True)
+    if name in _LUNAR:
+        return _LUNAR[name](v, year)
     # name == "_wk"
     first, last, nth, mo, y = v
     week = 1 if first else -1 if last else int(nth) if nth.isdigit() else _WEEK_NUMBERS[_fold(nth)]

@@ -32,7 +32,8 @@ _PIECES = [
     "nộp", "báo cáo", "kết thúc", "thời hạn", "dự kiến", "đầu", "giữa", "cuối", "Cuối",
     "thượng", "trung", "hạ", "tuần", "tiên", "cùng", "thứ", "tư", "hai", "nhất", "của",
     "nửa", "sau", "thường xuyên", "Thường xuyên", "nhiệm vụ", "hằng", "hàng", "định kỳ",
-    "Tết", "âm lịch", "(", ")", "nếu có", "khi", "x",
+    "Tết", "âm lịch", "(", ")", "nếu có", "khi", "x", "Giêng", "Chạp", "nhuận", "rằm", "dịp",
+    "Nguyên đán", "Dương lịch", "Trung thu", "giỗ Tổ", "Hùng Vương", "đoan ngọ", "al",
 ]  # fmt: skip
 _GLUE = ["", " ", " ", " ", "  "]
 pieces = st.lists(st.tuples(st.sampled_from(_PIECES), st.sampled_from(_GLUE)), max_size=9).map(
@@ -58,6 +59,12 @@ _templates = st.sampled_from([
     "Thường xuyên trong năm {y}", "thường xuyên", "nhiệm vụ thường xuyên", "Thường xuyên trong năm",
     "hằng năm", "định kỳ hằng quý", "hằng tháng", "hằng tuần", "hàng năm", "từ tháng {a}, {b}/{y}",
     "xong tháng {a}/{y}", "không quá ngày {a}/{b}/{y}", "từ quý {a} đến quý {b}/{y}",
+    "mùng {a} tháng {b} âm lịch", "ngày {a} tháng Chạp năm {y} âm lịch", "tháng {a} nhuận âm lịch {y}",
+    "tháng Giêng âm lịch", "tháng {a} âm lịch năm {y}", "năm {y} âm lịch", "ngày {a} tháng {b} âm lịch {y}",
+    "Tết Nguyên đán {y}", "Tết", "dịp Tết Nguyên đán {y}", "nhân dịp Tết {y}", "Tết Dương lịch {y}",
+    "mùng {a} Tết {y}", "rằm tháng Giêng {y}", "rằm tháng {a}", "Giỗ Tổ Hùng Vương {y}",
+    "trước Tết Nguyên đán {y}", "Tết Trung thu {y}", "tết đoan ngọ", "vào dịp Tết {y}", "Tết Âm lịch",
+    "Tết Nguyên tiêu {y}", "ngày giỗ tổ", "mùng {a} tháng {b} nhuận âm lịch {y}", "tháng Chạp {y}",
 ])  # fmt: skip
 cells = st.builds(
     lambda t, a, b, y, z: t.format(a=a, b=b, y=y, z=z),
@@ -105,6 +112,8 @@ def _full_path(text: str, year: int | None, deadline: bool):
 @example("đầu Q2/2024", None, False)
 @example("tuần thứ 5 tháng 2/2023", None, False)
 @example("hằng năm", None, False)
+@example("1 tháng 1", 2024, False)  # a bare day needs "ngày" or "/month"
+@example("ngày 30 tháng Chạp năm 2024 âm lịch", None, False)
 def test_fast_path_changes_no_answer(text: str, year: int | None, deadline: bool) -> None:
     fast = parse_uncached(text, year=year, deadline=deadline)
     assert fast == _full_path(text, year, deadline)
