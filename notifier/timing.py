@@ -33,7 +33,7 @@ from enum import StrEnum
 from functools import lru_cache
 
 from notifier.text import clean, fold_ascii
-from notifier.timing_fast import ASCII_TABLE
+from notifier.timing_fast import ASCII_TABLE, MISSING_YEAR
 from notifier.timing_fast import read as fast_read
 from notifier.timing_grammar import Core, parse_core
 from notifier.timing_rules import recurrence_rule
@@ -108,7 +108,6 @@ UNRECOGNISED = (
     " “15/6/2024” hoặc “trước ngày 15/6/2024”"
 )
 _KINDS: dict[str, TimingKind] = {kind: kind for kind in TimingKind}  # value or member → member
-MISSING_YEAR = "thiếu năm: không ghi năm và không biết năm của kế hoạch (ghi rõ, ví dụ “năm 2024”)"
 _ONE_DAY = timedelta(days=1)
 
 

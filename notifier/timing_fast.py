@@ -90,9 +90,9 @@ def _w(words: str) -> str:
 # --- the shapes ----------------------------------------------------------------------------
 
 _Y = "[0-9]{4}"
-_Q = "[iI][vV]|[iI]{1,3}|[1-4]"
-_M = "0?[1-9]|1[0-2]"
-_D = "0?[1-9]|[12][0-9]|3[01]"
+_Q = "(?:[iI][vV]|[iI]{1,3}|[1-4])"
+_M = "(?:0?[1-9]|1[0-2])"
+_D = "(?:0?[1-9]|[12][0-9]|3[01])"
 _QUARTERS = {q: v for v, q in enumerate(["1", "2", "3", "4"], 1)} | {
     roman: v
     for v, r in enumerate(["i", "ii", "iii", "iv"], 1)
@@ -168,7 +168,9 @@ _SHAPES = [
     ("named", "tng", (f"(?P<nd>(?:{_w('tet')} )?{_w('trung thu|nguyen tieu')}|{_w('tet doan ngo')}"
                       f"|(?:{_w('ngay')} )?{_w('gio to')}(?: {_w('hung vuong')})?)(?:{_YS_LAST}(?P<ndy>{_Y}))?")),
     ("cont", "nt", f"(?:{_w('nhiem vu')} )?{_w('thuong xuyen')}(?: {_w('trong nam')}(?: (?P<xy>{_Y}))?)?"),
-    ("rec", "dh", f"(?:{_w('dinh ky')} )?{_w('hang')} (?P<rf>{_w('nam|quy|thang|tuan')})"),
+    ("rec", "dhtmnc", (f"(?:(?P<ra>{_w('ngay')} {_D}(?:/{_M})?|{_w('thu')} {_w('hai|ba|tu|nam|sau|bay')}"
+                       f"|{_w('chu nhat')}) )?(?:{_w('dinh ky')} )?{_w('hang|moi|theo')} "
+                       f"(?P<rf>{_w('nam|quy|thang|tuan')})")),
 ]  # fmt: skip
 _PERIOD_SHAPES = _SHAPES[:-2]
 
@@ -249,6 +251,7 @@ _FREQ = {"nam": "year", "quy": "quarter", "thang": "month", "tuan": "week"}
 _THIRDS = {"dau": 0, "giua": 1, "cuoi": 2, "thuong": 0, "trung": 1, "ha": 2}
 _WEEK_NUMBERS = {"tu": 4, "nhat": 1, "mot": 1, "hai": 2, "ba": 3, "nam": 5}
 _OPEN_END = "không ghi thời điểm kết thúc"
+MISSING_YEAR = "thiếu năm: không ghi năm và không biết năm của kế hoạch (ghi rõ, ví dụ “năm 2024”)"
 
 
 def _fold(word: str) -> str:
@@ -322,9 +325,13 @@ def read(text: str, year: int | None, deadline: bool):
             start, end = year_span(int(y) if y else check_year(year))  # type: ignore[arg-type]
             return "continuous", start, end, None, None, None
         elif name == "_rec":
-            freq = _FREQ[_fold(v[0])]
-            rule = recurrence_rule({freq}, "", before=False)[0]
-            start, end = year_span(check_year(year))  # type: ignore[arg-type]
+            anchor, freq = v
+            rule, rest = recurrence_rule({_FREQ[_fold(freq)]}, _fold(anchor or ""), before=False)
+            if rest:
+                return None
+            if year is None:
+                return "recurring", None, None, rule, MISSING_YEAR, None
+            start, end = year_span(year)
             return "recurring", start, end, rule, None, None
         else:
             start, end = _other(name, v, year)

@@ -625,10 +625,11 @@ core_like = st.lists(
 @example("ngày 10-15/4", 2024)
 @example("quý I, II", 2024)
 def test_shortcuts_change_no_answer(text: str, year: int | None) -> None:
-    """The keyword gates, the common-cell shortcut and the untokenised reading are only
-    shortcuts: with every step run, no common shortcut and always the tokens, the same."""
+    """The keyword gates, the whole-cell and common-cell shortcuts and the untokenised reading
+    are only shortcuts: with every step run, no shortcut and always the tokens, the same."""
     fast = parse_uncached(text, year=year)
-    saved = timing_module._step_words, grammar_module._FAST, grammar_module._periods
+    saved = (timing_module._step_words, grammar_module._FAST, grammar_module._periods,
+             timing_module.fast_read)  # fmt: skip
     periods = grammar_module._periods
 
     def tokens_only(text: str):
@@ -638,9 +639,11 @@ def test_shortcuts_change_no_answer(text: str, year: int | None) -> None:
         timing_module._step_words = lambda key: timing_module._STEP_WORDS  # every step runs
         grammar_module._FAST = grammar_module.re.compile(r"(?!)" + "()" * 9)  # never matches
         grammar_module._periods = tokens_only
+        timing_module.fast_read = lambda *args: None  # no whole-cell match (timing_fast)
         slow = parse_uncached(text, year=year)
     finally:
-        timing_module._step_words, grammar_module._FAST, grammar_module._periods = saved
+        (timing_module._step_words, grammar_module._FAST, grammar_module._periods,
+         timing_module.fast_read) = saved  # fmt: skip
     assert slow == fast
 
 

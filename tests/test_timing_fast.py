@@ -64,7 +64,9 @@ _templates = st.sampled_from([
     "Tết Nguyên đán {y}", "Tết", "dịp Tết Nguyên đán {y}", "nhân dịp Tết {y}", "Tết Dương lịch {y}",
     "mùng {a} Tết {y}", "rằm tháng Giêng {y}", "rằm tháng {a}", "Giỗ Tổ Hùng Vương {y}",
     "trước Tết Nguyên đán {y}", "Tết Trung thu {y}", "tết đoan ngọ", "vào dịp Tết {y}", "Tết Âm lịch",
-    "Tết Nguyên tiêu {y}", "ngày giỗ tổ", "mùng {a} tháng {b} nhuận âm lịch {y}", "tháng Chạp {y}",
+    "Tết Nguyên tiêu {y}", "ngày {a} hằng tháng", "ngày {a} hằng quý", "ngày {a}/{b} hằng năm",
+    "thứ Hai hằng tuần", "thứ tư hằng tháng", "chủ nhật hằng tuần", "theo quý", "mỗi tháng",
+    "ngày {a} định kỳ hằng tháng", "định kỳ hằng năm", "ngày {a} hằng ngày", "ngày giỗ tổ", "mùng {a} tháng {b} nhuận âm lịch {y}", "tháng Chạp {y}",
 ])  # fmt: skip
 cells = st.builds(
     lambda t, a, b, y, z: t.format(a=a, b=b, y=y, z=z),
