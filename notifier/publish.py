@@ -234,7 +234,9 @@ def build_snapshot(
         forget()  # the memos' entries would pin the build's garbage (events.forget)
 
 
-def _build_snapshot(catalog: Catalog, previous: FeedState, *, now: datetime) -> tuple[Snapshot, FeedState]:
+def _build_snapshot(
+    catalog: Catalog, previous: FeedState, *, now: datetime
+) -> tuple[Snapshot, FeedState]:
     settings = catalog.settings
     plans = [
         plan_events(
