@@ -50,6 +50,8 @@ def clean(text: str) -> str:
         )
     ):
         return text
+    if text.isprintable():  # one line, no odd spaces or marks: NFC, dashes, runs of spaces
+        return _DASHES.sub("-", " ".join(unicodedata.normalize("NFC", text).split()))
     return _clean_passes(text)
 
 
