@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,9 +28,20 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
-# A cluster of its own (faults.py and multi.py have theirs): (c) restarts it.
-os.environ.setdefault("NOTIFIER_FAULTS_PG_PORT", "54393")
-os.environ.setdefault("NOTIFIER_FAULTS_PG_DIR", "/tmp/notifier-pg-faults-tests")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# A cluster of its own ((c) restarts it) on a free port in a folder of this run's: two runs at
+# once on one machine must not stop each other's server (seen: a clone's CI run and a checkout's).
+os.environ.setdefault("NOTIFIER_FAULTS_PG_PORT", str(_free_port()))
+os.environ.setdefault(
+    "NOTIFIER_FAULTS_PG_DIR", str(Path(tempfile.gettempdir()) / f"notifier-pg-faults-{os.getpid()}")
+)
 
 import faults
 
@@ -44,6 +58,7 @@ def pg() -> Iterator[str]:
         pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
     yield faults.pg_start()
     faults.pg_stop()
+    shutil.rmtree(faults.PG_DIR, ignore_errors=True)
 
 
 def passed(result: faults.Result) -> None:
