@@ -172,7 +172,15 @@ _SHAPES = [
                        f"|{_w('chu nhat')}) )?(?:{_w('dinh ky')} )?{_w('hang|moi|theo')} "
                        f"(?P<rf>{_w('nam|quy|thang|tuan')})")),
 ]  # fmt: skip
-_PERIOD_SHAPES = _SHAPES[:-2]
+# A whole cell that only names a condition: "khi có yêu cầu", "theo chỉ đạo của UBND tỉnh"
+# (timing.py's _COND and _ON_DEMAND), checked word by word in `_condition`.
+_LETTER = "[" + "".join(_CLASS[c][1:-1] for c in sorted(_CLASS)) + "]"
+_SHAPES += [
+    ("ondemand", "tcdpkc", (f"(?:{_w('theo|tuy|can cu|dot xuat|phat sinh|chua xac dinh|chua co|khong xac dinh')}"
+                            f"|{_w('khi co yeu cau|khi can|khi phat sinh|khi co chi dao')})(?: {_LETTER}+)*")),
+    ("cond", "sknp", f"{_w('sau khi|khi|neu|phu thuoc')}(?: {_LETTER}+)*"),
+]  # fmt: skip
+_PERIOD_SHAPES = [shape for shape in _SHAPES if shape[0] not in ("cont", "rec", "ondemand", "cond")]
 
 
 def _members(c: str) -> str:
@@ -250,6 +258,10 @@ _RANGE_LINKS = frozenset({"-", "den", "toi"})
 _FREQ = {"nam": "year", "quy": "quarter", "thang": "month", "tuan": "week"}
 _THIRDS = {"dau": 0, "giua": 1, "cuoi": 2, "thuong": 0, "trung": 1, "ha": 2}
 _WEEK_NUMBERS = {"tu": 4, "nhat": 1, "mot": 1, "hai": 2, "ba": 3, "nam": 5}
+# Words of timing.py's recurrence patterns: a condition naming one is not read here.
+_RECURRENCE_WORDS = frozenset(
+    {"hang", "moi", "dinh", "ky", "lan", "nam", "quy", "thang", "tuan", "ngay", "sau", "ba", "chin"}
+) - {"sau"}
 _OPEN_END = "không ghi thời điểm kết thúc"
 MISSING_YEAR = "thiếu năm: không ghi năm và không biết năm của kế hoạch (ghi rõ, ví dụ “năm 2024”)"
 
@@ -333,6 +345,12 @@ def read(text: str, year: int | None, deadline: bool):
                 return "recurring", None, None, rule, MISSING_YEAR, None
             start, end = year_span(year)
             return "recurring", start, end, rule, None, None
+        elif name == "_ondemand" or name == "_cond":
+            if not _RECURRENCE_WORDS.isdisjoint(fold_ascii(text).split()):
+                return None  # "theo quý", "khi … hằng năm": a recurrence comes first
+            if name == "_cond":
+                return "conditional", None, None, None, text, None
+            return "undatable", None, None, None, f"không có ngày cụ thể ({text})", None
         else:
             start, end = _other(name, v, year)
     except (SpanError, TypeError):  # a period that does not exist, or no year: full path

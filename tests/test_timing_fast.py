@@ -66,7 +66,10 @@ _templates = st.sampled_from([
     "trước Tết Nguyên đán {y}", "Tết Trung thu {y}", "tết đoan ngọ", "vào dịp Tết {y}", "Tết Âm lịch",
     "Tết Nguyên tiêu {y}", "ngày {a} hằng tháng", "ngày {a} hằng quý", "ngày {a}/{b} hằng năm",
     "thứ Hai hằng tuần", "thứ tư hằng tháng", "chủ nhật hằng tuần", "theo quý", "mỗi tháng",
-    "ngày {a} định kỳ hằng tháng", "định kỳ hằng năm", "ngày {a} hằng ngày", "ngày giỗ tổ", "mùng {a} tháng {b} nhuận âm lịch {y}", "tháng Chạp {y}",
+    "ngày {a} định kỳ hằng tháng", "định kỳ hằng năm", "ngày {a} hằng ngày",
+    "khi có yêu cầu", "theo chỉ đạo của UBND tỉnh", "đột xuất", "sau khi Đề án được phê duyệt",
+    "khi được phê duyệt", "theo kế hoạch hằng năm", "khi cần thiết", "khi canh tác", "chưa rõ",
+    "chưa có", "tùy theo tình hình", "nếu có", "phụ thuộc kinh phí", "theo tháng", "khi phát sinh", "ngày giỗ tổ", "mùng {a} tháng {b} nhuận âm lịch {y}", "tháng Chạp {y}",
 ])  # fmt: skip
 cells = st.builds(
     lambda t, a, b, y, z: t.format(a=a, b=b, y=y, z=z),
