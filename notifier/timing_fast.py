@@ -259,9 +259,9 @@ _FREQ = {"nam": "year", "quy": "quarter", "thang": "month", "tuan": "week"}
 _THIRDS = {"dau": 0, "giua": 1, "cuoi": 2, "thuong": 0, "trung": 1, "ha": 2}
 _WEEK_NUMBERS = {"tu": 4, "nhat": 1, "mot": 1, "hai": 2, "ba": 3, "nam": 5}
 # Words of timing.py's recurrence patterns: a condition naming one is not read here.
-_RECURRENCE_WORDS = frozenset(
-    {"hang", "moi", "dinh", "ky", "lan", "nam", "quy", "thang", "tuan", "ngay", "sau", "ba", "chin"}
-) - {"sau"}
+_RECURRENCE_WORD = re.compile(
+    f"(?:^| ){_w('hang|moi|dinh|ky|lan|nam|quy|thang|tuan|ngay|ba|chin')}(?= |$)"
+)
 _OPEN_END = "không ghi thời điểm kết thúc"
 MISSING_YEAR = "thiếu năm: không ghi năm và không biết năm của kế hoạch (ghi rõ, ví dụ “năm 2024”)"
 
@@ -346,7 +346,7 @@ def read(text: str, year: int | None, deadline: bool):
             start, end = year_span(year)
             return "recurring", start, end, rule, None, None
         elif name == "_ondemand" or name == "_cond":
-            if not _RECURRENCE_WORDS.isdisjoint(fold_ascii(text).split()):
+            if _RECURRENCE_WORD.search(text) is not None:
                 return None  # "theo quý", "khi … hằng năm": a recurrence comes first
             if name == "_cond":
                 return "conditional", None, None, None, text, None
