@@ -802,10 +802,13 @@ class Daemon:
         if snap.config.smtp != self._smtp:
             await self._replace_mailer(snap.config)
         first = self.last_sweep is None
+        replan = self._planned_until is None or snap is not self._planned_from  # a big sweep
         began = time.perf_counter()
         report = await self._enqueue(snap)
         report.sent = await self._send()
         await self._schedule_next(snap)
+        if replan:
+            await asyncio.to_thread(trim_memory)  # what planning the whole grace window freed
         self.last_sweep = self.clock.now()
         sent = report.sent
         level = (
