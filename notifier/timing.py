@@ -6,11 +6,12 @@ Public: `TimingKind`, `Timing`, `parse_timing()`. Never raises, never guesses:
 text it cannot date gets kind `undatable` (or `conditional`) and a Vietnamese reason.
 
 How (docs/timing.md has the conventions and why):
-1. normalise once: `text.clean` (NFC, dashes, spaces) for what is stored, and an ASCII
-   key equal to `text.fold_ascii` (case, NFD/NFC, tone placement and missing
+1. most cells are one of the shapes of `timing_fast` ("Quý II/2024", "tháng 3, 4/2024",
+   "trước ngày 15/6/2024", "Thường xuyên trong năm 2024", "mùng 10 tháng 3 âm lịch",
+   "khi có yêu cầu"): one match on the text as given (or once `text.clean`ed) answers;
+2. otherwise normalise once: `text.clean` (NFC, dashes, spaces) for what is stored, and
+   an ASCII key equal to `text.fold_ascii` (case, NFD/NFC, tone placement and missing
    diacritics all fold alike), one letter per character so spans map back;
-2. the commonest whole cells ("Quý II/2024", "Trong năm 2024", "02/12/2024") are dated
-   at once by `timing_grammar.parse_common`;
 3. an ordered list of small steps takes the wrappers off the key: recurrence
    ("hằng quý"), conditions ("sau khi …", "(nếu có)", "theo chỉ đạo"), "thường xuyên",
    named lunar days and "âm lịch" — each only when the key has a word it looks for —
@@ -19,7 +20,8 @@ How (docs/timing.md has the conventions and why):
    `timing_spans` (recurrences get their RRULE from `timing_rules`); the steps'
    findings decide the kind.
 Speed (benchmarks/timing.py): the steps return plain tuples and one `Timing` is built
-per parse; the shortcuts of 2. and 3. are checked against the full path by tests.
+per parse; the shortcuts of 1. and 3. are checked against the full path by tests
+(tests/test_timing_fast.py, test_shortcuts_change_no_answer).
 Not here: working days and lunar arithmetic (workdays.py), reminders (reminders.py).
 """
 
