@@ -718,6 +718,9 @@ def _ack_record(request: Any, note: str) -> Any:
     if new:
         log.info("xác nhận %s: %s %s (liên kết %s)", claim.action, claim.unit, claim.key,
                  claim.link)
+        site = getattr(request.app.state, "site", None)
+        if site is not None:
+            site.acknowledged()  # its pages show this one at once
         return _page(f"{label}: đã ghi nhận", message="Cảm ơn Quý cơ quan/đơn vị. "
                      + _recorded(first) + " Hệ thống sẽ không nhắc việc này nữa.", facts=facts)
     return _page(f"{label}: đã ghi nhận trước đó", message=_recorded(first)

@@ -209,6 +209,11 @@ class Site:
         now, not at the next page request; ~25 MB at 1,000 plans)."""
         self._data = None
 
+    def acknowledged(self) -> None:
+        """An acknowledgement was just recorded through this process: the coordinator page
+        reads them again rather than reuse a read that says the unit has not yet."""
+        self._acks = {}
+
     # feeds and tokens
 
     def token(self, slug: str) -> str:

@@ -517,3 +517,15 @@ def test_a_delivered_reminder_link_acknowledges(tmp_path: Path) -> None:
     finally:
         daemon.stop()
         smtp.close()
+
+
+def test_the_coordinator_page_shows_an_acknowledgement_at_once(served: Served) -> None:
+    """The page reuses its read of the acknowledgements for a few seconds; recording one here
+    drops that read, so the unit that just acknowledged never shows as 'not yet'."""
+    page, note = f"/coordinators/{SNGV}", "Đã gửi bằng văn bản số 34/BC-SVHTTDL"
+    done = f"Sở Văn hóa, Thể thao và Du lịch: {note}"
+    before = _text(served.client.get(page).text)
+    assert "Báo cáo công tác đối ngoại 6 tháng đầu năm 2024" in before and done not in before
+    path = served.link("report-due", SVH)
+    assert served.client.post(path, data={"note": note}).status_code == 200
+    assert done in _text(served.client.get(page).text)
