@@ -54,6 +54,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import json
 import logging
 import math
@@ -771,12 +772,13 @@ class Daemon:
                 rebuilt = await asyncio.to_thread(cache.refresh)  # feeds (and the tokens file)
             except Exception:  # keep watching
                 log.exception("lỗi khi kiểm tra tệp đã sửa")
+            if reloader.generation != before and self._site is not None:
+                self._site.forget()  # else the pages hold the previous plans till asked
             if rebuilt or reloader.generation != before:
+                await asyncio.to_thread(gc.collect)  # the previous plans, cycles included
                 await asyncio.to_thread(trim_memory)
             if reloader.generation != before:
                 self._warn_restart_needed(reloader.current.config)
-                if self._site is not None:  # else the pages hold the previous plans till asked
-                    self._site.forget()
                 self._wake.set()  # plan again with what changed
 
     def _warn_restart_needed(self, config: Config) -> None:
