@@ -36,6 +36,7 @@ import gc
 import json
 import operator
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -387,8 +388,16 @@ def _json(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+# orjson reads integers outside 64 bits as floats; a run of 19 digits sends the text to json.
+_LONG_NUMBER = re.compile(r"[0-9]{19}")
+_LONG_NUMBER_BYTES = re.compile(rb"[0-9]{19}")
+
+
 def read_json(text: str | bytes) -> Any:
-    """JSON text → value: orjson, or json.loads for what only it reads (NaN, Infinity)."""
+    """JSON text → value: orjson, or json.loads for what only it reads exactly (integers
+    past 64 bits, which orjson turns into floats silently) or at all (NaN, Infinity)."""
+    if (_LONG_NUMBER if isinstance(text, str) else _LONG_NUMBER_BYTES).search(text):  # type: ignore[arg-type]
+        return json.loads(text)
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:

@@ -135,3 +135,13 @@ def test_values_that_are_not_plain_json_go_through_json_dumps() -> None:
     assert read_json('{"x": NaN}')["x"] != read_json('{"x": NaN}')["x"]  # json.loads reads NaN
     assert _json([float("inf")]) == "[null]"  # standard JSON (PostgreSQL refuses Infinity)
     assert json.loads(_json({"k": "Sở Ngoại vụ\u2028"})) == {"k": "Sở Ngoại vụ\u2028"}
+
+
+def test_integers_past_64_bits_read_back_exactly() -> None:
+    """orjson reads them as floats; hypothesis found −2⁶³ − 1 coming back as -9.2e18."""
+    from notifier.store import _json, read_json
+
+    for n in (-(2**63) - 1, 2**64, -(2**70), 10**30):
+        assert read_json(_json({"n": [n]})) == {"n": [n]}
+        assert read_json(_json(n).encode()) == n
+    assert read_json('{"a":"9223372036854775807"}') == {"a": "9223372036854775807"}
