@@ -34,11 +34,12 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from icalendar import Alarm, Calendar, Event as IcsEvent, vDuration, vRecur, vText
+from icalendar import Alarm, Calendar, vDuration, vRecur, vText
+from icalendar import Event as IcsEvent
 
 from notifier.events import (
     Event,
@@ -52,20 +53,21 @@ from notifier.events import (
     version_events,
 )
 from notifier.text import clean, nfc, slugify
+from notifier.units import Membership
 
 __all__ = [
-    "FeedSettings",
     "Feed",
-    "FeedVersion",
+    "FeedSettings",
     "FeedState",
+    "FeedVersion",
     "Role",
     "build_feeds",
-    "render_calendar",
-    "vevent_component",
+    "fold_line",
     "index_entries",
     "index_json",
-    "fold_line",
+    "render_calendar",
     "safe_text",
+    "vevent_component",
 ]
 
 PRODID = "-//notifier//Lich ke hoach//VI"
@@ -252,7 +254,7 @@ def _serialize(component: Calendar | IcsEvent) -> list[str]:
 
 
 def _utc(moment: datetime) -> datetime:
-    return moment.astimezone(timezone.utc).replace(microsecond=0)
+    return moment.astimezone(UTC).replace(microsecond=0)
 
 
 def _role_summary(event: Event, role: Role) -> str:
@@ -473,31 +475,6 @@ def render_calendar(
 # --- which events go where ---------------------------------------------------------
 
 
-class _Members:
-    """Resolves plan names to the directory's canonical names, following groups/successors."""
-
-    def __init__(self, directory: DirectoryLike, on: date) -> None:
-        self._directory = directory
-        self._on = on
-        self._memo: dict[str, frozenset[str]] = {}
-
-    def holders(self, name: str) -> frozenset[str]:
-        found = self._memo.get(name)
-        if found is None:
-            unit = self._directory.get(name)
-            names = {unit.name if unit else name}
-            if unit is not None:
-                names.update(u.name for u in self._directory.recipients(unit.name, self._on))
-            found = self._memo[name] = frozenset(names)
-        return found
-
-    def all(self, names: Iterable[str]) -> frozenset[str]:
-        out: set[str] = set()
-        for name in names:
-            out |= self.holders(name)
-        return frozenset(out)
-
-
 def _undated_note(undated: Sequence[Undated]) -> str:
     if not undated:
         return ""
@@ -536,7 +513,7 @@ def _drafts(
     directory: DirectoryLike,
     on: date,
 ) -> list[_Draft]:
-    members = _Members(directory, on)
+    members = Membership(directory, on)
     drafts: list[_Draft] = []
     for pe in plans:
         desc = "\n\n".join(p for p in (plan_line(pe.plan), _undated_note(pe.undated)) if p)

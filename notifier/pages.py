@@ -36,6 +36,7 @@ from notifier.events import short_summary
 from notifier.plan import Activity, Plan
 from notifier.text import clean, fold, slugify
 from notifier.timing import TimingKind
+from notifier.units import Membership
 
 __all__ = [
     "STATUSES",
@@ -118,34 +119,6 @@ def plan_label(plan: Plan) -> str:
 
 
 # --- who takes part ------------------------------------------------------------------------
-
-
-class Membership:
-    """Plan names → the canonical names they reach on `on` (itself, members, successors).
-
-    Memoised per name; one instance per (directory, day) can serve many pages.
-    """
-
-    def __init__(self, directory: Any, on: date) -> None:
-        self._directory = directory
-        self._on = on
-        self._memo: dict[str, frozenset[str]] = {}
-
-    def holders(self, name: str) -> frozenset[str]:
-        found = self._memo.get(name)
-        if found is None:
-            unit = self._directory.get(name)
-            names = {unit.name if unit is not None else _text(name)}
-            if unit is not None:
-                names.update(u.name for u in self._directory.recipients(unit.name, self._on))
-            found = self._memo[name] = frozenset(names)
-        return found
-
-    def all(self, names: Iterable[str]) -> frozenset[str]:
-        out: set[str] = set()
-        for name in names:
-            out |= self.holders(name)
-        return frozenset(out)
 
 
 def _names(resolved: Sequence[str], written: str) -> tuple[str, ...]:

@@ -2,7 +2,8 @@
 
 Owns: `Unit` (one office or a generic group), `Directory` (`get`, `closest`,
 `split` a lead/coordinating cell into units, `route`/`recipients`/`changes`: who
-receives mail on a date and why, `by_slug`, `describe`), `Split`, `Route`,
+receives mail on a date and why, `by_slug`, `describe`), `Membership` (plan names →
+the units they reach on a day, for feeds and pages), `Split`, `Route`,
 `resolve_plan()` (fills Activity.lead/.coordinating and ReportDuty.to/.owners),
 `directory_from_toml()` (the [[units]]/[[groups]] tables of an already-parsed
 config document), `format_day()` and `validity_text()` for messages.
@@ -42,6 +43,7 @@ from notifier.text import WINDOWS_DEVICES, clean, fold, fold_ascii, slugify
 
 __all__ = [
     "Directory",
+    "Membership",
     "Route",
     "Split",
     "Unit",
@@ -719,6 +721,35 @@ def _collision(written: str, unit: str, other_written: str, other_unit: str) -> 
         key="name/aliases",
         hint="Mỗi tên và tên khác (aliases) chỉ được thuộc về một đơn vị; xóa hoặc sửa một trong hai.",
     )
+
+
+class Membership:
+    """Plan names → the canonical names they reach on `on`: the unit itself, a group's
+    members, an ended unit's successors (what `recipients` follows). A name the directory
+    does not know stands for itself. Memoised per name: one instance per (directory, day)
+    serves a whole feed build or page.
+    """
+
+    def __init__(self, directory: Any, on: date) -> None:
+        self._directory = directory
+        self._on = on
+        self._memo: dict[str, frozenset[str]] = {}
+
+    def holders(self, name: str) -> frozenset[str]:
+        found = self._memo.get(name)
+        if found is None:
+            unit = self._directory.get(name)
+            names = {unit.name if unit is not None else name}
+            if unit is not None:
+                names.update(u.name for u in self._directory.recipients(unit.name, self._on))
+            found = self._memo[name] = frozenset(names)
+        return found
+
+    def all(self, names: Iterable[str]) -> frozenset[str]:
+        out: set[str] = set()
+        for name in names:
+            out |= self.holders(name)
+        return frozenset(out)
 
 
 # --- plans ------------------------------------------------------------------------------------
