@@ -36,7 +36,6 @@ import gc
 import json
 import operator
 import os
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -380,23 +379,26 @@ def _json(value: Any) -> str:
     orjson writes the same text as json.dumps(ensure_ascii=False, separators=(",", ":"))
     five times faster (a payload is ~5 kB); what it does not take as plain JSON (keys that
     are not str, integers past 64 bits) goes to json.dumps, which then accepts or refuses
-    it as before. Non-finite floats become null (standard JSON) rather than `Infinity`.
+    it as before; that text starts with a space, so that read_json reads it exactly. Non-finite floats become null (standard JSON) rather than `Infinity`.
     """
     try:
         return orjson.dumps(value, option=_ORJSON_STRICT).decode("utf-8")
-    except TypeError:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-# orjson reads integers outside 64 bits as floats; a run of 19 digits sends the text to json.
-_LONG_NUMBER = re.compile(r"[0-9]{19}")
-_LONG_NUMBER_BYTES = re.compile(rb"[0-9]{19}")
+    except TypeError:  # the leading space tells read_json to read it with json.loads
+        return " " + json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def read_json(text: str | bytes) -> Any:
-    """JSON text → value: orjson, or json.loads for what only it reads exactly (integers
-    past 64 bits, which orjson turns into floats silently) or at all (NaN, Infinity)."""
-    if (_LONG_NUMBER if isinstance(text, str) else _LONG_NUMBER_BYTES).search(text):  # type: ignore[arg-type]
+    """JSON text → value: orjson, or json.loads for what only it reads exactly or at all.
+
+    Text that `_json` wrote through json.dumps starts with a space (still JSON): it may hold
+    integers past 64 bits, which orjson would turn into floats silently. NaN and Infinity
+    (json.dumps's extensions) are refused by orjson and read by json.loads too.
+    """
+    if text[:1] in (" ", b" "):
+        return json.loads(text)
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
         return json.loads(text)
     try:
         return orjson.loads(text)
