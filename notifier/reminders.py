@@ -1295,7 +1295,7 @@ def plan_reminders(
     plans = list(plans)
     p = _Planner(directory, rules, digest or DigestRules(enabled=False), calendar, public_url,
                  deliveries, list(warnings), links, frozenset(acknowledged), frozenset(opted_out))
-    with _no_cyclic_gc():
+    with no_cyclic_gc():
         events = _events(plans, _Deadlines(deadlines, calendar, on_day_off, directory),
                          p.warnings)
         p.warnings.extend(_unreachable(directory, events))
@@ -1307,8 +1307,8 @@ def plan_reminders(
 
 
 @contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while planning.
+def no_cyclic_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while planning (and while the store enqueues).
 
     Planning builds ~10⁵ small tuples and lists that form no cycles; each allocation burst
     triggers a collection that walks every live object, which was two thirds of the
@@ -1376,9 +1376,9 @@ def due_reminders(
 
 
 def prepare(reminders: Iterable[Reminder]) -> None:
-    """Build every context and subject now, with the collector paused (see `_no_cyclic_gc`):
+    """Build every context and subject now, with the collector paused (see `no_cyclic_gc`):
     for showing a long preview or filling the outbox in one go."""
-    with _no_cyclic_gc():
+    with no_cyclic_gc():
         for r in reminders:
             r.subject  # noqa: B018 - builds the context, then the subject, and keeps both
 

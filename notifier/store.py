@@ -32,7 +32,6 @@ Not here: what to send (reminders.py), rendering (emails.py), SMTP and maildir
 from __future__ import annotations
 
 import functools
-import gc
 import json
 import operator
 import os
@@ -359,20 +358,6 @@ def _sqlite_setup(engine: Engine) -> None:
 _ORJSON_STRICT = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
-@contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
-    """Pause the cyclic collector while enqueuing: building thousands of contexts (small
-    dicts and lists, no cycles) set off collections that walked every live object, a
-    sixth of enqueue's time (reminders.prepare does the same for previews)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def _json(value: Any) -> str:
     """Compact JSON text, Vietnamese kept as UTF-8 (half the size of \\uXXXX escapes).
 
@@ -689,8 +674,10 @@ class Store:
 
         Returns how many were new.
         """
+        from notifier.reminders import no_cyclic_gc  # lazily: `notifier status` needs no planner
+
         reminders = list(reminders)
-        with _no_cyclic_gc():
+        with no_cyclic_gc():  # thousands of small contexts, no cycles
             if self._raw:
                 return self._enqueue_sqlite(reminders, now)
             return self._enqueue_core(reminders, now)
