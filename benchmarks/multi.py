@@ -21,8 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,35 +33,10 @@ os.environ.setdefault("NOTIFIER_FAULTS_PG_PORT", "54392")
 os.environ.setdefault("NOTIFIER_FAULTS_PG_DIR", "/tmp/notifier-pg-multi")
 
 import faults
+from delivery import ensure_postfix, start_sink  # the same sink the delivery benchmark uses
 
 TARGET = 1.6
 DUE = datetime.fromisoformat("2024-03-25T08:00:00+07:00")
-
-
-def tool(name: str) -> str | None:
-    return shutil.which(name) or next(
-        (p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}") if os.access(p, os.X_OK)), None
-    )
-
-
-def start_sink(port: int) -> subprocess.Popen[bytes]:
-    """Postfix's smtp-sink (Debian package postfix) on 127.0.0.1:`port`."""
-    binary = tool("smtp-sink")
-    if binary is None:
-        sys.exit("smtp-sink không có; cài gói postfix (apt-get install postfix) rồi chạy lại.")
-    user = ["-u", "nobody"] if os.geteuid() == 0 else []
-    sink = subprocess.Popen(
-        [binary, *user, f"127.0.0.1:{port}", "1024"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return sink
-        except OSError:
-            time.sleep(0.05)
-    sink.kill()
-    sys.exit("smtp-sink không khởi động được")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -176,6 +149,7 @@ def main() -> int:
     p.add_argument("--counts", type=int, nargs="+", default=[1, 2, 3])
     o = p.parse_args()
     base = faults.pg_start()
+    ensure_postfix()  # installs Debian's postfix for smtp-sink when it is missing
     port = faults.free_port()
     sink = start_sink(port)
     print(f"{o.reminders} reminders due at once; smtp-sink on 127.0.0.1:{port}; PostgreSQL "
