@@ -29,6 +29,8 @@ from notifier.text import fold_ascii
 from notifier.timing_grammar import _week
 from notifier.timing_rules import recurrence_rule
 from notifier.timing_spans import (
+    MAX_YEAR,
+    MIN_YEAR,
     Span,
     SpanError,
     check_year,
@@ -267,7 +269,9 @@ MISSING_YEAR = "thiếu năm: không ghi năm và không biết năm của kế 
 
 
 def _fold(word: str) -> str:
-    return word if word.isascii() and word.islower() else fold_ascii(word)
+    """`fold_ascii` of a word the shapes matched: each of its letters is in a class of
+    `_CLASS`, so folding is per letter (`ASCII_TABLE`), without `fold_ascii`'s passes."""
+    return word.lower() if word.isascii() else word.translate(ASCII_TABLE)
 
 
 def _dmy(d: date) -> str:
@@ -353,7 +357,9 @@ def read(text: str, year: int | None, deadline: bool):
             return "undatable", None, None, None, f"không có ngày cụ thể ({text})", None
         else:
             start, end = _other(name, v, year)
-    except (SpanError, TypeError):  # a period that does not exist, or no year: full path
+    except SpanError as exc:  # a period that does not exist
+        return _no_such_period(name, m, v, exc)
+    except (TypeError, _Unread):  # no year (check_year(None)), or read another way: full path
         return None
     note = None
     if link is not None:
@@ -379,6 +385,30 @@ def read(text: str, year: int | None, deadline: bool):
     if deadline or bound is not None:  # "within": done by the end, start kept
         return "deadline", start, end, None, note, "by"
     return ("date" if start == end else "range"), start, end, None, note, None
+
+
+def _no_such_period(name: str, m: re.Match[str], v, exc: SpanError):
+    """The full path's answer when it surely gives the same reason, else None.
+
+    One period with its years in range: the full path checks a written year first, then
+    dates the period with the same helper. Two periods: it may name the other, or say the
+    range runs backwards.
+    """
+    link_group = _LINK_GROUP.get(name)
+    if link_group is not None and m.group(link_group) is not None:
+        return None
+    for group in v:  # only a year has four digits
+        if group and len(group) == 4 and group.isdigit() and not MIN_YEAR <= int(group) <= MAX_YEAR:
+            return None
+    return "undatable", None, None, None, str(exc), None
+
+
+class _Unread(Exception):
+    """A shape matched, but the full path reads it another way."""
+
+
+# The connector group of the shapes that read two periods.
+_LINK_GROUP = {"_q": "ql", "_m": "ml", "_y": "yl", "_d": "dl"}
 
 
 def _pair_years(y1: str | None, y2: str | None, year: int | None) -> tuple[int, int]:
@@ -438,7 +468,7 @@ def _lunar_month_of(text: str) -> int:
 def _one_year(y: str | None, z: str | None, year: int | None) -> int:
     """The year written before or after "âm lịch" (not both), else the plan's."""
     if y and z:
-        raise SpanError("hai năm")  # never shown: the full path reads it
+        raise _Unread  # two years: the full path reads it
     y = y or z
     return int(y) if y else check_year(year)  # type: ignore[arg-type]
 

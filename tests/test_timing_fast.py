@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import notifier.timing as timing_module
 import notifier.timing_fast as fast_module
-from notifier.text import clean
+from notifier.text import clean, fold_ascii
 from notifier.timing import parse_uncached
 
 # Words and values the shapes are made of, a few that look alike but are not, and the
@@ -119,6 +119,9 @@ def _full_path(text: str, year: int | None, deadline: bool):
 @example("hằng năm", None, False)
 @example("1 tháng 1", 2024, False)  # a bare day needs "ngày" or "/month"
 @example("ngày 30 tháng Chạp năm 2024 âm lịch", None, False)
+@example("dịp Tết Nguyên đán 1899", None, False)  # the written year is checked first
+@example("13 tháng đầu năm 1899", None, False)
+@example("ngày 20 hằng quý", 2024, False)  # a rule that cannot be: the same reason
 def test_fast_path_changes_no_answer(text: str, year: int | None, deadline: bool) -> None:
     fast = parse_uncached(text, year=year, deadline=deadline)
     assert fast == _full_path(text, year, deadline)
@@ -140,3 +143,20 @@ def test_what_the_fast_path_reads_is_clean(text: str, year: int | None) -> None:
 def test_common_cells_take_the_fast_path(text: str) -> None:
     """The shapes are really read in one match (a test of the shortcut, not of answers)."""
     assert fast_module.read(text, 2024, False) is not None
+
+
+@pytest.mark.parametrize(
+    "text", ["31/2/2024", "tháng 4 nhuận âm lịch 2023", "TUẦN THỨ 5 THÁNG 2/2023", "ngày 20 hằng quý"]
+)
+def test_periods_that_do_not_exist_take_the_fast_path(text: str) -> None:
+    """One period that does not exist is answered in one match, with the full path's reason."""
+    found = fast_module.read(text, 2024, False)
+    assert found is not None and found[0] == "undatable"
+    assert found[4] == _full_path(text, 2024, False).reason
+
+
+def test_fold_of_matched_words_is_fold_ascii() -> None:
+    """`_fold` folds letter by letter: what `fold_ascii` gives for every letter the shapes match."""
+    letters = "".join(fast_module._CLASS[c][1:-1] for c in sorted(fast_module._CLASS))
+    assert [fast_module._fold(c) for c in letters] == [fold_ascii(c) for c in letters]
+    assert fast_module._fold("NGÀY 25 HẰNG THÁNG") == "ngay 25 hang thang"
