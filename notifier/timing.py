@@ -35,7 +35,7 @@ from enum import StrEnum
 from functools import lru_cache
 
 from notifier.text import clean, fold_ascii
-from notifier.timing_fast import ASCII_TABLE, MISSING_YEAR
+from notifier.timing_fast import ASCII_TABLE, MAX_LENGTH, MISSING_YEAR, read_loose
 from notifier.timing_fast import read as fast_read
 from notifier.timing_grammar import Core, parse_core
 from notifier.timing_rules import recurrence_rule
@@ -102,8 +102,8 @@ class Timing:
 _set = object.__setattr__
 _new = object.__new__
 
-# A timing cell is a phrase; longer text is a paragraph pasted into the wrong column.
-MAX_LENGTH = 400
+# A timing cell is a phrase (MAX_LENGTH, timing_fast): longer text is a paragraph pasted
+# into the wrong column.
 INTERNAL_ERROR = "lỗi nội bộ khi đọc thời gian"
 UNRECOGNISED = (
     "không nhận ra cách ghi thời gian; hãy ghi ví dụ “Quý II/2024”, “Tháng 10/2024”,"
@@ -145,6 +145,8 @@ def parse_uncached(text: str, *, year: int | None = None, deadline: bool = False
         try:
             if cleaned is not text:  # NFD, stray spaces, dashes: the same shapes, once clean
                 found = fast_read(cleaned, year, deadline)
+            if found is None:  # wrapped, or punctuation at the ends: still one match
+                found = read_loose(cleaned, year, deadline)
             if found is None:
                 found = _parse(cleaned, year, deadline)
         except Exception as exc:  # noqa: BLE001 - the contract is "never raises"; tests watch this
@@ -322,7 +324,7 @@ def _take_calendar(found: _Found, words: frozenset[str]) -> None:
     found.key = key
 
 
-_EDGES = " .,;:-/*\"'“”()[]…!?+&"
+_EDGES = " .,;:-/*\"'“”()[]…!?+&"  # timing_fast.read_loose strips the same
 _LEAD = re.compile(
     r"^(?:(?:du kien|thoi gian(?: thuc hien)?|thuc hien|trien khai|to chuc)\b\s*:?\s*)+", re.ASCII
 )

@@ -26,7 +26,7 @@ import unicodedata
 from datetime import date, timedelta
 
 from notifier.text import fold_ascii
-from notifier.timing_grammar import _week
+from notifier.timing_grammar import NO_YEAR, _week
 from notifier.timing_rules import recurrence_rule
 from notifier.timing_spans import (
     MAX_YEAR,
@@ -48,7 +48,7 @@ from notifier.timing_spans import (
     year_span,
 )
 
-__all__ = ["ASCII_TABLE", "read"]
+__all__ = ["ASCII_TABLE", "MAX_LENGTH", "read", "read_loose"]
 
 
 def _ascii_table() -> dict[int, str]:
@@ -172,7 +172,8 @@ _SHAPES = [
     ("cont", "nt", f"(?:{_w('nhiem vu')} )?{_w('thuong xuyen')}(?: {_w('trong nam')}(?: (?P<xy>{_Y}))?)?"),
     ("rec", "dhtmnc", (f"(?:(?P<ra>{_w('ngay')} {_D}(?:/{_M})?|{_w('thu')} {_w('hai|ba|tu|nam|sau|bay')}"
                        f"|{_w('chu nhat')}) )?(?:{_w('dinh ky')} )?{_w('hang|moi|theo')} "
-                       f"(?P<rf>{_w('nam|quy|thang|tuan')})")),
+                       f"(?P<rf>{_w('nam|quy|thang|tuan')})(?: (?:{_w('trong|giai doan')} )?(?:{_w('nam')} )?"
+                       f"(?P<rty>{_Y})(?:(?: - |-| {_w('den|toi')} )(?:{_w('nam')} )?(?P<rtz>{_Y}))?)?")),
 ]  # fmt: skip
 # A whole cell that only names a condition: "khi có yêu cầu", "theo chỉ đạo của UBND tỉnh"
 # (timing.py's _COND and _ON_DEMAND), checked word by word in `_condition`.
@@ -203,6 +204,11 @@ _FIRST = _by_first(_SHAPES)
 # How many groups each shape has: they come just before its closing "_" + name group.
 _WIDTH = {"_" + name: re.compile(p).groups for name, _, p in _SHAPES}
 _AFTER_PREFIX = _by_first(_PERIOD_SHAPES)
+_REC = re.compile(next(f"(?:{p})(?P<_rec>)" for name, _, p in _SHAPES if name == "rec"))
+_PLAIN = _by_first([shape for shape in _SHAPES if shape[0] not in ("ondemand", "cond")])
+# timing.py's: longer text is not a timing; what `_take_bound` strips off the ends.
+MAX_LENGTH = 400
+_EDGES = " .,;:-/*\"'“”()[]…!?+&"
 
 # Deadline words and fillers first (timing.py's _BY, _BEFORE, _WITHIN, then the grammar's
 # fillers), in their order, keeping per first character only what can start with it.
@@ -280,15 +286,40 @@ def _dmy(d: date) -> str:
 
 def read(text: str, year: int | None, deadline: bool):
     """The answer for a cell of one of the shapes above, or None (see the module doc)."""
-    pattern = _FIRST.get(text[:1])
-    m = pattern.fullmatch(text) if pattern is not None else None
+    if len(text) > MAX_LENGTH:  # not a timing: the full path says so
+        return None
+    found = _read(text, 0, _FIRST, year, deadline)
+    if found is None and (text[-1:] == ")" or text[:1] in _CONDITION_FIRST and ", " in text):
+        return _with_condition(text, year, deadline)
+    return found
+
+
+def read_loose(cleaned: str, year: int | None, deadline: bool):
+    """`read` of clean text that is a shape once its lines are joined or its ends stripped
+    of punctuation: "Từ tháng 3 đến\ntháng 5/2025", "- Quý II/2024;". timing.py's key and
+    `_take_bound` see it alike; only answers that do not quote the text (it is kept as is)."""
+    if "(" in cleaned or ")" in cleaned:
+        return None
+    text = cleaned.replace("\n", " ").strip(_EDGES)
+    if text == cleaned or not text:
+        return None
+    found = read(text, year, deadline)
+    return found if found is not None and found[0] not in _ECHOES else None
+
+
+def _read(text: str, pos: int, shapes: dict[str, re.Pattern[str]], year: int | None, deadline: bool):
+    """`read` of text[pos:], with `shapes` by first character."""
+    pattern = shapes.get(text[pos : pos + 1])
+    m = pattern.fullmatch(text, pos) if pattern is not None else None
     bound = opened = None
     if m is None:  # a deadline word or a filler first: "trước ngày 15/6/2024", "từ 01/6/2024"
-        pattern = _PREFIX.get(text[:1])
-        if pattern is None:
-            return None
-        prefix = pattern.match(text)
+        pattern = _PREFIX.get(text[pos : pos + 1])
+        prefix = pattern.match(text, pos) if pattern is not None else None
         if prefix is None:
+            if pos == 0 and text[:1] in _LEAD_FIRST:  # "Dự kiến …", "Thời gian: …"
+                lead = _LEAD.match(text)
+                if lead is not None:
+                    return _read(text, lead.end(), _AFTER_PREFIX, year, deadline)
             return None
         bound = prefix.lastgroup  # by | before | within, or what follows them
         if bound == "open" or bound == "open2":
@@ -298,7 +329,10 @@ def read(text: str, year: int | None, deadline: bool):
         pattern = _AFTER_PREFIX.get(text[pos : pos + 1])
         m = pattern.fullmatch(text, pos) if pattern is not None else None
         if m is None:
-            return None
+            if (bound == "before" or bound == "by") and opened is None and pos == prefix.end(bound) + 1:
+                m = _REC.fullmatch(text, pos)  # "trước ngày 15 hằng tháng"
+            if m is None:
+                return None
     name = m.lastgroup
     last = m.lastindex
     v = m.groups()[last - 1 - _WIDTH[name] : last - 1]  # the shape's own groups
@@ -340,15 +374,20 @@ def read(text: str, year: int | None, deadline: bool):
             (y,) = v
             start, end = year_span(int(y) if y else check_year(year))  # type: ignore[arg-type]
             return "continuous", start, end, None, None, None
-        elif name == "_rec":
-            anchor, freq = v
-            rule, rest = recurrence_rule({_FREQ[_fold(freq)]}, _fold(anchor or ""), before=False)
+        elif name == "_rec":  # alone, or after "trước", "chậm nhất" (timing.py's _recurring)
+            anchor, freq, first, last = v
+            before = bound == "before"
+            rule, rest = recurrence_rule({_FREQ[_fold(freq)]}, _fold(anchor or ""), before=before)
             if rest:
                 return None
-            if year is None:
-                return "recurring", None, None, rule, MISSING_YEAR, None
-            start, end = year_span(year)
-            return "recurring", start, end, rule, None, None
+            if first is None and year is None:
+                return "recurring", None, None, rule, MISSING_YEAR, bound
+            start, end = year_span(int(first) if first else year)  # type: ignore[arg-type]
+            if last is not None:
+                if last < first:
+                    return None  # backwards: the full path names it
+                end = year_span(int(last))[1]
+            return "recurring", start, end, rule, None, bound
         elif name == "_ondemand" or name == "_cond":
             if _RECURRENCE_WORD.search(text) is not None:
                 return None  # "theo quý", "khi … hằng năm": a recurrence comes first
@@ -359,7 +398,13 @@ def read(text: str, year: int | None, deadline: bool):
             start, end = _other(name, v, year)
     except SpanError as exc:  # a period that does not exist
         return _no_such_period(name, m, v, exc)
-    except (TypeError, _Unread):  # no year (check_year(None)), or read another way: full path
+    except TypeError:  # check_year(None): no year written, and no plan year
+        if year is not None:
+            raise  # a bug, not a missing year: parse_uncached takes the full path
+        if name == "_cont":  # "thiếu năm" in two wordings, by whether "trong năm" is written
+            return None
+        return "undatable", None, None, None, NO_YEAR, None
+    except _Unread:
         return None
     note = None
     if link is not None:
@@ -367,8 +412,9 @@ def read(text: str, year: int | None, deadline: bool):
         if link != "-" and link != ",":
             link = _fold(link)
         if link in _RANGE_LINKS:
-            if start > second[1]:
-                return None  # a backwards range: the full path names it
+            if start > second[1]:  # the grammar's _run says so
+                reason = f"khoảng thời gian ngược: bắt đầu {_dmy(start)} sau khi kết thúc {_dmy(second[1])}"
+                return "undatable", None, None, None, reason, None
             end = max(end, second[1])
             opened = None  # "từ A đến B" has an end
         elif opened is not None:
@@ -411,6 +457,44 @@ class _Unread(Exception):
 _LINK_GROUP = {"_q": "ql", "_m": "ml", "_y": "yl", "_d": "dl"}
 
 
+# timing.py's _LEAD: words that carry nothing before a deadline word or a period.
+_LEAD = re.compile(f"(?:{_w('du kien|thoi gian thuc hien|thoi gian|thuc hien|trien khai|to chuc')}:? )+")
+_LEAD_FIRST = frozenset(_members("d") + _members("t"))
+# A condition as timing.py's _COND and _COND_START read it, in words only (so clean):
+# "nếu có", "sau khi Đề án được phê duyệt". A recurrence word in it is read first there.
+_CONDITION = re.compile(
+    f"(?:{_w('ngay')} )?{_w('sau khi|khi|neu|tuy|theo|phu thuoc|can cu|dot xuat|phat sinh')}"
+    f"(?: {_LETTER}+)*"
+)
+_CONDITION_FIRST = frozenset("".join(_members(c) for c in "nsktpcd"))
+_ECHOES = frozenset({"conditional", "undatable"})  # kinds whose reason may quote the text
+
+
+def _with_condition(text: str, year: int | None, deadline: bool):
+    """A period with one condition: "Quý IV/2025 (nếu có)", "(nếu có)", "Sau khi …, trong
+    Quý III/2024". The period's answer becomes conditional, the condition first in the
+    reason (timing.py's _dated, _continuous, _recurring); an error stays as it is."""
+    if text[-1:] == ")":
+        cut = text.rfind("(")
+        if cut == 0:  # the whole cell in brackets: read as without them
+            inner = text[1:-1]
+            return _read(inner, 0, _FIRST, year, deadline) if "(" not in inner else None
+        if text[cut - 1 : cut] != " ":
+            return None
+        head, condition = text[: cut - 1], text[cut + 1 : -1]
+    else:
+        cut = text.find(", ")
+        head, condition = text[cut + 2 :], text[:cut]
+    if _CONDITION.fullmatch(condition) is None or _RECURRENCE_WORD.search(condition) is not None:
+        return None
+    found = _read(head, 0, _PLAIN, year, deadline)
+    if found is None or found[0] == "undatable":  # a period that does not exist: that reason
+        return found
+    _, start, end, rule, reason, bound = found
+    reason = condition if reason is None else f"{condition}; {reason}"
+    return "conditional", start, end, rule, reason, bound
+
+
 def _pair_years(y1: str | None, y2: str | None, year: int | None) -> tuple[int, int]:
     """Two periods' years: each as written, else its neighbour's, else the plan's."""
     if y2:
@@ -429,8 +513,8 @@ def _days(v, year: int | None) -> tuple[Span, Span | None, str | None] | None:
     if m1 is None:
         m1, y1 = n1, z1
     if link is None:
-        if m1 is None:
-            return None  # "ngày 15": which month? the full path asks
+        if m1 is None:  # "ngày 15": the grammar's _resolve asks which month
+            raise SpanError(f"thiếu tháng: ngày {int(d1)} của tháng nào?")
         return day_span(int(d1), int(m1), int(y1) if y1 else check_year(year)), None, None  # type: ignore[arg-type]
     if m2 is None:
         m2, y2 = n2, z2

@@ -44,7 +44,7 @@ from notifier.timing_spans import (
     year_span,
 )
 
-__all__ = ["Core", "parse_common", "parse_core"]
+__all__ = ["NO_YEAR", "Core", "parse_common", "parse_core"]
 
 _TOKEN = re.compile(r"\d+|[a-z]+|[^\sa-z\d]", re.ASCII)
 # "2-12-2024", "02.12.2024" → "2/12/2024"; "12.2024" → "12/2024". A lone "10-15" stays a range.
@@ -126,6 +126,9 @@ class Core(NamedTuple):
 
 
 # NamedTuple's own constructor is Python code; these build the same tuples in C.
+NO_YEAR = (
+    "thiếu năm: biểu thức không ghi năm và không biết năm của kế hoạch (ghi rõ, ví dụ “Quý II/2024”)"
+)
 _item = partial(tuple.__new__, _Item)
 _core = partial(tuple.__new__, Core)
 _span_of = partial(tuple.__new__, Span)
@@ -523,10 +526,7 @@ def _resolve(items: list[_Item], default_year: int | None) -> None:
             donor = _nearest(items, k, _has_year)
             year = donor.year if donor is not None else default_year
             if year is None:
-                raise SpanError(
-                    "thiếu năm: biểu thức không ghi năm và không biết năm của kế hoạch"
-                    " (ghi rõ, ví dụ “Quý II/2024”)"
-                )
+                raise SpanError(NO_YEAR)
             items[k] = item = _item((item[0], year, *item[2:]))
         check_year(item.year)  # type: ignore[arg-type]
 
