@@ -33,8 +33,9 @@ import asyncio
 import gc
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -59,6 +60,7 @@ __all__ = [
 log = logging.getLogger("notifier.delivery")
 
 RenderFn = Callable[[str, Mapping[str, Any]], Any]  # (template, context) -> emails.Rendered
+Built = Envelope | tuple[str, bool]  # build_envelope's answer: the message, or (error, permanent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +110,7 @@ def _headers(payload: Mapping[str, Any]) -> dict[str, str]:
 
 def build_envelope(
     row: OutboxRow, sender: Address, date: datetime, render: RenderFn | None = None
-) -> Envelope | tuple[str, bool]:
+) -> Built:
     """Render and compose one row: the Envelope, or (Vietnamese error, permanent).
 
     Module-level and exception-free so it can run in a worker process (`executor=`).
@@ -127,7 +129,7 @@ def _job(row: OutboxRow) -> _Job:
 
 def _build(
     job: _Job, sender: Address, date: datetime, render: RenderFn | None
-) -> Envelope | tuple[str, bool]:
+) -> Built:
     key, template, payload_json, recipients = job
     try:
         payload = read_json(payload_json) if payload_json else {}
@@ -156,7 +158,7 @@ def _build(
 
 def build_jobs(
     jobs: list[_Job], sender: Address, date: datetime, render: RenderFn | None = None
-) -> list[Envelope | tuple[str, bool]]:
+) -> list[Built]:
     """`build_envelope` for several rows: one task for a worker process.
 
     The cyclic collector is paused meanwhile: decoding and rendering make many small
@@ -249,7 +251,12 @@ def _failure(row: OutboxRow, exc: DeliveryError, *, now: datetime, policy: Retry
 
 
 class _Batch:
-    """Claimed rows, rendering in the executor (if any) from the moment they are claimed."""
+    """Claimed rows, rendering in the executor (if any) from the moment they are claimed.
+
+    When a message's rendering is not ready, this loop does not just wait: it takes back the
+    last chunk the pool has not started and renders those rows itself, one between two
+    turns of the loop. On two cores the render process was the bottleneck while this one
+    sat idle for almost half of the time (benchmarks/delivery.py)."""
 
     def __init__(
         self,
@@ -264,33 +271,72 @@ class _Batch:
         self.rows = rows
         self.mailer = mailer
         self.render = render
+        self.when = when
         self.deadline = deadline  # monotonic: start nothing after it (the lease runs out)
-        self.built: dict[int, tuple[asyncio.Future[list[Envelope | tuple[str, bool]]], int]] = {}
+        # Row id → (the chunk's future, its index), or None once taken back from the pool.
+        self.built: dict[int, tuple[asyncio.Future[list[Built]], int] | None] = {}
+        self._chunks: list[tuple[Future[list[Built]], list[OutboxRow]]] = []  # submit order
+        self._taken: deque[OutboxRow] = deque()  # taken back, not rendered yet
+        self._ready: dict[int, Built] = {}  # rendered here
         if executor is None:
             return
-        loop = asyncio.get_running_loop()
         start, sizes = 0, iter(RENDER_CHUNKS)
         while start < len(rows):
             size = next(sizes, RENDER_CHUNKS[-1])
             chunk = rows[start : start + size]
             jobs = [_job(r) for r in chunk]
-            future = loop.run_in_executor(executor, build_jobs, jobs, mailer.sender, when, render)
+            submitted = executor.submit(build_jobs, jobs, mailer.sender, when, render)
+            future = asyncio.wrap_future(submitted)
+            self._chunks.append((submitted, chunk))
             self.built.update({r.id: (future, i) for i, r in enumerate(chunk)})
             start += size
 
     async def envelope(self, row: OutboxRow, now: datetime) -> Envelope:
-        if row.id not in self.built:
-            return prepare(row, self.mailer, self.render, now=now)
-        future, index = self.built.pop(row.id)
-        envelope = (await future)[index]
-        if isinstance(envelope, tuple):
-            raise DeliveryError(envelope[0], permanent=envelope[1])
-        return envelope
+        built = self._ready.pop(row.id, None)
+        pending = self.built.pop(row.id, None)
+        if built is None:
+            if pending is None:  # no pool, or taken back and not rendered yet
+                return prepare(row, self.mailer, self.render, now=now)
+            future, index = pending
+            while not future.done() and self._render_one():
+                await asyncio.sleep(0)  # let replies and finished renders in between
+            built = (await future)[index]
+        if isinstance(built, tuple):
+            raise DeliveryError(built[0], permanent=built[1])
+        return built
+
+    def _render_one(self) -> bool:
+        """Render one row taken back from the pool here; False when there is none to take."""
+        while self._taken or self._take_back():
+            row = self._taken.popleft()
+            if row.id in self.built:  # else its turn came first and it was rendered then
+                self._ready[row.id] = build_envelope(row, self.mailer.sender, self.when,
+                                                     self.render)
+                return True
+        return False
+
+    def _take_back(self) -> bool:
+        """Cancel the last chunk the pool has not started; its rows are rendered here."""
+        if not self._chunks:
+            return False
+        submitted, chunk = self._chunks[-1]
+        # Not a chunk whose rows are already awaited (their senders hold its future), nor
+        # one the pool has started (then so has it every chunk before: it takes them in order).
+        if any(self.built.get(r.id) is None for r in chunk) or not submitted.cancel():
+            self._chunks.clear()
+            return False
+        self._chunks.pop()
+        for r in chunk:
+            self.built[r.id] = None
+        self._taken.extend(chunk)
+        return True
 
     def cancel(self) -> None:
         """Rows that were never started: their rendering is not needed."""
-        for future, _ in self.built.values():
-            future.cancel()
+        for submitted, _ in self._chunks:
+            submitted.cancel()
+        self._chunks.clear()
+        self._taken.clear()
         self.built.clear()
 
 

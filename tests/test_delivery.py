@@ -406,3 +406,41 @@ def test_unwritable_maildir_marks_nothing_sent(store: Store, tmp_path: Any) -> N
     run(lambda: drain(store, mailer, now=at(1, 10), owner="a", render=sample), mailer)
     assert store.counts(now=at(1, 10)).sent == 3
     assert len(list((tmp_path / "maildir" / "new").iterdir())) == 3
+
+
+def test_a_busy_render_pool_gives_its_last_chunks_back_to_the_sending_loop(
+    store: Store, server: SmtpServer
+) -> None:
+    """The pool's only worker is stuck on the first chunk: the loop renders the chunks it
+    has not started itself, each row once, and every message goes out once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    n = 150  # chunks of 4, 8, 16, 32, 64, 26 rows
+    store.enqueue([Rem(r.key, r.due_at, context={"n": i}) for i, r in enumerate(rems(n))],
+                  now=at(1, 0))
+    where: Counter[str] = Counter()
+    rendered: Counter[str] = Counter()
+    released = threading.Event()
+    lock = threading.Lock()
+
+    def render(template: str, context: Mapping[str, Any]) -> Rendered:
+        in_pool = threading.current_thread() is not threading.main_thread()
+        if in_pool and not where["pool"]:
+            released.wait(10)  # its first row: until the loop has rendered what it took back
+        with lock:
+            where["pool" if in_pool else "loop"] += 1
+            rendered[str(context.get("n"))] += 1
+            if where["loop"] >= 64:
+                released.set()
+        return sample(template, context)
+
+    mailer = mailer_for(server, pool=2)
+    with ThreadPoolExecutor(1) as pool:
+        result = run(
+            lambda: drain(store, mailer, now=at(2), owner="a", render=render, executor=pool,
+                          limit=n),
+            mailer,
+        )
+    assert result.sent == n and len(set(message_ids(server))) == n
+    assert where["loop"] >= 64 and where["pool"] >= 4  # both rendered, the loop the tail
+    assert sum(rendered.values()) == n and set(rendered.values()) == {1}  # each row once
