@@ -24,9 +24,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import date, timedelta
+from functools import lru_cache
 
 from notifier.text import fold_ascii
-from notifier.timing_grammar import NO_YEAR, _week
+from notifier.timing_grammar import _ERRORS, NO_YEAR, SOLAR_ONLY, _week
 from notifier.timing_rules import recurrence_rule
 from notifier.timing_spans import (
     MAX_YEAR,
@@ -144,7 +145,7 @@ _SHAPES = [
     ("y", "n" + _DIGITS, (f"(?:{_w('nam')} )?(?P<y1>{_Y})"
                           f"(?:(?P<yl>{_LINKS})(?:{_w('nam')} )?(?P<y2>{_Y}))?|{_w('nam')}")),
     ("ms", _DIGITS, f"(?P<msm>{_M})/(?P<msy>{_Y})"),
-    ("dmy", _DIGITS, f"(?P<cd>{_D})(?P<cs>[-.])(?P<cm>{_M})(?P=cs)(?P<cy>{_Y})"),
+    ("dmy", _DIGITS, f"(?P<cd>{_D})(?P<cs> ?[-.] ?)(?P<cm>{_M})(?P=cs)(?P<cy>{_Y})"),
     ("d", "nm" + _DIGITS, f"{_day('a', _YS_FIRST, True)}(?:(?P<dl>{_LINKS}){_day('b', _YS_LAST, False)})?"),
     ("first", _DIGITS, f"(?P<hn>[0-9]{{1,2}}) {_THANG} (?P<hw>{_w('dau|cuoi')}) {_w('nam')}(?: (?P<hy>{_Y}))?"),
     ("half", "n", f"{_w('nua')} (?P<nw>{_w('dau|cuoi|sau')}) {_w('nam')}(?: (?P<ny>{_Y}))?"),
@@ -169,11 +170,20 @@ _SHAPES = [
     ("ram", "r", f"{_w('ram')} {_THANG} (?P<rm>{_M}|{_w('gieng|chap')})(?:{_YS_LAST}(?P<ry>{_Y}))?"),
     ("named", "tng", (f"(?P<nd>(?:{_w('tet')} )?{_w('trung thu|nguyen tieu')}|{_w('tet doan ngo')}"
                       f"|(?:{_w('ngay')} )?{_w('gio to')}(?: {_w('hung vuong')})?)(?:{_YS_LAST}(?P<ndy>{_Y}))?")),
-    ("cont", "nt", f"(?:{_w('nhiem vu')} )?{_w('thuong xuyen')}(?: {_w('trong nam')}(?: (?P<xy>{_Y}))?)?"),
+    ("cont", "nt", f"(?:{_w('nhiem vu')} )?{_w('thuong xuyen')}(?: (?P<xt>{_w('trong nam')})(?: (?P<xy>{_Y}))?)?"),
     ("rec", "dhtmnc", (f"(?:(?P<ra>{_w('ngay')} {_D}(?:/{_M})?|{_w('thu')} {_w('hai|ba|tu|nam|sau|bay')}"
                        f"|{_w('chu nhat')}) )?(?:{_w('dinh ky')} )?{_w('hang|moi|theo')} "
                        f"(?P<rf>{_w('nam|quy|thang|tuan')})(?: (?:{_w('trong|giai doan')} )?(?:{_w('nam')} )?"
                        f"(?P<rty>{_Y})(?:(?: - |-| {_w('den|toi')} )(?:{_w('nam')} )?(?P<rtz>{_Y}))?)?")),
+]  # fmt: skip
+# Periods that cannot be, as the grammar reads them (timing_spans' or its own reason):
+# "Quý V/2024", "tháng 13/2024", "cuối tháng" (which month?), "quý II âm lịch".
+_SHAPES += [
+    ("qx", "q", f"{_QUY}(?P<xq>[vV]|0|[5-9]|[1-9][0-9])(?:{_YS_FIRST}(?P<xqy>{_Y}))?"),
+    ("mx", "t", f"{_THANG} (?P<xm>00?|1[3-9]|[2-9][0-9])(?:{_YS_FIRST}(?P<xmy>{_Y}))?"),
+    ("tmx", "dgcth", f"(?:{_THIRD}|{_w('thuong|trung|ha')} {_w('tuan')}) {_THANG}"),
+    ("tqx", "dgc", f"{_THIRD} {_w('quy')}"),
+    ("qlunar", "q", f"{_QUY}{_Q}(?:{_YS_FIRST}(?P<lqy>{_Y}))? {_w('am lich')}"),
 ]  # fmt: skip
 # A whole cell that only names a condition: "khi có yêu cầu", "theo chỉ đạo của UBND tỉnh"
 # (timing.py's _COND and _ON_DEMAND), checked word by word in `_condition`.
@@ -200,6 +210,7 @@ def _by_first(shapes: list[tuple[str, str, str]]) -> dict[str, re.Pattern[str]]:
     return {char: patterns[c] for c in firsts for char in _members(c)}
 
 
+_Shapes = dict[str, re.Pattern[str]]
 _FIRST = _by_first(_SHAPES)
 # How many groups each shape has: they come just before its closing "_" + name group.
 _WIDTH = {"_" + name: re.compile(p).groups for name, _, p in _SHAPES}
@@ -284,16 +295,6 @@ def _dmy(d: date) -> str:
     return f"{d.day}/{d.month}/{d.year}"
 
 
-def read(text: str, year: int | None, deadline: bool):
-    """The answer for a cell of one of the shapes above, or None (see the module doc)."""
-    if len(text) > MAX_LENGTH:  # not a timing: the full path says so
-        return None
-    found = _read(text, 0, _FIRST, year, deadline)
-    if found is None and (text[-1:] == ")" or text[:1] in _CONDITION_FIRST and ", " in text):
-        return _with_condition(text, year, deadline)
-    return found
-
-
 def read_loose(cleaned: str, year: int | None, deadline: bool):
     """`read` of clean text that is a shape once its lines are joined or its ends stripped
     of punctuation: "Từ tháng 3 đến\ntháng 5/2025", "- Quý II/2024;". timing.py's key and
@@ -307,8 +308,11 @@ def read_loose(cleaned: str, year: int | None, deadline: bool):
     return found if found is not None and found[0] not in _ECHOES else None
 
 
-def _read(text: str, pos: int, shapes: dict[str, re.Pattern[str]], year: int | None, deadline: bool):
-    """`read` of text[pos:], with `shapes` by first character."""
+def read(text: str, year: int | None, deadline: bool, pos: int = 0, shapes: _Shapes = _FIRST):
+    """The answer for a cell of one of the shapes above, or None (see the module doc).
+
+    `pos` and `shapes` (by first character) are for `_unmatched` and `_with_condition`.
+    """
     pattern = shapes.get(text[pos : pos + 1])
     m = pattern.fullmatch(text, pos) if pattern is not None else None
     bound = opened = None
@@ -316,11 +320,7 @@ def _read(text: str, pos: int, shapes: dict[str, re.Pattern[str]], year: int | N
         pattern = _PREFIX.get(text[pos : pos + 1])
         prefix = pattern.match(text, pos) if pattern is not None else None
         if prefix is None:
-            if pos == 0 and text[:1] in _LEAD_FIRST:  # "Dự kiến …", "Thời gian: …"
-                lead = _LEAD.match(text)
-                if lead is not None:
-                    return _read(text, lead.end(), _AFTER_PREFIX, year, deadline)
-            return None
+            return _unmatched(text, pos, shapes, year, deadline)
         bound = prefix.lastgroup  # by | before | within, or what follows them
         if bound == "open" or bound == "open2":
             opened = True
@@ -332,7 +332,7 @@ def _read(text: str, pos: int, shapes: dict[str, re.Pattern[str]], year: int | N
             if (bound == "before" or bound == "by") and opened is None and pos == prefix.end(bound) + 1:
                 m = _REC.fullmatch(text, pos)  # "trước ngày 15 hằng tháng"
             if m is None:
-                return None
+                return _unmatched(text, 0, shapes, year, deadline)
     name = m.lastgroup
     last = m.lastindex
     v = m.groups()[last - 1 - _WIDTH[name] : last - 1]  # the shape's own groups
@@ -371,13 +371,14 @@ def _read(text: str, pos: int, shapes: dict[str, re.Pattern[str]], year: int | N
             d, _, mo, y = v
             start, end = day_span(int(d), int(mo), int(y))
         elif name == "_cont":
-            (y,) = v
-            start, end = year_span(int(y) if y else check_year(year))  # type: ignore[arg-type]
+            in_year, y = v
+            if y is None and year is None:  # two wordings, by whether "trong năm" is written
+                return "undatable", None, None, None, MISSING_YEAR if in_year is None else NO_YEAR, None
+            start, end = year_span(int(y) if y else year)  # type: ignore[arg-type]
             return "continuous", start, end, None, None, None
         elif name == "_rec":  # alone, or after "trước", "chậm nhất" (timing.py's _recurring)
             anchor, freq, first, last = v
-            before = bound == "before"
-            rule, rest = recurrence_rule({_FREQ[_fold(freq)]}, _fold(anchor or ""), before=before)
+            rule, rest = _rule(_FREQ[_fold(freq)], _fold(anchor) if anchor else "", bound == "before")
             if rest:
                 return None
             if first is None and year is None:
@@ -389,11 +390,13 @@ def _read(text: str, pos: int, shapes: dict[str, re.Pattern[str]], year: int | N
                 end = year_span(int(last))[1]
             return "recurring", start, end, rule, None, bound
         elif name == "_ondemand" or name == "_cond":
-            if _RECURRENCE_WORD.search(text) is not None:
+            if _RECURRENCE_WORD.search(text) is not None or len(text) > MAX_LENGTH:
                 return None  # "theo quý", "khi … hằng năm": a recurrence comes first
             if name == "_cond":
                 return "conditional", None, None, None, text, None
             return "undatable", None, None, None, f"không có ngày cụ thể ({text})", None
+        elif name in _IMPOSSIBLE:
+            _impossible(name, v, year)
         else:
             start, end = _other(name, v, year)
     except SpanError as exc:  # a period that does not exist
@@ -401,8 +404,6 @@ def _read(text: str, pos: int, shapes: dict[str, re.Pattern[str]], year: int | N
     except TypeError:  # check_year(None): no year written, and no plan year
         if year is not None:
             raise  # a bug, not a missing year: parse_uncached takes the full path
-        if name == "_cont":  # "thiếu năm" in two wordings, by whether "trong năm" is written
-            return None
         return "undatable", None, None, None, NO_YEAR, None
     except _Unread:
         return None
@@ -436,17 +437,47 @@ def _read(text: str, pos: int, shapes: dict[str, re.Pattern[str]], year: int | N
 def _no_such_period(name: str, m: re.Match[str], v, exc: SpanError):
     """The full path's answer when it surely gives the same reason, else None.
 
-    One period with its years in range: the full path checks a written year first, then
-    dates the period with the same helper. Two periods: it may name the other, or say the
-    range runs backwards.
+    A recurrence: its rule is made first, then its years read (timing.py's _recurring).
+    One period: the grammar checks a written year first, then dates the period with the
+    same helper. Two periods: it may name the other, or say the range runs backwards.
     """
+    if name == "_rec":
+        return "undatable", None, None, None, str(exc), None
     link_group = _LINK_GROUP.get(name)
     if link_group is not None and m.group(link_group) is not None:
         return None
-    for group in v:  # only a year has four digits
-        if group and len(group) == 4 and group.isdigit() and not MIN_YEAR <= int(group) <= MAX_YEAR:
-            return None
+    years = [group for group in v if group and len(group) == 4 and group.isdigit()]
+    if len(years) > 1:
+        return None
+    if years and not MIN_YEAR <= int(years[0]) <= MAX_YEAR:
+        try:
+            check_year(int(years[0]))
+        except SpanError as first:
+            exc = first
     return "undatable", None, None, None, str(exc), None
+
+
+# Shapes of periods that cannot be: `_impossible` raises the grammar's reason.
+_IMPOSSIBLE = frozenset({"_qx", "_mx", "_tmx", "_tqx", "_qlunar"})
+
+
+def _impossible(name: str, v, year: int | None) -> None:
+    if name == "_tmx":
+        raise SpanError(_ERRORS["e_thm"])
+    if name == "_tqx":
+        raise SpanError(_ERRORS["e_thq"])
+    y = int(v[-1]) if v[-1] else check_year(year)  # type: ignore[arg-type]  # the year first
+    if name == "_qx":
+        written = _fold(v[0])
+        quarter_span(int(written) if written.isdigit() else 5, y, written=written)
+    elif name == "_mx":
+        month_span(int(v[0]), y)
+    raise SpanError(SOLAR_ONLY)  # "_qlunar", and what the helpers above raise
+
+
+@lru_cache(maxsize=256)  # pure: a handful of (frequency, day) pairs in a plan
+def _rule(freq: str, anchor: str, before: bool) -> tuple[str, str]:
+    return recurrence_rule({freq}, anchor, before=before)
 
 
 class _Unread(Exception):
@@ -467,7 +498,34 @@ _CONDITION = re.compile(
     f"(?: {_LETTER}+)*"
 )
 _CONDITION_FIRST = frozenset("".join(_members(c) for c in "nsktpcd"))
+# A delay after an event (timing.py's _RELATIVE before a condition that names one).
+_AFTER_EVENT = re.compile(
+    f"(?:(?:{_alt(_BY_WORDS)})(?: {_w('la')})? |{_w('truoc')} )?(?:{_w('trong')} (?:{_w('vong')} )?)?"
+    f"[0-9]{{1,3}} {_w('ngay|tuan|thang|nam')}(?: {_w('lam viec')})?(?: {_w('ke tu')})? "
+    f"({_w('sau khi|khi|neu|phu thuoc')}(?: {_LETTER}+)*)"
+)
+_ON_DEMAND = re.compile(f"{_w('khi co yeu cau|khi can|khi phat sinh|khi co chi dao')}(?: |$)")
 _ECHOES = frozenset({"conditional", "undatable"})  # kinds whose reason may quote the text
+
+
+def _unmatched(text: str, pos: int, shapes: _Shapes, year: int | None, deadline: bool):
+    """`read`'s last tries on a whole cell (pos 0): after lead words ("Dự kiến …",
+    "Thời gian: …"), then with one condition (not inside another, `_PLAIN`)."""
+    if pos or shapes is _AFTER_PREFIX or len(text) > MAX_LENGTH:
+        return None  # after lead words already; or not a timing: the full path says so
+    found = None
+    if text[:1] in _LEAD_FIRST:
+        lead = _LEAD.match(text)
+        if lead is not None:
+            found = read(text, year, deadline, lead.end(), _AFTER_PREFIX)
+    if found is not None or shapes is not _FIRST:
+        return found
+    if text[-1:] == ")" or text[:1] in _CONDITION_FIRST and ", " in text:
+        return _with_condition(text, year, deadline)
+    m = _AFTER_EVENT.fullmatch(text)  # "chậm nhất 30 ngày sau khi được phê duyệt"
+    if m is None or _ON_DEMAND.match(m.group(1)) or _RECURRENCE_WORD.search(m.group(1)):
+        return None
+    return "conditional", None, None, None, text, None  # timing.py's _without_span
 
 
 def _with_condition(text: str, year: int | None, deadline: bool):
@@ -478,8 +536,8 @@ def _with_condition(text: str, year: int | None, deadline: bool):
         cut = text.rfind("(")
         if cut == 0:  # the whole cell in brackets: read as without them
             inner = text[1:-1]
-            return _read(inner, 0, _FIRST, year, deadline) if "(" not in inner else None
-        if text[cut - 1 : cut] != " ":
+            return read(inner, year, deadline) if "(" not in inner else None
+        if cut < 0 or text[cut - 1 : cut] != " ":
             return None
         head, condition = text[: cut - 1], text[cut + 1 : -1]
     else:
@@ -487,7 +545,7 @@ def _with_condition(text: str, year: int | None, deadline: bool):
         head, condition = text[cut + 2 :], text[:cut]
     if _CONDITION.fullmatch(condition) is None or _RECURRENCE_WORD.search(condition) is not None:
         return None
-    found = _read(head, 0, _PLAIN, year, deadline)
+    found = read(head, year, deadline, 0, _PLAIN)
     if found is None or found[0] == "undatable":  # a period that does not exist: that reason
         return found
     _, start, end, rule, reason, bound = found

@@ -44,7 +44,7 @@ from notifier.timing_spans import (
     year_span,
 )
 
-__all__ = ["NO_YEAR", "Core", "parse_common", "parse_core"]
+__all__ = ["NO_YEAR", "SOLAR_ONLY", "Core", "parse_common", "parse_core"]
 
 _TOKEN = re.compile(r"\d+|[a-z]+|[^\sa-z\d]", re.ASCII)
 # "2-12-2024", "02.12.2024" → "2/12/2024"; "12.2024" → "12/2024". A lone "10-15" stays a range.
@@ -129,6 +129,7 @@ class Core(NamedTuple):
 NO_YEAR = (
     "thiếu năm: biểu thức không ghi năm và không biết năm của kế hoạch (ghi rõ, ví dụ “Quý II/2024”)"
 )
+SOLAR_ONLY = "quý, nửa năm và phần của năm chỉ tính theo dương lịch; bỏ chữ “âm lịch”"
 _item = partial(tuple.__new__, _Item)
 _core = partial(tuple.__new__, Core)
 _span_of = partial(tuple.__new__, Span)
@@ -573,7 +574,7 @@ def _span(item: _Item, lunar_all: bool, year: int) -> Span:
     if unit == "year":
         return lunar_year(year)
     if lunar:
-        raise SpanError("quý, nửa năm và phần của năm chỉ tính theo dương lịch; bỏ chữ “âm lịch”")
+        raise SpanError(SOLAR_ONLY)
     if unit == "first":
         return first_months(item.value, year)
     if unit == "last":

@@ -94,6 +94,13 @@ _templates = st.sampled_from([
     "hằng tháng từ năm {y}", "thứ hai hằng tuần năm {y} đến năm {z}", "hằng năm giai đoạn {y} - {a}",
     "ngày {a}", "mùng {a}", "ngày {a}-{b}", "trước ngày {a}", "ngày {a} và {b}", "tháng {a} - tháng {b}/{y}",
     "từ ngày {a}/{b} đến ngày 1/1/{y}", "quý {a} - quý {b}", "năm {z} - {y}", "Quý {a}, {b}",
+    # periods that cannot be, a delay after an event
+    "Quý {a} âm lịch", "quý {a}/{y} âm lịch", "Q{a} năm {y} âm lịch", "cuối tháng", "thượng tuần tháng", "giữa quý",
+    "trước cuối tháng", "từ cuối quý", "cuối tháng (nếu có)", "Quý 5/{y}", "Quý 12", "Q0/{y}", "QV/{y}",
+    "tháng 00/{y}", "tháng {a}{b}/{y}", "quý {a}{b} năm {y}", "Thường xuyên trong năm", "nhiệm vụ thường xuyên",
+    "chậm nhất {a} ngày sau khi được phê duyệt", "trong vòng {a} ngày làm việc kể từ khi ký", "{a} tháng sau khi có vốn",
+    "trước {a} tuần khi khai mạc", "chậm nhất là {a} năm sau khi xong", "{a} ngày khi có yêu cầu", "{a} ngày khi cần",
+    "{a} ngày sau khi có kế hoạch hằng năm", "{a} ngày theo chỉ đạo", "chậm nhất {a} ngày", "{a} ngày ngày sau khi ký",
 ])  # fmt: skip
 cells = st.builds(
     lambda t, a, b, y, z: t.format(a=a, b=b, y=y, z=z),
