@@ -811,10 +811,10 @@ def scenario_smtp(
         assert run.sink is not None
         daemon = run.start("d1", sweep=2.0)
         wait_until(lambda: run.arrived() >= len(run.want) // 3, timeout, daemons=[daemon])
+        mark = daemon.mark()  # before: the daemon may notice while the sink is still stopping
         run.sink.down()
         went = time.monotonic()
         before = run.arrived()
-        mark = daemon.mark()
         daemon.wait_for("không gửi được tới máy chủ thư", timeout=60, after=mark)
         noticed = time.monotonic() - went
         time.sleep(max(0.0, down - (time.monotonic() - went)))

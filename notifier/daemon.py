@@ -66,6 +66,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -73,7 +74,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from notifier.clock import TZ, Clock
-from notifier.delivery import BatchResult, RetryPolicy, send_batch
+from notifier.delivery import BatchResult, RetryPolicy, drain, send_batch
 from notifier.errors import ConfigError, DeliveryError, Problem, UserError
 
 if TYPE_CHECKING:
@@ -452,15 +453,17 @@ class _Watched:
         self.concurrency = int(getattr(inner, "concurrency", 1))
         self.unreachable = 0
         self.through = 0
+        self.streak = 0  # unreachable failures in a row
         self.error = ""
 
     def begin(self) -> None:
-        """Start counting for a new batch."""
-        self.unreachable = self.through = 0
+        """Start counting for a new run of batches."""
+        self.unreachable = self.through = self.streak = 0
 
     @property
     def down(self) -> bool:
-        return self.unreachable > 0 and self.through == 0
+        """Nothing through since begin(), or every connection failed twice in a row since."""
+        return (self.unreachable > 0 and self.through == 0) or self.streak >= 2 * self.concurrency
 
     async def send(self, sender: str, recipients: Sequence[str], data: bytes) -> str:
         try:
@@ -468,9 +471,11 @@ class _Watched:
         except DeliveryError as exc:
             if not exc.permanent and getattr(exc, "code", None) is None:
                 self.unreachable += 1
+                self.streak += 1
                 self.error = str(exc)
             raise
         self.through += 1
+        self.streak = 0
         return reply
 
     async def close(self) -> None:
@@ -492,14 +497,25 @@ class DaemonOptions:
     lookahead: timedelta = timedelta(days=1)  # how far ahead the next wake-up is looked for
     catch_up_limit: timedelta = timedelta(days=366)  # planning after a long stop goes this far back
     shutdown_timeout: float = 5.0  # for open HTTP connections
+    # Processes that render and compose mail while this one sends (None: one per core beyond
+    # the first; 0: render here). On two cores one halves a big batch's sending time.
+    render_processes: int | None = None
 
     @classmethod
-    def from_seconds(cls, *, sweep: float, lease: float, retry: float) -> DaemonOptions:
-        """`notifier run --sweep --lease --retry`: the first retry after `retry` seconds,
-        doubling up to an hour (or `retry`, if longer)."""
+    def from_seconds(
+        cls, *, sweep: float, lease: float, retry: float, render_processes: int | None = None
+    ) -> DaemonOptions:
+        """`notifier run --sweep --lease --retry --render-processes`: the first retry after
+        `retry` seconds, doubling up to an hour (or `retry`, if longer)."""
         first = timedelta(seconds=retry)
         policy = RetryPolicy(first=first, longest=max(first, RetryPolicy().longest))
-        return cls(sweep=sweep, lease=timedelta(seconds=lease), retry=policy)
+        return cls(sweep=sweep, lease=timedelta(seconds=lease), retry=policy,
+                   render_processes=render_processes)
+
+    def render_pool_size(self) -> int:
+        if self.render_processes is not None:
+            return max(self.render_processes, 0)
+        return min(max((os.cpu_count() or 1) - 1, 0), 4)
 
 
 @dataclass
@@ -541,6 +557,7 @@ class Daemon:
         self.last_error = ""
         self._mailer: Mailer | None = None
         self._transport: _Watched | None = None
+        self._pool: Executor | None = None  # render processes (delivery.warm_up), or none
         self._smtp: Any = None  # the [smtp] section the mailer was made from
         self._down = False
         self._probe = 0.0
@@ -632,6 +649,9 @@ class Daemon:
         if self._mailer is not None:
             with contextlib.suppress(Exception):
                 await self._mailer.close()
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
         if self.store is not None:
             self.store.close()
         if self._server_task is not None:
@@ -911,21 +931,44 @@ class Daemon:
             if probe.claimed:
                 _log(logging.INFO, "máy chủ thư hoạt động trở lại", transport=transport.description)
                 await asyncio.to_thread(store.retry_now, now=self.clock.now())
-        while not self._stopping.is_set():
-            transport.begin()
-            result = await send_batch(
-                store, mailer, now=self.clock.now(), limit=self.options.batch, **options
-            )
-            total.add(result)
-            if transport.down:
-                self._down = True
-                self._probe = self.options.retry.first.total_seconds()
-                _log(logging.WARNING, "không gửi được tới máy chủ thư; thư chờ và được thử lại",
-                     error=transport.error, transport=transport.description)  # fmt: skip
-                break
-            if result.claimed == 0 or result.claimed == result.released:
-                break
+        if self._stopping.is_set():
+            return total
+        # Batch after batch, the next claimed and rendering while one is sent; the rows not
+        # started go back once the server cannot be reached (or the daemon stops).
+        transport.begin()
+        result = await drain(
+            store, mailer, now=self.clock.now, owner=self.owner, limit=self.options.batch,
+            lease=self.options.lease, policy=self.options.retry, executor=self._render_pool(),
+            stop=lambda: self._stopping.is_set() or transport.down,
+        )  # fmt: skip
+        total.add(result)
+        if transport.down:
+            self._down = True
+            self._probe = self.options.retry.first.total_seconds()
+            _log(logging.WARNING, "không gửi được tới máy chủ thư; thư chờ và được thử lại",
+                 error=transport.error, transport=transport.description)  # fmt: skip
         return total
+
+    def _render_pool(self) -> Executor | None:
+        """The render processes, started with the first mail (a broken pool is replaced)."""
+        size = self.options.render_pool_size()
+        if size == 0:
+            return None
+        if self._pool is not None and not getattr(self._pool, "_broken", False):
+            return self._pool
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        from notifier.delivery import warm_up
+
+        if self._pool is not None:
+            _log(logging.WARNING, "tiến trình dựng thư dừng bất thường; khởi động lại")
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        # spawn, not fork: this process has threads (the HTTP server, to_thread workers).
+        self._pool = ProcessPoolExecutor(
+            size, mp_context=multiprocessing.get_context("spawn"), initializer=warm_up
+        )
+        return self._pool
 
     async def _schedule_next(self, snap: Snapshot) -> None:
         """The timer for the next due reminder, retry or probe (the periodic sweep stays)."""

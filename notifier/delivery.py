@@ -35,7 +35,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from concurrent.futures import Executor, Future
+from concurrent.futures import BrokenExecutor, Executor, Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -285,7 +285,11 @@ class _Batch:
             size = next(sizes, RENDER_CHUNKS[-1])
             chunk = rows[start : start + size]
             jobs = [_job(r) for r in chunk]
-            submitted = executor.submit(build_jobs, jobs, mailer.sender, when, render)
+            try:
+                submitted = executor.submit(build_jobs, jobs, mailer.sender, when, render)
+            except BrokenExecutor:  # the rest are rendered here (the daemon starts a new pool)
+                log.warning("tiến trình dựng thư dừng bất thường; dựng thư tại chỗ")
+                break
             future = asyncio.wrap_future(submitted)
             self._chunks.append((submitted, chunk))
             self.built.update({r.id: (future, i) for i, r in enumerate(chunk)})
@@ -300,7 +304,11 @@ class _Batch:
             future, index = pending
             while not future.done() and self._render_one():
                 await asyncio.sleep(0)  # let replies and finished renders in between
-            built = (await future)[index]
+            try:
+                built = (await future)[index]
+            except BrokenExecutor:  # a render process died (killed, out of memory): here, then
+                log.warning("tiến trình dựng thư dừng bất thường; dựng thư tại chỗ")
+                return prepare(row, self.mailer, self.render, now=now)
         if isinstance(built, tuple):
             raise DeliveryError(built[0], permanent=built[1])
         return built

@@ -633,3 +633,44 @@ def test_leases_of_dead_processes_on_this_host_come_back_at_once(store: Store) -
         f"{host}:{os.getppid()}:alive",
         f"elsewhere.example.org:{finished.pid}:far",  # another host: its lease must run out
     }
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is `pid` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+@pytest.mark.slow
+def test_a_killed_render_process_is_replaced_and_nothing_is_lost(
+    tmp_path: Path, server: SmtpServer, start: Callable[..., Daemon]
+) -> None:
+    first, then = units(6), units(6, start=7)
+    write_project(tmp_path, server.port, [(u, OPENS) for u in first])
+    daemon = start(args=("--render-processes", "1")).ready()
+    wait_received(server, len(first), daemon)
+    workers = _children(daemon.proc.pid)
+    assert workers, "no render process"
+    for pid in workers:
+        os.kill(pid, signal.SIGKILL)
+    mark = len(daemon.lines)
+    write_project(tmp_path, server.port, [(u, OPENS) for u in first + then])  # six more due now
+    daemon.wait_for("đã nạp lại cấu hình và lịch", after=mark)
+    wait_received(server, len(first) + len(then), daemon)
+    daemon.wait_for("tiến trình dựng thư dừng bất thường", after=mark)
+    replaced = _children(daemon.proc.pid)
+    assert replaced and not set(replaced) & set(workers), "the render process was not replaced"
+    assert daemon.stop()[0] == 0
+    assert_once_each(server, first + then)
+    deadline = time.monotonic() + 5  # the render processes stop with the daemon
+    while (left := [p for p in replaced if Path(f"/proc/{p}").exists()]) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.1)
+    assert not left, [Path(f"/proc/{p}/cmdline").read_bytes() for p in left]

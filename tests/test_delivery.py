@@ -444,3 +444,28 @@ def test_a_busy_render_pool_gives_its_last_chunks_back_to_the_sending_loop(
     assert result.sent == n and len(set(message_ids(server))) == n
     assert where["loop"] >= 64 and where["pool"] >= 4  # both rendered, the loop the tail
     assert sum(rendered.values()) == n and set(rendered.values()) == {1}  # each row once
+
+
+def test_a_render_process_that_dies_leaves_its_rows_to_the_sending_loop(
+    store: Store, server: SmtpServer
+) -> None:
+    import multiprocessing
+    import os
+    import signal
+    from concurrent.futures import ProcessPoolExecutor
+
+    good = [
+        Rem(f"k/{i}", at(1, 8, i), template="test", context=template_context(f"k/{i}", i))
+        for i in range(30)
+    ]
+    store.enqueue(good, now=at(1, 0))
+    mailer = mailer_for(server, pool=2)
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pool.submit(time.sleep, 0).result()  # started
+        for pid in list(pool._processes):  # type: ignore[attr-defined]
+            os.kill(pid, signal.SIGKILL)
+        result = run(
+            lambda: drain(store, mailer, now=at(2), owner="a", executor=pool, limit=10), mailer
+        )
+    assert (result.sent, result.failed) == (30, 0)
+    assert Counter(message_ids(server)) == Counter(store.get(r.key).message_id for r in good)  # type: ignore[union-attr]
