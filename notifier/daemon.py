@@ -497,9 +497,13 @@ class DaemonOptions:
     lookahead: timedelta = timedelta(days=1)  # how far ahead the next wake-up is looked for
     catch_up_limit: timedelta = timedelta(days=366)  # planning after a long stop goes this far back
     shutdown_timeout: float = 5.0  # for open HTTP connections
-    # Processes that render and compose mail while this one sends (None: one per core beyond
-    # the first; 0: render here). On two cores one halves a big batch's sending time.
+    # Processes that render and compose mail while this one sends (0: render here). None:
+    # one per core beyond the first, started when at least `render_burst` messages are due
+    # (a few render here sooner than a process starts). A pool idle for `render_idle`
+    # seconds is stopped: a daemon waiting for tomorrow's 08:00 holds no idle processes.
     render_processes: int | None = None
+    render_burst: int = 100
+    render_idle: float = 120.0
 
     @classmethod
     def from_seconds(
@@ -512,9 +516,12 @@ class DaemonOptions:
         return cls(sweep=sweep, lease=timedelta(seconds=lease), retry=policy,
                    render_processes=render_processes)
 
-    def render_pool_size(self) -> int:
+    def render_pool_size(self, due: int) -> int:
+        """Render processes for a run with `due` messages waiting (0: none)."""
         if self.render_processes is not None:
             return max(self.render_processes, 0)
+        if due < self.render_burst:
+            return 0
         return min(max((os.cpu_count() or 1) - 1, 0), 4)
 
 
@@ -558,6 +565,7 @@ class Daemon:
         self._mailer: Mailer | None = None
         self._transport: _Watched | None = None
         self._pool: Executor | None = None  # render processes (delivery.warm_up), or none
+        self._pool_used = 0.0  # monotonic time its last run of batches ended
         self._smtp: Any = None  # the [smtp] section the mailer was made from
         self._down = False
         self._probe = 0.0
@@ -649,9 +657,7 @@ class Daemon:
         if self._mailer is not None:
             with contextlib.suppress(Exception):
                 await self._mailer.close()
-        if self._pool is not None:
-            pool, self._pool = self._pool, None
-            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+        await self._retire_pool(idle=0.0)
         if self.store is not None:
             self.store.close()
         if self._server_task is not None:
@@ -828,6 +834,7 @@ class Daemon:
         began = time.perf_counter()
         report = await self._enqueue(snap)
         report.sent = await self._send()
+        await self._retire_pool(idle=self.options.render_idle)
         await self._schedule_next(snap)
         if replan:
             await asyncio.to_thread(trim_memory)  # what planning the whole grace window freed
@@ -935,12 +942,17 @@ class Daemon:
             return total
         # Batch after batch, the next claimed and rendering while one is sent; the rows not
         # started go back once the server cannot be reached (or the daemon stops).
+        # (Also when nothing is due: claiming takes back the rows of a daemon that died.)
+        due = (await asyncio.to_thread(store.counts, now=self.clock.now())).due
+        pool = self._render_pool(due)
         transport.begin()
         result = await drain(
             store, mailer, now=self.clock.now, owner=self.owner, limit=self.options.batch,
-            lease=self.options.lease, policy=self.options.retry, executor=self._render_pool(),
+            lease=self.options.lease, policy=self.options.retry, executor=pool,
             stop=lambda: self._stopping.is_set() or transport.down,
         )  # fmt: skip
+        if pool is not None:
+            self._pool_used = time.monotonic()
         total.add(result)
         if transport.down:
             self._down = True
@@ -949,9 +961,10 @@ class Daemon:
                  error=transport.error, transport=transport.description)  # fmt: skip
         return total
 
-    def _render_pool(self) -> Executor | None:
-        """The render processes, started with the first mail (a broken pool is replaced)."""
-        size = self.options.render_pool_size()
+    def _render_pool(self, due: int) -> Executor | None:
+        """The render processes for `due` messages, started if need be (a broken pool is
+        replaced); None when they render here."""
+        size = self.options.render_pool_size(due)
         if size == 0:
             return None
         if self._pool is not None and not getattr(self._pool, "_broken", False):
@@ -969,6 +982,13 @@ class Daemon:
             size, mp_context=multiprocessing.get_context("spawn"), initializer=warm_up
         )
         return self._pool
+
+    async def _retire_pool(self, *, idle: float) -> None:
+        """Stop the render processes once they have had nothing to do for `idle` seconds."""
+        if self._pool is None or time.monotonic() - self._pool_used < idle:
+            return
+        pool, self._pool = self._pool, None
+        await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
 
     async def _schedule_next(self, snap: Snapshot) -> None:
         """The timer for the next due reminder, retry or probe (the periodic sweep stays)."""

@@ -674,3 +674,34 @@ def test_a_killed_render_process_is_replaced_and_nothing_is_lost(
     ):
         time.sleep(0.1)
     assert not left, [Path(f"/proc/{p}/cmdline").read_bytes() for p in left]
+
+
+def test_render_processes_start_for_a_burst_and_stop_once_idle(tmp_path: Path) -> None:
+    from notifier.daemon import Daemon as Notifier
+    from notifier.daemon import DaemonOptions
+
+    auto = DaemonOptions()
+    assert auto.render_pool_size(auto.render_burst - 1) == 0  # a few: rendered in the loop
+    assert auto.render_pool_size(auto.render_burst) == min(max((os.cpu_count() or 1) - 1, 0), 4)
+    assert DaemonOptions(render_processes=2).render_pool_size(0) == 2  # asked for: always
+    assert DaemonOptions(render_processes=0).render_pool_size(10**6) == 0
+
+    daemon = Notifier(
+        tmp_path / "config.toml",
+        clock=FixedClock(datetime.fromisoformat(NOW)),
+        options=DaemonOptions(render_processes=1),
+    )
+
+    async def go() -> None:
+        pool = daemon._render_pool(1)
+        assert pool is not None and daemon._render_pool(1) is pool  # kept between runs
+        assert pool.submit(int, "7").result() == 7
+        daemon._pool_used = time.monotonic()
+        await daemon._retire_pool(idle=60)
+        assert daemon._pool is pool
+        await daemon._retire_pool(idle=0)
+        assert daemon._pool is None
+        with pytest.raises(RuntimeError):  # shut down
+            pool.submit(int, "7")
+
+    asyncio.run(go())
