@@ -7,8 +7,11 @@ run two anchors to the same sink:
   - a bare aiosmtplib loop sending the same pre-rendered bytes over 8 reused connections.
 The pipeline is the real thing: the planner (notifier.reminders) on generated plans with
 config.toml's units, `Store.enqueue` into a fresh SQLite outbox (or --database), then
-`delivery.drain` (claim, render with notifier.emails, compose, send over an 8-connection
-SmtpTransport, record) — once with rendering in worker processes, once inline.
+`delivery.drain` as the daemon calls it (its batch size and lease: claim, render with
+notifier.emails, compose, send over an 8-connection SmtpTransport, record) — once with a
+pool of render processes as the daemon starts for a burst (spawned, `warm_up`; the sending
+loop renders the chunks the pool has not started when it would otherwise wait), once inline
+(the daemon with --render-processes 0).
 Target (issue 5): the whole pipeline at ≥ 75% of the bare aiosmtplib loop.
 
 Run: .venv/bin/python benchmarks/delivery.py [--messages 10000] [--sessions 8]
@@ -41,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from notifier.config import load_config
+from notifier.daemon import DaemonOptions
 from notifier.delivery import build_envelope, drain, warm_up
 from notifier.mailer import Address, Envelope, Mailer, SmtpSettings, SmtpTransport
 from notifier.plan import Activity, Plan, ReportDuty
@@ -51,6 +55,7 @@ from notifier.timing import Timing, TimingKind
 YEAR = 2024
 SENDER = Address("Hệ thống nhắc việc — Sở Ngoại vụ tỉnh Đắk Lắk", "nhacviec@mail.example.org")
 TARGET = 0.75
+DAEMON = DaemonOptions()  # its batch size and lease
 
 
 # --- smtp-sink -----------------------------------------------------------------------------
@@ -300,12 +305,13 @@ def pipeline(
 
     async def send() -> int:
         try:
-            result = await drain(
+            result = await drain(  # the call the daemon makes (daemon.Daemon._send)
                 store,
                 mailer,
                 now=datetime(YEAR + 1, 1, 1, tzinfo=TZ),
                 owner="bench",
-                limit=500,
+                limit=DAEMON.batch,
+                lease=DAEMON.lease,
                 executor=pool,
             )
         finally:

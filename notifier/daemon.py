@@ -972,7 +972,7 @@ class Daemon:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        from notifier.delivery import warm_up
+        from notifier.envelopes import warm_up
 
         if self._pool is not None:
             _log(logging.WARNING, "tiến trình dựng thư dừng bất thường; khởi động lại")

@@ -6,7 +6,7 @@ Owns the delivery steps the daemon and the CLI drive (healthchecks' sendalerts s
     await send_batch(store, mailer, *, now, owner, limit) -> BatchResult
     await drain(store, mailer, *, now, owner) -> BatchResult   batches until nothing is due
     await send_test(mailer, address, *, now, public_url) -> (Envelope, reply)   `notifier send-test`
-    warm_up()   a render process pool's initializer: templates compiled before the first batch
+    warm_up()   a render process pool's initializer (notifier.envelopes: what a render process runs)
     RetryPolicy: when a temporary failure is tried again, and when it stops being tried.
 
 Each claimed row is rendered (notifier.emails.render, or an injected `render`), composed
@@ -24,25 +24,25 @@ out), so a batch gives back what it has not started once most of its lease is us
 than racing a daemon that took the rows over. Exactly once holds between senders; a crash
 in the gap above can repeat one message, which then carries the same Message-ID.
 Not here: the schedule of sweeps and catch-up (daemon.py), what is due (reminders.py),
-MIME and SMTP (mailer.py), SQL (store.py).
+MIME and SMTP (mailer.py), SQL (store.py), turning a row into bytes (envelopes.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import BrokenExecutor, Executor, Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from notifier.envelopes import Built, RenderFn, build_envelope, build_jobs, job, warm_up
 from notifier.errors import DeliveryError
-from notifier.mailer import Address, Envelope, Mailer, SmtpError, compose, message_id
-from notifier.store import OutboxRow, Outcome, Store, read_json
+from notifier.mailer import Address, Envelope, Mailer, SmtpError
+from notifier.store import OutboxRow, Outcome, Store
 
 __all__ = [
     "BatchResult",
@@ -59,8 +59,6 @@ __all__ = [
 
 log = logging.getLogger("notifier.delivery")
 
-RenderFn = Callable[[str, Mapping[str, Any]], Any]  # (template, context) -> emails.Rendered
-Built = Envelope | tuple[str, bool]  # build_envelope's answer: the message, or (error, permanent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,95 +95,9 @@ class BatchResult:
         self.released += other.released
 
 
-def _default_render() -> RenderFn:
-    from notifier.emails import render
-
-    return render
-
-
-def _headers(payload: Mapping[str, Any]) -> dict[str, str]:
-    extra = payload.get("headers") or {}
-    return {str(k): str(v) for k, v in extra.items()} if isinstance(extra, Mapping) else {}
-
-
-def build_envelope(
-    row: OutboxRow, sender: Address, date: datetime, render: RenderFn | None = None
-) -> Built:
-    """Render and compose one row: the Envelope, or (Vietnamese error, permanent).
-
-    Module-level and exception-free so it can run in a worker process (`executor=`).
-    """
-    return _build(_job(row), sender, date, render)
-
-
-# What a worker process needs of a row: key, template, payload (JSON text), recipients.
-# Plain tuples: pickling whole OutboxRows (six datetimes each) cost as much as composing.
-_Job = tuple[str, str, str, tuple[tuple[str, str], ...]]
-
-
-def _job(row: OutboxRow) -> _Job:
-    return (row.key, row.template, row.payload_json, row.recipients)
-
-
-def _build(
-    job: _Job, sender: Address, date: datetime, render: RenderFn | None
-) -> Built:
-    key, template, payload_json, recipients = job
-    try:
-        payload = read_json(payload_json) if payload_json else {}
-        if not isinstance(payload, dict):
-            payload = {}
-        rendered = (render or _default_render())(template, payload)
-    except DeliveryError as exc:
-        return str(exc), exc.permanent
-    except Exception as exc:  # noqa: BLE001 - a broken template or context must not stop the batch
-        return f"Không dựng được thư từ mẫu {template!r}: {type(exc).__name__}: {exc}", True
-    try:
-        to = [Address(name, address) for name, address in recipients]
-        data = compose(
-            rendered, sender=sender, to=to, key=key, date=date, headers=_headers(payload)
-        )
-    except DeliveryError as exc:
-        return str(exc), exc.permanent
-    return Envelope(
-        sender.address,
-        tuple(a.address for a in to),
-        data,
-        message_id(key, sender.domain),
-        smtp_ready=True,
-    )
-
-
-def build_jobs(
-    jobs: list[_Job], sender: Address, date: datetime, render: RenderFn | None = None
-) -> list[Built]:
-    """`build_envelope` for several rows: one task for a worker process.
-
-    The cyclic collector is paused meanwhile: decoding and rendering make many small
-    containers and no cycles that must go at once (a tenth of a worker's time)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return [_build(job, sender, date, render) for job in jobs]
-    finally:
-        if enabled:
-            gc.enable()
-
-
 # Rows per worker task: a few at first so sending starts at once, then more, because a
 # process pool's cost per task (pickling, queues, a wake-up of this loop) is near a render's.
 RENDER_CHUNKS = (4, 8, 16, 32, 64)
-
-
-def warm_up() -> None:
-    """Import the renderer and compile every template (a pool's `initializer`), so the
-    first batch a worker process renders does not also pay for that."""
-    from notifier import emails
-
-    for name in emails.TEMPLATES:
-        for part in ("subject", "text", "html"):
-            emails._compiled(emails.TEMPLATES_DIR, f"{name}.{part}.j2")
-    gc.freeze()  # modules and templates live as long as the process: never scan them again
 
 
 def prepare(row: OutboxRow, mailer: Mailer, render: RenderFn | None, *, now: datetime) -> Envelope:
@@ -284,7 +196,7 @@ class _Batch:
         while start < len(rows):
             size = next(sizes, RENDER_CHUNKS[-1])
             chunk = rows[start : start + size]
-            jobs = [_job(r) for r in chunk]
+            jobs = [job(r) for r in chunk]
             try:
                 submitted = executor.submit(build_jobs, jobs, mailer.sender, when, render)
             except BrokenExecutor:  # the rest are rendered here (the daemon starts a new pool)
@@ -562,6 +474,8 @@ async def send_test(
             }
         ],
     }
-    rendered = (render or _default_render())("test", context)
+    if render is None:
+        from notifier.emails import render
+    rendered = render("test", context)
     envelope = mailer.compose(rendered, [Address(name, address)], key=key, date=now)
     return envelope, await mailer.send(envelope)

@@ -42,12 +42,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from notifier.errors import UserError
+from notifier.payload import read_json, write_json
 
 __all__ = [
     "ACK_OUTCOMES",
@@ -354,42 +354,6 @@ def _sqlite_setup(engine: Engine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-# Dates and dataclasses are not JSON: refused (through json.dumps) as before, not written.
-_ORJSON_STRICT = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
-
-
-def _json(value: Any) -> str:
-    """Compact JSON text, Vietnamese kept as UTF-8 (half the size of \\uXXXX escapes).
-
-    orjson writes the same text as json.dumps(ensure_ascii=False, separators=(",", ":"))
-    five times faster (a payload is ~5 kB); what it does not take as plain JSON (keys that
-    are not str, integers past 64 bits) goes to json.dumps, which then accepts or refuses
-    it as before; that text starts with a space, so that read_json reads it exactly. Non-finite floats become null (standard JSON) rather than `Infinity`.
-    """
-    try:
-        return orjson.dumps(value, option=_ORJSON_STRICT).decode("utf-8")
-    except TypeError:  # the leading space tells read_json to read it with json.loads
-        return " " + json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def read_json(text: str | bytes) -> Any:
-    """JSON text → value: orjson, or json.loads for what only it reads exactly or at all.
-
-    Text that `_json` wrote through json.dumps starts with a space (still JSON): it may hold
-    integers past 64 bits, which orjson would turn into floats silently. NaN and Infinity
-    (json.dumps's extensions) are refused by orjson and read by json.loads too.
-    """
-    if text[:1] in (" ", b" "):
-        return json.loads(text)
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return json.loads(text)
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return json.loads(text)
-
 
 def _engine(url: str) -> Engine:
     url = normalize_url(url)
@@ -399,13 +363,13 @@ def _engine(url: str) -> Engine:
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, json_serializer=_json
+            url, connect_args={"check_same_thread": False, "timeout": 30}, json_serializer=write_json
         )
         _sqlite_setup(engine)
         return engine
     # pre_ping: a restarted PostgreSQL leaves dead pooled connections behind.
     return sa.create_engine(
-        url, pool_pre_ping=True, pool_size=8, max_overflow=4, json_serializer=_json
+        url, pool_pre_ping=True, pool_size=8, max_overflow=4, json_serializer=write_json
     )
 
 
@@ -596,14 +560,14 @@ def _with_payload() -> sa.Select[Any]:
 
 @functools.lru_cache(maxsize=4096)  # units and refs repeat from reminder to reminder
 def _json_strings(values: tuple[str, ...]) -> str:
-    return _json([str(v) for v in values])
+    return write_json([str(v) for v in values])
 
 
 @functools.lru_cache(maxsize=4096)
 def _json_recipients(names: tuple[str, ...], addresses: tuple[str, ...]) -> str:
     """[[display name, address], ...] as stored; a missing name is ""."""
     names = names + ("",) * (len(addresses) - len(names))
-    return _json([[str(n), str(a)] for n, a in zip(names, addresses)])
+    return write_json([[str(n), str(a)] for n, a in zip(names, addresses)])
 
 
 def _json_list(values: Iterable[str]) -> list[str]:
@@ -738,7 +702,7 @@ class Store:
                     "SELECT id, key FROM outbox WHERE id > ? ORDER BY id", (before,)
                 ).fetchall()
                 cur.executemany(  # a generator: payloads are made one at a time, not all held
-                    payload.sql, ((id_, _json(dict(first[key].context))) for id_, key in created)
+                    payload.sql, ((id_, write_json(dict(first[key].context))) for id_, key in created)
                 )
             finally:
                 cur.close()

@@ -113,7 +113,8 @@ def json_values(*leaves):
 def test_payload_json_is_the_text_json_dumps_writes(value, with_floats) -> None:
     import json
 
-    from notifier.store import _json, read_json
+    from notifier.payload import read_json
+    from notifier.payload import write_json as _json
 
     text = _json(value)  # contexts: strings, integers, lists, objects
     assert text.lstrip(" ") == json.dumps(value, ensure_ascii=False, separators=(",", ":"))
@@ -127,7 +128,8 @@ def test_values_that_are_not_plain_json_go_through_json_dumps() -> None:
 
     import pytest
 
-    from notifier.store import _json, read_json
+    from notifier.payload import read_json
+    from notifier.payload import write_json as _json
 
     assert _json({1: "a", "b": 2**70}) == ' {"1":"a","b":1180591620717411303424}'
     with pytest.raises(TypeError):
@@ -139,7 +141,8 @@ def test_values_that_are_not_plain_json_go_through_json_dumps() -> None:
 
 def test_integers_past_64_bits_read_back_exactly() -> None:
     """orjson reads them as floats; hypothesis found −2⁶³ − 1 coming back as -9.2e18."""
-    from notifier.store import _json, read_json
+    from notifier.payload import read_json
+    from notifier.payload import write_json as _json
 
     for n in (-(2**63) - 1, 2**64, -(2**70), 10**30):
         assert read_json(_json({"n": [n]})) == {"n": [n]}
