@@ -66,7 +66,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -79,6 +78,7 @@ from notifier.errors import ConfigError, DeliveryError, Problem, UserError
 
 if TYPE_CHECKING:
     from notifier.config import Config
+    from notifier.envelopes import RenderPool
     from notifier.mailer import Mailer, Transport
     from notifier.plan import Plan
     from notifier.publish import Catalog, FeedCache
@@ -564,7 +564,7 @@ class Daemon:
         self.last_error = ""
         self._mailer: Mailer | None = None
         self._transport: _Watched | None = None
-        self._pool: Executor | None = None  # render processes (delivery.warm_up), or none
+        self._pool: RenderPool | None = None  # render processes (envelopes.py), or none
         self._pool_used = 0.0  # monotonic time its last run of batches ended
         self._smtp: Any = None  # the [smtp] section the mailer was made from
         self._down = False
@@ -905,6 +905,7 @@ class Daemon:
         due = await asyncio.to_thread(
             snap.reminders, start=start, end=end, deliveries=deliveries, warnings=warnings, **acks
         )
+        self._render_pool(len(due))  # a burst: its render processes start while it is stored
         new = await asyncio.to_thread(store.enqueue, due, now=now) if due else 0
         skipped = await asyncio.to_thread(store.skip_stale, now=now, grace=grace)
         self._planned_until = end
@@ -948,7 +949,8 @@ class Daemon:
         transport.begin()
         result = await drain(
             store, mailer, now=self.clock.now, owner=self.owner, limit=self.options.batch,
-            lease=self.options.lease, policy=self.options.retry, executor=pool,
+            lease=self.options.lease, policy=self.options.retry,
+            executor=pool.ready if pool is not None else None,
             stop=lambda: self._stopping.is_set() or transport.down,
         )  # fmt: skip
         if pool is not None:
@@ -961,26 +963,21 @@ class Daemon:
                  error=transport.error, transport=transport.description)  # fmt: skip
         return total
 
-    def _render_pool(self, due: int) -> Executor | None:
-        """The render processes for `due` messages, started if need be (a broken pool is
-        replaced); None when they render here."""
+    def _render_pool(self, due: int) -> RenderPool | None:
+        """The render processes for `due` messages, started in the background if need be
+        (a broken pool is replaced); None when mail is rendered here."""
         size = self.options.render_pool_size(due)
         if size == 0:
-            return None
-        if self._pool is not None and not getattr(self._pool, "_broken", False):
+            return self._pool  # one already up is used for what comes meanwhile
+        if self._pool is not None and not self._pool.broken:
             return self._pool
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        from notifier.envelopes import warm_up
+        from notifier.envelopes import RenderPool
 
         if self._pool is not None:
             _log(logging.WARNING, "tiến trình dựng thư dừng bất thường; khởi động lại")
-            self._pool.shutdown(wait=False, cancel_futures=True)
-        # spawn, not fork: this process has threads (the HTTP server, to_thread workers).
-        self._pool = ProcessPoolExecutor(
-            size, mp_context=multiprocessing.get_context("spawn"), initializer=warm_up
-        )
+            self._pool.shutdown(wait=False)
+        self._pool = RenderPool(size)
+        self._pool_used = time.monotonic()
         return self._pool
 
     async def _retire_pool(self, *, idle: float) -> None:
@@ -988,7 +985,7 @@ class Daemon:
         if self._pool is None or time.monotonic() - self._pool_used < idle:
             return
         pool, self._pool = self._pool, None
-        await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+        await asyncio.to_thread(pool.shutdown, wait=True)
 
     async def _schedule_next(self, snap: Snapshot) -> None:
         """The timer for the next due reminder, retry or probe (the periodic sweep stays)."""

@@ -390,11 +390,13 @@ async def drain(
     lease: timedelta = timedelta(minutes=10),
     policy: RetryPolicy = RetryPolicy(),
     render: RenderFn | None = None,
-    executor: Executor | None = None,
+    executor: Executor | Callable[[], Executor | None] | None = None,
     record_window: float = 0.01,
     stop: Callable[[], bool] | None = None,
 ) -> BatchResult:
-    """Send batch after batch until nothing is due (or `max_batches`). `now` may be a clock.
+    """Send batch after batch until nothing is due (or `max_batches`). `now` may be a clock,
+    `executor` a function giving the executor for the next batch (None: render here), as
+    envelopes.RenderPool.ready does while its processes start.
 
     Each next batch is claimed (and starts rendering in `executor`) while the one before
     is being sent, so neither the claim nor the first renders leave the connections idle;
@@ -408,7 +410,8 @@ async def drain(
     async def claim() -> _Batch:
         rows, deadline = await _claim(store, owner, now=clock(), limit=limit, lease=lease)
         # Rendering starts now, queued behind the batch being sent, not after it.
-        return _Batch(rows, mailer, render=render, executor=executor, when=clock(), deadline=deadline)
+        pool = executor() if callable(executor) else executor
+        return _Batch(rows, mailer, render=render, executor=pool, when=clock(), deadline=deadline)
 
     upcoming: asyncio.Task[_Batch] | None = asyncio.create_task(claim())
     try:

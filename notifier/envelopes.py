@@ -7,6 +7,8 @@ so a process of the daemon's render pool starts small and fast):
     build_jobs(jobs, sender, date, render=None)     several rows: one task of a render process
     job(row) -> Job                                  what a render process needs of a row
     warm_up()                                        a render pool's initializer
+    start_pool(size) -> ProcessPoolExecutor          render processes (spawned, warmed)
+    RenderPool(size): .ready() -> executor | None    the daemon's: used once they are up
 
 Exception-free: a row whose template or context is broken gives its error, permanent,
 and the batch goes on. Not here: claiming, sending and recording (delivery.py).
@@ -15,7 +17,9 @@ and the batch goes on. Not here: claiming, sending and recording (delivery.py).
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import Callable, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +30,17 @@ from notifier.payload import read_json
 if TYPE_CHECKING:
     from notifier.store import OutboxRow
 
-__all__ = ["Built", "Job", "RenderFn", "build_envelope", "build_jobs", "job", "warm_up"]
+__all__ = [
+    "Built",
+    "Job",
+    "RenderFn",
+    "RenderPool",
+    "build_envelope",
+    "build_jobs",
+    "job",
+    "start_pool",
+    "warm_up",
+]
 
 RenderFn = Callable[[str, Mapping[str, Any]], Any]  # (template, context) -> emails.Rendered
 Built = Envelope | tuple[str, bool]  # the message, or (error, permanent)
@@ -113,3 +127,35 @@ def warm_up() -> None:
         for part in ("subject", "text", "html"):
             emails._compiled(emails.TEMPLATES_DIR, f"{name}.{part}.j2")
     gc.freeze()  # modules and templates live as long as the process: never scan them again
+
+
+def start_pool(size: int) -> ProcessPoolExecutor:
+    """`size` render processes, started on their first task; each compiles the templates
+    first. Spawned, not forked: the daemon has threads (HTTP server, to_thread workers)."""
+    import multiprocessing
+
+    return ProcessPoolExecutor(
+        size, mp_context=multiprocessing.get_context("spawn"), initializer=warm_up
+    )
+
+
+class RenderPool:
+    """Render processes that start in the background: `ready()` is the executor once they
+    can take work (a spawned process needs a second or so to import and compile), None
+    before that or once one of them has died. Until then the sending loop renders itself."""
+
+    def __init__(self, size: int) -> None:
+        self.executor = start_pool(size)
+        self._up = [self.executor.submit(os.getpid) for _ in range(size)]  # one each
+
+    @property
+    def broken(self) -> bool:
+        return bool(getattr(self.executor, "_broken", False))
+
+    def ready(self) -> ProcessPoolExecutor | None:
+        if self.broken or not all(f.done() for f in self._up):
+            return None
+        return self.executor
+
+    def shutdown(self, *, wait: bool = True) -> None:
+        self.executor.shutdown(wait=wait, cancel_futures=True)

@@ -695,13 +695,18 @@ def test_render_processes_start_for_a_burst_and_stop_once_idle(tmp_path: Path) -
     async def go() -> None:
         pool = daemon._render_pool(1)
         assert pool is not None and daemon._render_pool(1) is pool  # kept between runs
-        assert pool.submit(int, "7").result() == 7
+        assert pool.ready() is None  # starting: the loop renders meanwhile
+        deadline = time.monotonic() + TIMEOUT
+        while (executor := pool.ready()) is None:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        assert executor.submit(int, "7").result() == 7
         daemon._pool_used = time.monotonic()
         await daemon._retire_pool(idle=60)
         assert daemon._pool is pool
         await daemon._retire_pool(idle=0)
         assert daemon._pool is None
         with pytest.raises(RuntimeError):  # shut down
-            pool.submit(int, "7")
+            executor.submit(int, "7")
 
     asyncio.run(go())
