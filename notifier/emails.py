@@ -18,7 +18,7 @@ compiled once per directory and run without Jinja's per-call globals merge; cont
 JSON dicts, so `a.ref` looks up the key first (Jinja tries the attribute first and pays an
 AttributeError for every lookup); macros with plain positional arguments are called
 directly; escaped strings and date filters are cached; the .ics is written line by
-line, folded by feeds.fold_line, instead of through icalendar's Component (tests compare
+line, folded by icstext.fold_line, instead of through icalendar's Component (tests compare
 the bytes with icalendar's).
 Not here: MIME composition, RFC 2047 encoding and sending (mailer.py); what to send
 and when (reminders.py).
@@ -40,8 +40,7 @@ import jinja2.runtime
 import markupsafe
 from markupsafe import Markup
 
-from notifier.feeds import _esc as escape_text  # vText's escaping (feeds' tests pin it)
-from notifier.feeds import fold_line, safe_text
+from notifier.icstext import escape_text, fold_line, safe_text
 from notifier.text import nfc
 
 __all__ = [
@@ -339,7 +338,7 @@ def build_ics(events: Sequence[Mapping[str, Any]], *, stamp: str | datetime | No
     """A VCALENDAR (METHOD:PUBLISH) of all-day VEVENTs; DTEND is the day after `end`.
 
     Written line by line in the order icalendar's Component writes them (its `to_ical`
-    cost half a message's rendering); lines folded by feeds.fold_line (75 octets, never
+    cost half a message's rendering); lines folded by icstext.fold_line (75 octets, never
     inside a character or between a letter and its mark).
     """
     moment = _stamp(stamp)
