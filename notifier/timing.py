@@ -100,6 +100,7 @@ class Timing:
 
 
 _set = object.__setattr__
+_MARK = re.compile("[\u0300-\u036f]")  # a combining mark: NFD text
 _new = object.__new__
 
 # A timing cell is a phrase (MAX_LENGTH, timing_fast): longer text is a paragraph pasted
@@ -132,7 +133,10 @@ def _memo(text: str, year: int | None, deadline: bool) -> Timing:
 def parse_uncached(text: str, *, year: int | None = None, deadline: bool = False) -> Timing:
     """`parse_timing` without the memo: what the benchmark times, what tests compare."""
     try:  # most cells: one match on the text as given (timing_fast), clean already
-        found = fast_read(text, year, deadline) if type(text) is str else None
+        if type(text) is str and text[:1] != " " and (text.isascii() or not _MARK.search(text)):
+            found = fast_read(text, year, deadline)
+        else:  # spaces or NFD marks: no shape matches before `clean` (isascii is O(1))
+            found = None
     except Exception:  # noqa: BLE001 - a shortcut only: the full path answers
         found = None
     if found is None:

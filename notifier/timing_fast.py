@@ -504,6 +504,7 @@ _AFTER_EVENT = re.compile(
     f"[0-9]{{1,3}} {_w('ngay|tuan|thang|nam')}(?: {_w('lam viec')})?(?: {_w('ke tu')})? "
     f"({_w('sau khi|khi|neu|phu thuoc')}(?: {_LETTER}+)*)"
 )
+_AFTER_EVENT_FIRST = frozenset(_DIGITS + "".join(_members(c) for c in "cmhtkd"))
 _ON_DEMAND = re.compile(f"{_w('khi co yeu cau|khi can|khi phat sinh|khi co chi dao')}(?: |$)")
 _ECHOES = frozenset({"conditional", "undatable"})  # kinds whose reason may quote the text
 
@@ -522,7 +523,7 @@ def _unmatched(text: str, pos: int, shapes: _Shapes, year: int | None, deadline:
         return found
     if text[-1:] == ")" or text[:1] in _CONDITION_FIRST and ", " in text:
         return _with_condition(text, year, deadline)
-    m = _AFTER_EVENT.fullmatch(text)  # "chậm nhất 30 ngày sau khi được phê duyệt"
+    m = _AFTER_EVENT.fullmatch(text) if text[:1] in _AFTER_EVENT_FIRST else None
     if m is None or _ON_DEMAND.match(m.group(1)) or _RECURRENCE_WORD.search(m.group(1)):
         return None
     return "conditional", None, None, None, text, None  # timing.py's _without_span
