@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import gc
 import os
+import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
@@ -118,9 +120,12 @@ def build_jobs(
             gc.enable()
 
 
-def warm_up() -> None:
+def warm_up(parent: int | None = None) -> None:
     """Import the renderer and compile every template (a pool's `initializer`), so the
-    first batch a worker process renders does not also pay for that."""
+    first batch a worker process renders does not also pay for that; and, given the pid of
+    the process that started this one, exit once that one is gone."""
+    if parent is not None:
+        _exit_with_parent(parent)
     from notifier import emails
 
     for name in emails.TEMPLATES:
@@ -135,7 +140,10 @@ def start_pool(size: int) -> ProcessPoolExecutor:
     import multiprocessing
 
     return ProcessPoolExecutor(
-        size, mp_context=multiprocessing.get_context("spawn"), initializer=warm_up
+        size,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=warm_up,
+        initargs=(os.getpid(),),
     )
 
 
@@ -159,3 +167,16 @@ class RenderPool:
 
     def shutdown(self, *, wait: bool = True) -> None:
         self.executor.shutdown(wait=wait, cancel_futures=True)
+
+
+def _exit_with_parent(parent: int, every: float = 1.0) -> None:
+    """A render process whose daemon died (kill -9, out of memory) exits: it would wait for
+    work forever, since it holds its task queue's write end itself. `parent` is passed in,
+    not read here: the daemon may have died while this process was still starting."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="notifier-parent-watch", daemon=True).start()

@@ -647,6 +647,35 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _still_running(pids: list[int], *, within: float) -> list[int]:
+    """Those of `pids` still alive (not zombies) after up to `within` seconds."""
+
+    def alive(pid: int) -> bool:
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    deadline = time.monotonic() + within
+    while (left := [p for p in pids if alive(p)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
+
+
+@pytest.mark.slow
+def test_render_processes_exit_when_the_daemon_is_killed(
+    tmp_path: Path, server: SmtpServer, start: Callable[..., Daemon]
+) -> None:
+    due = units(3)
+    write_project(tmp_path, server.port, [(u, OPENS) for u in due])
+    daemon = start(args=("--render-processes", "1")).ready()
+    wait_received(server, len(due), daemon)
+    workers = _children(daemon.proc.pid)
+    assert workers, "no render process"
+    daemon.kill()  # SIGKILL: nothing of the daemon runs any more
+    assert _still_running(workers, within=10) == []
+
+
 @pytest.mark.slow
 def test_a_killed_render_process_is_replaced_and_nothing_is_lost(
     tmp_path: Path, server: SmtpServer, start: Callable[..., Daemon]
@@ -668,12 +697,7 @@ def test_a_killed_render_process_is_replaced_and_nothing_is_lost(
     assert replaced and not set(replaced) & set(workers), "the render process was not replaced"
     assert daemon.stop()[0] == 0
     assert_once_each(server, first + then)
-    deadline = time.monotonic() + 5  # the render processes stop with the daemon
-    while (left := [p for p in replaced if Path(f"/proc/{p}").exists()]) and (
-        time.monotonic() < deadline
-    ):
-        time.sleep(0.1)
-    assert not left, [Path(f"/proc/{p}/cmdline").read_bytes() for p in left]
+    assert _still_running(replaced, within=5) == []  # they stop with the daemon
 
 
 def test_render_processes_start_for_a_burst_and_stop_once_idle(tmp_path: Path) -> None:
