@@ -8,7 +8,8 @@ text it cannot date gets kind `undatable` (or `conditional`) and a Vietnamese re
 How (docs/timing.md has the conventions and why):
 1. most cells are one of the shapes of `timing_fast` ("Quý II/2024", "tháng 3, 4/2024",
    "trước ngày 15/6/2024", "Thường xuyên trong năm 2024", "mùng 10 tháng 3 âm lịch",
-   "khi có yêu cầu"): one match on the text as given (or once `text.clean`ed) answers;
+   "khi có yêu cầu", "Quý IV/2025 (nếu có)", "Quý V/2024"): one match on the text as
+   given (or once `text.clean`ed, or joined and stripped: `read_loose`) answers;
 2. otherwise normalise once: `text.clean` (NFC, dashes, spaces) for what is stored, and
    an ASCII key equal to `text.fold_ascii` (case, NFD/NFC, tone placement and missing
    diacritics all fold alike), one letter per character so spans map back;

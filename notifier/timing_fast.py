@@ -1,17 +1,20 @@
 """Whole timing cells in one match: the commonest shapes, read straight off the text.
 
-Most cells are one period or two joined by a connector, perhaps after a deadline word or
-"thường xuyên": "Quý II/2024", "tháng 3, 4/2024", "từ ngày 10/4 đến ngày 15/4/2024",
-"trước ngày 15/6/2024", "6 tháng đầu năm 2024", "Thường xuyên trong năm 2024". One
-compiled pattern (`_CELL`) holds every such shape as a named alternative; it is matched
-against the text as given (case and diacritics are folded by the pattern itself: each
-letter of a keyword is the class of every character whose `text.fold_ascii` is that
-letter), and `m.lastgroup` picks a small builder that computes the answer with the
-calendar helpers of timing_spans.
+Most cells are one period or two joined by a connector, perhaps after a deadline word, a
+filler or a lead word, or "thường xuyên", "hằng …": "Quý II/2024", "tháng 3, 4/2024",
+"từ ngày 10/4 đến ngày 15/4/2024", "trước ngày 15/6/2024", "Dự kiến Quý II/2024",
+"Thường xuyên trong năm 2024", "ngày 25 hằng tháng"; or such a period with one condition
+("Quý IV/2025 (nếu có)", "Sau khi …, trong Quý III/2024"). Compiled patterns, one per
+first character, hold every shape as a named alternative; they are matched against the
+text as given (case and diacritics are folded by the pattern itself: each letter of a
+keyword is the class of every character whose `text.fold_ascii` is that letter), and
+`m.lastgroup` picks a small builder that computes the answer with the calendar helpers
+of timing_spans. A period that cannot be ("Quý V/2024", "cuối tháng") is answered with
+the reason the full path gives, when that reason is surely the same.
 Public: `read(text, year, deadline)` → (kind, start, end, rule, reason, bound) with `kind`
-a TimingKind value, or None when the cell is not one of these shapes, or names a period
-that does not exist (the full path then answers, with its reason). `ASCII_TABLE`: the
-per-letter fold used by timing.py's key.
+a TimingKind value, or None when the cell is not one of these shapes (the full path then
+answers); `read_loose(cleaned, …)`: the same for a wrapped cell or one with punctuation at
+its ends; `ASCII_TABLE`: the per-letter fold used by timing.py's key; `MAX_LENGTH`.
 
 Facts relied on: text this pattern matches is already what `text.clean` returns (only
 NFC letters, ASCII digits and punctuation, single inner spaces; tested), and reading it

@@ -138,7 +138,7 @@ def _full_path(text: str, year: int | None, deadline: bool):
         timing_module.fast_read = saved
 
 
-@settings(max_examples=1500)
+@settings(max_examples=2500)
 @given(spelled, plan_years, st.booleans())
 @example("Quý II/2024", None, False)
 @example("quý ii - 2024", None, True)
