@@ -56,6 +56,7 @@ YEAR = 2024
 SENDER = Address("Hệ thống nhắc việc — Sở Ngoại vụ tỉnh Đắk Lắk", "nhacviec@mail.example.org")
 TARGET = 0.75
 DAEMON = DaemonOptions()  # its batch size and lease
+BATCH = [DAEMON.batch]  # --batch
 
 
 # --- smtp-sink -----------------------------------------------------------------------------
@@ -316,7 +317,7 @@ def pipeline(
                 mailer,
                 now=datetime(YEAR + 1, 1, 1, tzinfo=TZ),
                 owner="bench",
-                limit=DAEMON.batch,
+                limit=BATCH[0],
                 lease=DAEMON.lease,
                 executor=pool.ready if pool is not None else None,
             )
@@ -393,7 +394,10 @@ def main() -> None:
         help="render processes for the pipeline (default: cores - 1)",
     )
     ap.add_argument("--database", help="SQLAlchemy URL (default: a fresh SQLite file)")
+    ap.add_argument("--batch", type=int, default=DAEMON.batch, help="rows claimed at once "
+                    f"(default: the daemon's, {DAEMON.batch})")
     args = ap.parse_args()
+    BATCH[0] = args.batch
 
     ensure_postfix()
     config = load_config(ROOT / "config.toml")

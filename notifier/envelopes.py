@@ -63,9 +63,11 @@ def build_envelope(
 ) -> Built:
     """Render and compose one row: the Envelope, or (Vietnamese error, permanent).
 
-    Module-level and exception-free so it can run in a render process.
+    Module-level and exception-free so it can run in a render process. The cyclic
+    collector is paused meanwhile (see `build_jobs`): in the daemon, with its plans in
+    memory, the collections that rendering set off scanned them all, over and over.
     """
-    return _build(job(row), sender, date, render)
+    return build_jobs([job(row)], sender, date, render)[0]
 
 
 # What a render process needs of a row: key, template, payload (JSON text), recipients.
