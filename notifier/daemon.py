@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import gc
 import json
 import logging
@@ -1025,7 +1024,6 @@ class Daemon:
         )  # fmt: skip
 
 
-@functools.cache
 def trim_memory() -> None:
     """Give memory a rebuild freed back to the system (memory.trim): at 1,000 plans × 30
     activities the feed build's transient peak left ~370 MB resident, ~225 MB after this."""
