@@ -47,6 +47,7 @@ __all__ = [
 RenderFn = Callable[[str, Mapping[str, Any]], Any]  # (template, context) -> emails.Rendered
 Built = Envelope | tuple[str, bool]  # the message, or (error, permanent)
 
+
 def _default_render() -> RenderFn:
     from notifier.emails import render
 
@@ -151,12 +152,13 @@ def start_pool(size: int) -> ProcessPoolExecutor:
 
 class RenderPool:
     """Render processes that start in the background: `ready()` is the executor once they
-    can take work (a spawned process needs a second or so to import and compile), None
+    can take work (a spawned process takes ~0.2 s to import and compile, more on a busy
+    machine), None
     before that or once one of them has died. Until then the sending loop renders itself."""
 
     def __init__(self, size: int) -> None:
         self.executor = start_pool(size)
-        self._up = [self.executor.submit(os.getpid) for _ in range(size)]  # one each
+        self._up = [self.executor.submit(os.getpid) for _ in range(size)]  # they start them
 
     @property
     def broken(self) -> bool:
