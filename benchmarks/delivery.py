@@ -278,6 +278,7 @@ class Stages:
     send: float
     sent: int
     cpu: float = 0.0  # seconds, all stages, main process and render workers
+    worker_mb: float = 0.0  # the render processes' peak resident memory (VmHWM), summed
 
     @property
     def total(self) -> float:
@@ -326,17 +327,27 @@ def pipeline(
         return result.sent
 
     t0 = time.perf_counter()
+    worker_mb = 0.0
     try:
         sent = asyncio.run(send())
         seconds = time.perf_counter() - t0
         used = cpu.now() - c0
+        if pool is not None:
+            worker_mb = sum(_peak_mb(pid) for pid in pool.executor._processes)  # type: ignore[attr-defined]
     finally:
         if pool is not None:
             pool.shutdown()
     if store.counts(now=datetime(YEAR + 1, 1, 1, tzinfo=TZ)).sent != messages or sent != messages:
         sys.exit(f"pipeline sent {sent} of {messages}")
     store.close()
-    return Stages(planned.seconds, enqueue, seconds, sent, used)
+    return Stages(planned.seconds, enqueue, seconds, sent, used, worker_mb)
+
+
+def _peak_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def empty(url: str) -> None:
@@ -481,7 +492,8 @@ def main() -> None:
         )
     print(f"  bare aiosmtplib runs: {n / bare_s:,.0f} and {n / bare_again:,.0f} msg/s (best used)")
     print(f"  pipeline runs with render processes: {n / first.total:,.0f} and "
-          f"{n / second.total:,.0f} msg/s (best used)")
+          f"{n / second.total:,.0f} msg/s (best used); their peak resident memory "
+          f"{first.worker_mb:.0f} and {second.worker_mb:.0f} MB")
     for name, _, _, st in rows[2:]:
         assert st is not None
         print(
