@@ -491,7 +491,7 @@ class DaemonOptions:
     sweep: float = 60.0  # seconds between periodic sweeps
     watch: float = 2.0  # seconds between checks for edited files
     lease: timedelta = timedelta(minutes=5)  # a dead daemon's rows come back after this
-    batch: int = 100  # rows claimed at once
+    batch: int = 500  # rows claimed at once (a claim costs ~4 ms plus ~40 µs a row on SQLite)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     lookahead: timedelta = timedelta(days=1)  # how far ahead the next wake-up is looked for
     catch_up_limit: timedelta = timedelta(days=366)  # planning after a long stop goes this far back
