@@ -316,26 +316,34 @@ def read(text: str, year: int | None, deadline: bool, pos: int = 0, shapes: _Sha
 
     `pos` and `shapes` (by first character) are for `_unmatched` and `_with_condition`.
     """
-    pattern = shapes.get(text[pos : pos + 1])
-    m = pattern.fullmatch(text, pos) if pattern is not None else None
-    bound = opened = None
-    if m is None:  # a deadline word or a filler first: "trước ngày 15/6/2024", "từ 01/6/2024"
-        pattern = _PREFIX.get(text[pos : pos + 1])
-        prefix = pattern.match(text, pos) if pattern is not None else None
-        if prefix is None:
-            return _unmatched(text, pos, shapes, year, deadline)
+    first = text[pos : pos + 1]
+    bound = opened = m = None
+    pattern = _PREFIX.get(first)
+    prefix = pattern.match(text, pos) if pattern is not None else None
+    if prefix is not None:  # a deadline word or a filler first: "trước ngày 15/6/2024", "từ 01/6/2024"
+        # Tried before the whole-cell shapes: no cell is read both ways (tested), and the
+        # failed whole-cell match of such a cell cost more than a failed prefix of others.
         bound = prefix.lastgroup  # by | before | within, or what follows them
         if bound == "open" or bound == "open2":
             opened = True
             bound = None if bound == "open2" else _bound_of(prefix)
-        pos = prefix.end()
-        pattern = _AFTER_PREFIX.get(text[pos : pos + 1])
+        after = prefix.end()
+        pattern = _AFTER_PREFIX.get(text[after : after + 1])
+        m = pattern.fullmatch(text, after) if pattern is not None else None
+        if (
+            m is None
+            and (bound == "before" or bound == "by")
+            and opened is None
+            and after == prefix.end(bound) + 1
+        ):
+            m = _REC.fullmatch(text, after)  # "trước ngày 15 hằng tháng"
+        if m is None:
+            bound = opened = None
+    if m is None:
+        pattern = shapes.get(first)
         m = pattern.fullmatch(text, pos) if pattern is not None else None
         if m is None:
-            if (bound == "before" or bound == "by") and opened is None and pos == prefix.end(bound) + 1:
-                m = _REC.fullmatch(text, pos)  # "trước ngày 15 hằng tháng"
-            if m is None:
-                return _unmatched(text, 0, shapes, year, deadline)
+            return _unmatched(text, pos, shapes, year, deadline)
     name = m.lastgroup
     last = m.lastindex
     v = m.groups()[last - 1 - _WIDTH[name] : last - 1]  # the shape's own groups

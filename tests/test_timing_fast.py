@@ -195,3 +195,18 @@ def test_fold_of_matched_words_is_fold_ascii() -> None:
     letters = "".join(fast_module._CLASS[c][1:-1] for c in sorted(fast_module._CLASS))
     assert [fast_module._fold(c) for c in letters] == [fold_ascii(c) for c in letters]
     assert fast_module._fold("NGÀY 25 HẰNG THÁNG") == "ngay 25 hang thang"
+
+
+@settings(max_examples=1000)
+@given(spelled)
+@example("trước ngày 15/6/2024")
+@example("Trong năm 2024")
+@example("từ tháng 3 đến tháng 5/2024")
+def test_no_cell_is_read_both_with_and_without_a_prefix(text: str) -> None:
+    """`read` tries a deadline word or filler first: that order must not matter."""
+    prefix, whole = fast_module._PREFIX.get(text[:1]), fast_module._FIRST.get(text[:1])
+    found = prefix.match(text) if prefix is not None and whole is not None else None
+    if found is not None:
+        after = fast_module._AFTER_PREFIX.get(text[found.end() : found.end() + 1])
+        if after is not None and after.fullmatch(text, found.end()) is not None:
+            assert whole.fullmatch(text) is None
