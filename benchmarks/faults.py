@@ -451,12 +451,13 @@ class Daemon:
         lease: float = 60.0,
         name: str = "d",
         base: datetime = NOW,
+        extra: Sequence[str] = (),
     ) -> None:
         now = base + timedelta(seconds=time.monotonic() - epoch)
         cmd = [
             PY, "-m", "notifier.cli", "run", "--config", str(root / "config.toml"),
             "--host", "127.0.0.1", "--port", "0", "--now", now.isoformat(),
-            "--sweep", str(sweep), "--retry", str(retry), "--lease", str(lease),
+            "--sweep", str(sweep), "--retry", str(retry), "--lease", str(lease), *extra,
         ]  # fmt: skip
         self.name = name
         self.started = time.monotonic()

@@ -12,8 +12,13 @@ per message in the daemons (from /proc), and the load average.
 Target: 2 daemons ≥ 1.6 × one. On a 2-core machine a third daemon has no core of its own,
 and the ceiling of any ratio is 2 cores / (CPU per message in the daemons + PostgreSQL)
 divided by one daemon's rate: the CPU figures printed say how near a run came to it.
+Scale-out is measured with one core a daemon (`--render-processes 0`): a daemon on its
+defaults starts a render process for such a burst and alone keeps both cores busy, so a
+second one on the same 2 cores has nothing to add. One such daemon is run as a reference.
+CPU counts each daemon and the processes it started.
 
 Run: .venv/bin/python benchmarks/multi.py [--reminders 10000] [--lead 45] [--counts 1 2 3]
+     [--render-processes 0]
 """
 
 from __future__ import annotations
@@ -80,8 +85,23 @@ def sent_by_owner(url: str) -> dict[str, int]:
         engine.dispose()
 
 
-def one(count: int, *, pg_base: str, port: int, reminders: int, lead: float) -> dict[str, float]:
-    """`count` daemons, the workload due `lead` seconds after they start; the figures."""
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a daemon and the processes it started (its render processes)."""
+    total = cpu_seconds(pid)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                total += cpu_seconds(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def one(
+    count: int, *, pg_base: str, port: int, reminders: int, lead: float, render: str | None
+) -> dict[str, float]:
+    """`count` daemons (`--render-processes render`, unless None), the workload due `lead`
+    seconds after they start; the figures."""
     root = Path(tempfile.mkdtemp(prefix=f"multi-{count}-"))
     work = faults.Workload(reminders)
     faults.write_project(root, work, smtp_port=port)
@@ -94,7 +114,14 @@ def one(count: int, *, pg_base: str, port: int, reminders: int, lead: float) -> 
             base = DUE - timedelta(seconds=lead)
             daemons = [
                 faults.Daemon(
-                    root, epoch=epoch, env=env, name=f"d{i}", base=base, sweep=60.0, lease=300.0
+                    root,
+                    epoch=epoch,
+                    env=env,
+                    name=f"d{i}",
+                    base=base,
+                    sweep=60.0,
+                    lease=300.0,
+                    extra=() if render is None else ("--render-processes", render),
                 )
                 for i in range(1, count + 1)
             ]
@@ -105,7 +132,7 @@ def one(count: int, *, pg_base: str, port: int, reminders: int, lead: float) -> 
             if late > 0:
                 print(f"   warning: the daemons were ready {late:.1f} s after the due time")
             time.sleep(max(0.0, due - time.monotonic() - 0.5))
-            cpu0 = sum(cpu_seconds(d.proc.pid) for d in daemons)
+            cpu0 = sum(tree_cpu(d.proc.pid) for d in daemons)
             pg0 = cluster_cpu()
             load0 = os.getloadavg()[0]
             first = None
@@ -120,7 +147,7 @@ def one(count: int, *, pg_base: str, port: int, reminders: int, lead: float) -> 
                     if d.proc.poll() is not None:
                         raise RuntimeError(f"{d.name} exited:\n{d.tail()}")
             last = time.monotonic()
-            cpu = sum(cpu_seconds(d.proc.pid) for d in daemons) - cpu0
+            cpu = sum(tree_cpu(d.proc.pid) for d in daemons) - cpu0  # before they stop
             pg_cpu = cluster_cpu() - pg0  # backends that exited meanwhile are not counted
             shares = sorted(sent_by_owner(url).values(), reverse=True)
             for d in daemons:
@@ -147,6 +174,12 @@ def main() -> int:
     p.add_argument("--reminders", type=int, default=10_000)
     p.add_argument("--lead", type=float, default=45.0, help="seconds from start to due time")
     p.add_argument("--counts", type=int, nargs="+", default=[1, 2, 3])
+    p.add_argument(
+        "--render-processes", default="0",
+        help="each daemon's render processes for the scale-out runs (default 0: one core a "
+        "daemon, so that a 2-core machine has room for a second); a reference run of one "
+        "daemon on its defaults is printed as well",
+    )  # fmt: skip
     o = p.parse_args()
     base = faults.pg_start()
     ensure_postfix()  # installs Debian's postfix for smtp-sink when it is missing
@@ -155,11 +188,15 @@ def main() -> int:
     print(f"{o.reminders} reminders due at once; smtp-sink on 127.0.0.1:{port}; PostgreSQL "
           f"{base}; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}", flush=True)  # fmt: skip
     figures: dict[int, dict[str, float]] = {}
+    runs: list[tuple[str, int, str | None]] = [("", c, o.render_processes) for c in o.counts]
+    runs.append((" (reference: its default render processes)", 1, None))
     try:
-        for count in o.counts:
-            f = one(count, pg_base=base, port=port, reminders=o.reminders, lead=o.lead)
-            figures[count] = f
-            print(f"{count} daemon(s): {f['rate']:7.0f} messages/s due→all sent "
+        for label, count, render in runs:
+            f = one(count, pg_base=base, port=port, reminders=o.reminders, lead=o.lead,
+                    render=render)  # fmt: skip
+            if not label:
+                figures[count] = f
+            print(f"{count} daemon(s){label}: {f['rate']:7.0f} messages/s due→all sent "
                   f"({f['seconds']:.1f} s), {f['send_rate']:7.0f}/s first→last sent, "
                   f"CPU/message {f['cpu_ms']:.2f} ms in the daemons + {f['pg_ms']:.2f} ms in "
                 f"PostgreSQL (all cores busy: at most "
