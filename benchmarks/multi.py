@@ -98,7 +98,8 @@ def tree_cpu(pid: int) -> float:
 
 
 def one(
-    count: int, *, pg_base: str, port: int, reminders: int, lead: float, render: str | None
+    count: int, *, pg_base: str, port: int, reminders: int, lead: float, render: str | None,
+    batch: int | None = None,
 ) -> dict[str, float]:
     """`count` daemons (`--render-processes render`, unless None), the workload due `lead`
     seconds after they start; the figures."""
@@ -121,7 +122,8 @@ def one(
                     base=base,
                     sweep=60.0,
                     lease=300.0,
-                    extra=() if render is None else ("--render-processes", render),
+                    extra=(*(() if render is None else ("--render-processes", render)),
+                           *(("--batch", str(batch)) if batch else ())),
                 )
                 for i in range(1, count + 1)
             ]
@@ -174,6 +176,7 @@ def main() -> int:
     p.add_argument("--reminders", type=int, default=10_000)
     p.add_argument("--lead", type=float, default=45.0, help="seconds from start to due time")
     p.add_argument("--counts", type=int, nargs="+", default=[1, 2, 3])
+    p.add_argument("--batch", type=int, help="the daemons' --batch (default: theirs)")
     p.add_argument(
         "--render-processes", default="0",
         help="each daemon's render processes for the scale-out runs (default 0: one core a "
@@ -193,7 +196,7 @@ def main() -> int:
     try:
         for label, count, render in runs:
             f = one(count, pg_base=base, port=port, reminders=o.reminders, lead=o.lead,
-                    render=render)  # fmt: skip
+                    render=render, batch=o.batch)  # fmt: skip
             if not label:
                 figures[count] = f
             print(f"{count} daemon(s){label}: {f['rate']:7.0f} messages/s due→all sent "

@@ -506,14 +506,15 @@ class DaemonOptions:
 
     @classmethod
     def from_seconds(
-        cls, *, sweep: float, lease: float, retry: float, render_processes: int | None = None
+        cls, *, sweep: float, lease: float, retry: float, render_processes: int | None = None,
+        batch: int = 500,
     ) -> DaemonOptions:
-        """`notifier run --sweep --lease --retry --render-processes`: the first retry after
-        `retry` seconds, doubling up to an hour (or `retry`, if longer)."""
+        """`notifier run --sweep --lease --retry --render-processes --batch`: the first retry
+        after `retry` seconds, doubling up to an hour (or `retry`, if longer)."""
         first = timedelta(seconds=retry)
         policy = RetryPolicy(first=first, longest=max(first, RetryPolicy().longest))
         return cls(sweep=sweep, lease=timedelta(seconds=lease), retry=policy,
-                   render_processes=render_processes)
+                   render_processes=render_processes, batch=batch)  # fmt: skip
 
     def render_pool_size(self, due: int) -> int:
         """Render processes for a run with `due` messages waiting (0: none)."""
