@@ -56,7 +56,7 @@ YEAR = 2024
 SENDER = Address("Hệ thống nhắc việc — Sở Ngoại vụ tỉnh Đắk Lắk", "nhacviec@mail.example.org")
 TARGET = 0.75
 DAEMON = DaemonOptions()  # its batch size and lease
-BATCH = [DAEMON.batch]  # --batch
+BATCH = [DAEMON.batch_for("sqlite")]  # --batch
 
 
 # --- smtp-sink -----------------------------------------------------------------------------
@@ -405,8 +405,8 @@ def main() -> None:
         help="render processes for the pipeline (default: cores - 1)",
     )
     ap.add_argument("--database", help="SQLAlchemy URL (default: a fresh SQLite file)")
-    ap.add_argument("--batch", type=int, default=DAEMON.batch, help="rows claimed at once "
-                    f"(default: the daemon's, {DAEMON.batch})")
+    ap.add_argument("--batch", type=int, default=BATCH[0], help="rows claimed at once "
+                    f"(default: the daemon's on SQLite, {BATCH[0]})")
     args = ap.parse_args()
     BATCH[0] = args.batch
 

@@ -914,7 +914,7 @@ def run_command(
     sweep: Annotated[float, typer.Option("--sweep", min=0.1, help="Số giây giữa hai lần quét hàng đợi thư.")] = 60.0,
     lease: Annotated[float, typer.Option("--lease", min=1.0, help="Số giây giữ chỗ một lô thư; tiến trình chết thì sau chừng ấy giây thư được gửi lại.")] = 300.0,
     retry: Annotated[float, typer.Option("--retry", min=0.1, help="Số giây chờ trước lần thử lại đầu tiên khi máy chủ thư lỗi tạm thời (sau đó gấp đôi, tối đa 1 giờ).")] = 60.0,
-    batch: Annotated[int, typer.Option("--batch", min=1, help="Số thư nhận một lần để gửi.")] = 500,
+    batch: Annotated[int | None, typer.Option("--batch", min=1, help="Số thư nhận một lần để gửi; mặc định 500 với SQLite, 100 với PostgreSQL (chia đều cho các daemon).")] = None,
     render_processes: Annotated[int | None, typer.Option("--render-processes", min=0, help="Số tiến trình phụ dựng thư trong khi tiến trình chính gửi; 0 = dựng tại chỗ. Mặc định: số lõi CPU trừ 1 (tối đa 4), chỉ khi có từ 100 thư đến hạn trở lên; dừng sau 2 phút rảnh.")] = None,
     log_json: Annotated[bool, typer.Option("--log-json", help="Ghi nhật ký dạng JSON, mỗi dòng một bản ghi.")] = False,
     config: ConfigOpt = Path("config.toml"),
