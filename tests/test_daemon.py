@@ -709,6 +709,9 @@ def test_render_processes_start_for_a_burst_and_stop_once_idle(tmp_path: Path) -
     assert auto.render_pool_size(auto.render_burst) == min(max((os.cpu_count() or 1) - 1, 0), 4)
     assert DaemonOptions(render_processes=2).render_pool_size(0) == 2  # asked for: always
     assert DaemonOptions(render_processes=0).render_pool_size(10**6) == 0
+    # Claims: larger on SQLite (one machine), smaller where daemons share PostgreSQL.
+    assert (auto.batch_for("sqlite"), auto.batch_for("postgresql")) == (500, 100)
+    assert DaemonOptions(batch=7).batch_for("postgresql") == 7
 
     daemon = Notifier(
         tmp_path / "config.toml",
