@@ -53,20 +53,26 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and the ones it started (a daemon's render processes, the
+    PostgreSQL postmaster's backends)."""
+    total = cpu_seconds(pid)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                total += cpu_seconds(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
 def cluster_cpu() -> float:
     """CPU seconds of the PostgreSQL cluster: its postmaster and every backend under it."""
     try:
         postmaster = int(Path(faults.PG_DIR, "postmaster.pid").read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return 0.0
-    total = cpu_seconds(postmaster)
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
-                total += cpu_seconds(int(stat.parent.name))
-        except (OSError, ValueError, IndexError):
-            continue
-    return total
+    return tree_cpu(postmaster)
 
 
 def sent_by_owner(url: str) -> dict[str, int]:
@@ -83,18 +89,6 @@ def sent_by_owner(url: str) -> dict[str, int]:
             return {str(o): int(n) for o, n in rows}
     finally:
         engine.dispose()
-
-
-def tree_cpu(pid: int) -> float:
-    """CPU seconds of a daemon and the processes it started (its render processes)."""
-    total = cpu_seconds(pid)
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                total += cpu_seconds(int(stat.parent.name))
-        except (OSError, ValueError, IndexError):
-            continue
-    return total
 
 
 def one(
