@@ -1081,6 +1081,9 @@ def run_daemon(
     environ: Mapping[str, str] | None = None,
 ) -> int:
     """`notifier run`: the daemon until SIGTERM/SIGINT; the exit code."""
+    from notifier.memory import limit_arenas
+
+    limit_arenas()  # before any thread allocates (memory.limit_arenas says why)
     daemon = Daemon(config_path, clock=clock, environ=environ, host=host, port=port,
                     options=options)  # fmt: skip
     try:
