@@ -56,7 +56,6 @@ YEAR = 2024
 SENDER = Address("Hệ thống nhắc việc — Sở Ngoại vụ tỉnh Đắk Lắk", "nhacviec@mail.example.org")
 TARGET = 0.75
 DAEMON = DaemonOptions()  # its batch size and lease
-BATCH = [DAEMON.batch_for("sqlite")]  # --batch
 
 
 # --- smtp-sink -----------------------------------------------------------------------------
@@ -293,9 +292,11 @@ def pipeline(
     sessions: int,
     url: str,
     workers: int,
+    batch: int = DAEMON.batch_for("sqlite"),
 ) -> Stages:
     """One run as the daemon makes it for a burst: plan, enqueue, then (its render pool
-    started as the daemon starts it after idling, `workers` processes, or none) drain."""
+    started as the daemon starts it after idling, `workers` processes, or none) drain,
+    claiming `batch` rows at once."""
     store = open_store(url)
     store.upgrade()
     pool: RenderPool | None = None
@@ -318,7 +319,7 @@ def pipeline(
                 mailer,
                 now=datetime(YEAR + 1, 1, 1, tzinfo=TZ),
                 owner="bench",
-                limit=BATCH[0],
+                limit=batch,
                 lease=DAEMON.lease,
                 executor=pool.ready if pool is not None else None,
             )
@@ -405,10 +406,9 @@ def main() -> None:
         help="render processes for the pipeline (default: cores - 1)",
     )
     ap.add_argument("--database", help="SQLAlchemy URL (default: a fresh SQLite file)")
-    ap.add_argument("--batch", type=int, default=BATCH[0], help="rows claimed at once "
-                    f"(default: the daemon's on SQLite, {BATCH[0]})")
+    ap.add_argument("--batch", type=int, default=DAEMON.batch_for("sqlite"),
+                    help="rows claimed at once (default: the daemon's on SQLite)")
     args = ap.parse_args()
-    BATCH[0] = args.batch
 
     ensure_postfix()
     config = load_config(ROOT / "config.toml")
@@ -439,7 +439,8 @@ def main() -> None:
             url = args.database or f"sqlite:///{work / f'{name}.sqlite3'}"
             if args.database:  # start again from an empty outbox
                 empty(url)
-            runs.append(pipeline(config, n_plans, args.messages, port, args.sessions, url, workers))
+            runs.append(pipeline(config, n_plans, args.messages, port, args.sessions, url, workers,
+                                 args.batch))
             return runs[-1]
 
         # Interleaved, best of two for the bare loop and for the pipeline with its pool: on

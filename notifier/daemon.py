@@ -952,7 +952,9 @@ class Daemon:
         # Batch after batch, the next claimed and rendering while one is sent; the rows not
         # started go back once the server cannot be reached (or the daemon stops).
         # (Also when nothing is due: claiming takes back the rows of a daemon that died.)
-        due = (await asyncio.to_thread(store.counts, now=self.clock.now())).due
+        # What is due decides only whether to start render processes on their defaults.
+        count = self.options.render_processes is None and (self._pool is None or self._pool.broken)
+        due = (await asyncio.to_thread(store.counts, now=self.clock.now())).due if count else 0
         pool = self._render_pool(due)
         transport.begin()
         result = await drain(

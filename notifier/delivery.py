@@ -102,7 +102,11 @@ RENDER_CHUNKS = (4, 8, 16, 32, 64)
 
 def prepare(row: OutboxRow, mailer: Mailer, render: RenderFn | None, *, now: datetime) -> Envelope:
     """Render and compose one row here. Raises DeliveryError when it cannot be built."""
-    built = build_envelope(row, mailer.sender, now, render)
+    return _envelope(build_envelope(row, mailer.sender, now, render))
+
+
+def _envelope(built: Built) -> Envelope:
+    """The envelope; a row that could not be built raises its DeliveryError."""
     if isinstance(built, tuple):
         raise DeliveryError(built[0], permanent=built[1])
     return built
@@ -221,9 +225,7 @@ class _Batch:
             except BrokenExecutor:  # a render process died (killed, out of memory): here, then
                 log.warning("tiến trình dựng thư dừng bất thường; dựng thư tại chỗ")
                 return prepare(row, self.mailer, self.render, now=now)
-        if isinstance(built, tuple):
-            raise DeliveryError(built[0], permanent=built[1])
-        return built
+        return _envelope(built)
 
     def _render_one(self) -> bool:
         """Render one row taken back from the pool here; False when there is none to take."""

@@ -41,7 +41,7 @@ import markupsafe
 from markupsafe import Markup
 
 from notifier.icstext import escape_text, fold_line, safe_text
-from notifier.text import nfc
+from notifier.text import INVISIBLE, INVISIBLE_CHARS, nfc
 
 __all__ = [
     "TEMPLATES",
@@ -64,11 +64,9 @@ SUBJECT_MAX = 200  # characters; long plan titles are cut with "…"
 _WEEKDAYS = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật")
 # C0/C1 controls, DEL, and Unicode line/paragraph separators: none may reach a header.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u0085]+")
-_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 _SPACES = re.compile(r"\s+")
 # Anything one_line would change apart from the ends (the common subject has none of it).
-_UNTIDY = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u0085\u200b-\u200f\u202a-\u202e"
-                     "\u2060-\u2064\u2066-\u2069\ufeff]|\\s\\s|[^\\S ]")
+_UNTIDY = re.compile(f"[\x00-\x1f\x7f-\x9f\u2028\u2029\u0085{INVISIBLE_CHARS}]|\\s\\s|[^\\S ]")
 _BLANK_LINES = re.compile(r"\n(?:[ \t]*\n){2,}")
 
 
@@ -121,7 +119,7 @@ def one_line(text: str, *, limit: int = SUBJECT_MAX) -> str:
     """NFC, no control characters or line breaks, single spaces, at most `limit` characters."""
     text = str(text)
     if _UNTIDY.search(text) or not unicodedata.is_normalized("NFC", text):
-        text = _INVISIBLE.sub("", nfc(text))
+        text = INVISIBLE.sub("", nfc(text))
         text = _SPACES.sub(" ", _CONTROL.sub(" ", text))
     text = text.strip()
     if len(text) > limit:
@@ -292,8 +290,8 @@ def render(
     subject = one_line(_run_compiled(subject_t, context))
     # Bidi controls and zero-width marks leave both bodies, as they leave the subject: plan
     # text must not make a name or a date read differently (docs/security.md).
-    text = _tidy(_INVISIBLE.sub("", nfc(_run_compiled(text_t, context))))
-    body = _INVISIBLE.sub("", nfc(_run_compiled(html_t, context)))
+    text = _tidy(INVISIBLE.sub("", nfc(_run_compiled(text_t, context))))
+    body = INVISIBLE.sub("", nfc(_run_compiled(html_t, context)))
     attachments: tuple[Attachment, ...] = ()
     events = context.get("events") or ()
     if events:

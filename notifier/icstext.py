@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from notifier.text import nfc
+from notifier.text import INVISIBLE_CHARS, nfc
 
 __all__ = ["FOLD_OCTETS", "escape_text", "fold_line", "safe_text"]
 
@@ -23,9 +23,8 @@ FOLD_OCTETS = 75
 # other controls (C0 but TAB, DEL, C1), lone surrogates, bidi controls and zero-width
 # marks (they can make a name or date read differently: docs/security.md) are dropped.
 _BREAKS = re.compile("\r\n|[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
-_INVISIBLE = "\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
-_CONTROLS = re.compile(f"[\x00-\x08\x0e-\x1f\x7f-\x9f\ud800-\udfff{_INVISIBLE}]")
-_UNSAFE = re.compile(f"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff{_INVISIBLE}]")
+_CONTROLS = re.compile(f"[\x00-\x08\x0e-\x1f\x7f-\x9f\ud800-\udfff{INVISIBLE_CHARS}]")
+_UNSAFE = re.compile(f"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff{INVISIBLE_CHARS}]")
 
 
 def safe_text(text: str, *, single_line: bool = False) -> str:

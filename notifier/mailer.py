@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from notifier.errors import DeliveryError
+from notifier.text import INVISIBLE
 
 if TYPE_CHECKING:
     import aiosmtplib
@@ -79,8 +80,6 @@ __all__ = [
 
 # C0 (CR, LF, TAB, NUL ...), DEL, C1, NEL and the Unicode line/paragraph separators.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u0085\u2028\u2029]+")
-# Zero-width and bidirectional controls: invisible, and able to disguise a name.
-_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 _SPACES = re.compile(r"\s+")
 _ATEXT_PHRASE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*")
 _ADDRESS = re.compile(
@@ -106,7 +105,7 @@ def header_text(text: str, *, limit: int = MAX_HEADER_CHARS) -> str:
     """NFC, one line: control characters and line breaks become spaces, invisibles go."""
     text = str(text)
     if _UNTIDY.search(text) or not unicodedata.is_normalized("NFC", text):
-        text = _INVISIBLE.sub("", unicodedata.normalize("NFC", text))
+        text = INVISIBLE.sub("", unicodedata.normalize("NFC", text))
         text = _SPACES.sub(" ", _CONTROL.sub(" ", text))
     return text.strip()[:limit].rstrip()
 

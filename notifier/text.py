@@ -18,14 +18,20 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["nfc", "clean", "fold", "fold_ascii", "slugify", "TONE_MARKS", "WINDOWS_DEVICES"]
+__all__ = [
+    "nfc", "clean", "fold", "fold_ascii", "slugify", "INVISIBLE", "INVISIBLE_CHARS", "TONE_MARKS",
+    "WINDOWS_DEVICES",
+]
 
 # Combining grave, acute, tilde, hook above, dot below.
 TONE_MARKS = frozenset("\u0300\u0301\u0303\u0309\u0323")
 
 _DASHES = re.compile("[\u2010\u2011\u2012\u2013\u2014\u2015\u2212]")
 _SPACES = re.compile(r"[ \t\u00a0\u2007\u202f\u200b\ufeff]+")
-_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+# Bidi controls and zero-width marks: they can make a name or a date read differently
+# (docs/security.md). INVISIBLE_CHARS is the class body, for patterns that add to it.
+INVISIBLE_CHARS = "\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+INVISIBLE = re.compile(f"[{INVISIBLE_CHARS}]")
 _WORD = re.compile(r"[\w\u0300-\u036f]+")
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 
@@ -57,7 +63,7 @@ def clean(text: str) -> str:
 
 def _clean_passes(text: str) -> str:
     """What `clean` does to text that is not already clean."""
-    text = _INVISIBLE.sub("", nfc(text))
+    text = INVISIBLE.sub("", nfc(text))
     text = _DASHES.sub("-", text)
     lines = (_SPACES.sub(" ", line).strip() for line in text.splitlines())
     return "\n".join(lines).strip()

@@ -35,6 +35,14 @@ def sample(template: str, context: Mapping[str, Any]) -> Rendered:
     return Rendered(f"Nhắc việc {context.get('n', '')}", "Quý II/2024", "<p>Quý II/2024</p>")
 
 
+def template_rems(n: int) -> list[Rem]:
+    """n reminders for the real "test" template, due one minute apart from 08:00."""
+    return [
+        Rem(f"k/{i}", at(1, 8, i), template="test", context=template_context(f"k/{i}", i))
+        for i in range(n)
+    ]
+
+
 def template_context(key: str, n: int) -> dict[str, Any]:
     """A context for the real "test" template (templates/email/test.*.j2)."""
     return {
@@ -85,10 +93,7 @@ def message_ids(server: SmtpServer) -> list[str]:
 def test_due_rows_are_rendered_sent_and_recorded_in_due_order(
     store: Store, server: SmtpServer
 ) -> None:
-    batch = [
-        Rem(f"k/{i}", at(1, 8, i), template="test", context=template_context(f"k/{i}", i))
-        for i in range(6)
-    ]
+    batch = template_rems(6)
     store.enqueue(list(reversed(batch)), now=at(1, 0))
     mailer = mailer_for(server, pool=1)
     result = run(lambda: send_batch(store, mailer, now=at(1, 8, 3), owner="a"), mailer)
@@ -200,10 +205,7 @@ def test_rendering_in_a_worker_process(store: Store, server: SmtpServer) -> None
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    good = [
-        Rem(f"k/{i}", at(1, 8, i), template="test", context=template_context(f"k/{i}", i))
-        for i in range(5)
-    ]
+    good = template_rems(5)
     store.enqueue(good + [Rem("bad", at(1, 8, 9), template="test", context={})], now=at(1, 0))
     mailer = mailer_for(server, pool=2)
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -454,10 +456,7 @@ def test_a_render_process_that_dies_leaves_its_rows_to_the_sending_loop(
     import signal
     from concurrent.futures import ProcessPoolExecutor
 
-    good = [
-        Rem(f"k/{i}", at(1, 8, i), template="test", context=template_context(f"k/{i}", i))
-        for i in range(30)
-    ]
+    good = template_rems(30)
     store.enqueue(good, now=at(1, 0))
     mailer = mailer_for(server, pool=2)
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:

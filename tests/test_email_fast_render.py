@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from notifier import emails
 from notifier.reminders import TZ, DigestRules, ReminderRules, plan_reminders
+from notifier.text import INVISIBLE
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_reminders import CAL, DEADLINES, DIRECTORY, VH, act, plan
@@ -41,7 +42,7 @@ PLAIN, HTML = stock(emails.TEMPLATES_DIR, html=False), stock(emails.TEMPLATES_DI
 
 def stock_render(template: str, context: dict) -> tuple[str, str, str]:
     """Stock Jinja, then render()'s own finishing (one line, NFC, no invisibles, tidy)."""
-    clean = emails._INVISIBLE.sub
+    clean = INVISIBLE.sub
     subject = emails.one_line(PLAIN.get_template(f"{template}.subject.j2").render(context))
     text = PLAIN.get_template(f"{template}.text.j2").render(context)
     html = HTML.get_template(f"{template}.html.j2").render(context)
