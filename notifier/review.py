@@ -26,6 +26,7 @@ printing (cli.py).
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -118,6 +119,13 @@ def key_label(key: str) -> str:
 # --- pairing rows --------------------------------------------------------------------------------
 
 
+_NUMBER = re.compile(r"\d+")
+
+
+def _numbers(key: str) -> tuple[str, ...]:
+    return tuple(_NUMBER.findall(key))
+
+
 def _ratio(a: str, b: str) -> float:
     if a == b:
         return 1.0
@@ -150,6 +158,7 @@ def match_rows(
     """
     keys_old = [fold(str(r.get(text, ""))) for r in old]
     keys_new = [fold(str(r.get(text, ""))) for r in new]
+    nums_old, nums_new = [_numbers(k) for k in keys_old], [_numbers(k) for k in keys_new]
     pairs: dict[int, int] = {}
     used: set[int] = set()
     by_ident: dict[Any, int] = {}
@@ -176,8 +185,8 @@ def match_rows(
             same = old[i].get(ident) == new[j].get(ident)
             score = _ratio(keys_old[i], keys_new[j])
             if score >= (same_ref_near if same and agree(i, j) else near):
-                scored.append((-score, not same, i, j))
-        for _, _, i, j in sorted(scored):
+                scored.append((nums_old[i] != nums_new[j], -score, not same, i, j))
+        for *_, i, j in sorted(scored):
             if i not in pairs and j not in used:
                 pairs[i] = j
                 used.add(j)
