@@ -71,9 +71,9 @@ def build_envelope(
     return build_jobs([job(row)], sender, date, render)[0]
 
 
-# What a render process needs of a row: key, template, payload (JSON text), recipients.
+# What a render process needs of a row: key, template, payload (as stored), recipients.
 # Plain tuples: pickling whole OutboxRows (six datetimes each) cost as much as composing.
-Job = tuple[str, str, str, tuple[tuple[str, str], ...]]
+Job = tuple[str, str, str | bytes, tuple[tuple[str, str], ...]]
 
 
 def job(row: OutboxRow) -> Job:

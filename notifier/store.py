@@ -47,7 +47,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from notifier.errors import UserError
-from notifier.payload import read_json, write_json
+from notifier.payload import pack, read_json, write_json
 
 __all__ = [
     "ACK_OUTCOMES",
@@ -219,7 +219,7 @@ class OutboxRow:
     units: tuple[str, ...]
     recipients: tuple[tuple[str, str], ...]  # (display name, address)
     subject: str
-    payload_json: str  # the template context as stored; decoded on use (maybe in a worker)
+    payload_json: str | bytes  # the context as stored (payload.pack); decoded on use (maybe in a worker)
     due_at: datetime
     status: str
     attempts: int
@@ -513,7 +513,7 @@ def _json_tuple(text: str) -> tuple[Any, ...]:
     return tuple(tuple(map(str, v)) if isinstance(v, list) else v for v in json.loads(text))
 
 
-def _sqlite_row(t: Sequence[Any], payload: str | None) -> OutboxRow:
+def _sqlite_row(t: Sequence[Any], payload: str | bytes | None) -> OutboxRow:
     """An OutboxRow from a raw `outbox` row (columns in table order) and its payload text."""
     (id_, key, kind, template, plan, refs, units, recipients, subject, due_at, status,
      attempts, next_at, holder, until, sent_at, mid, error, created, updated) = t  # fmt: skip
@@ -542,15 +542,22 @@ def _sqlite_row(t: Sequence[Any], payload: str | None) -> OutboxRow:
     )
 
 
-# Read as text: only the renderer needs it parsed, and it may run in another process.
-_PAYLOAD_TEXT = sa.cast(outbox_payload.c.payload, sa.Text).label("payload")
+def _payload_column(dialect: str) -> sa.ColumnElement[Any]:
+    """The payload as stored, not parsed: only the renderer needs it parsed, and it may run
+    in another process. PostgreSQL's json as text; SQLite's as it is: text, or the bytes of
+    payload.pack (CAST AS TEXT would garble a compressed one)."""
+    column = outbox_payload.c.payload
+    coerce = sa.type_coerce if dialect == "sqlite" else sa.cast
+    return coerce(column, sa.Text).label("payload")
+
+
 # Two int4 keys: "noti" and the schema, so databases shared by schemas do not contend.
 _PLANNING_TRY = sa.text("SELECT pg_try_advisory_lock(1852797801, hashtext(current_schema()))")
 _PLANNING_UNLOCK = sa.text("SELECT pg_advisory_unlock(1852797801, hashtext(current_schema()))")
 
 
-def _with_payload() -> sa.Select[Any]:
-    return sa.select(outbox, _PAYLOAD_TEXT).select_from(
+def _with_payload(dialect: str) -> sa.Select[Any]:
+    return sa.select(outbox, _payload_column(dialect)).select_from(
         outbox.outerjoin(outbox_payload, outbox_payload.c.id == outbox.c.id)
     )
 
@@ -702,7 +709,7 @@ class Store:
                     "SELECT id, key FROM outbox WHERE id > ? ORDER BY id", (before,)
                 ).fetchall()
                 cur.executemany(  # a generator: payloads are made one at a time, not all held
-                    payload.sql, ((id_, write_json(dict(first[key].context))) for id_, key in created)
+                    payload.sql, ((id_, pack(dict(first[key].context))) for id_, key in created)
                 )
             finally:
                 cur.close()
@@ -780,7 +787,7 @@ class Store:
             payloads = (
                 dict(
                     conn.execute(
-                        sa.select(outbox_payload.c.id, _PAYLOAD_TEXT).where(
+                        sa.select(outbox_payload.c.id, _payload_column(self.dialect)).where(
                             outbox_payload.c.id.in_([m["id"] for m in claimed])
                         )
                     ).all()
@@ -803,7 +810,7 @@ class Store:
             try:
                 claimed = cur.execute(claim.sql, claim.args({**values, "c_limit": limit})).fetchall()
                 ids = [t[0] for t in claimed]
-                payloads: dict[int, str] = {}
+                payloads: dict[int, str | bytes] = {}
                 for start in range(0, len(ids), 500):  # SQLite's limit on parameters
                     part = ids[start : start + 500]
                     marks = ",".join("?" * len(part))
@@ -1040,7 +1047,7 @@ class Store:
     ) -> list[OutboxRow]:
         order = outbox.c.updated_at.desc() if newest_first else outbox.c.next_attempt_at
         stmt = (
-            _with_payload()
+            _with_payload(self.dialect)
             .where(outbox.c.status.in_(list(statuses)))
             .order_by(order, outbox.c.id)
             .limit(limit)
@@ -1050,13 +1057,13 @@ class Store:
 
     def get(self, key: str) -> OutboxRow | None:
         with self._tx(write=False) as conn:
-            row = conn.execute(_with_payload().where(outbox.c.key == key)).first()
+            row = conn.execute(_with_payload(self.dialect).where(outbox.c.key == key)).first()
         return OutboxRow.from_db(row._mapping) if row else None
 
     def problems_since(self, since: datetime) -> list[OutboxRow]:
         """Rows that failed or were skipped since `since`: what the next digest reports."""
         stmt = (
-            _with_payload()
+            _with_payload(self.dialect)
             .where(outbox.c.status.in_(["failed", "skipped"]), outbox.c.updated_at >= since)
             .order_by(outbox.c.due_at, outbox.c.id)
         )

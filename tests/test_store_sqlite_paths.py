@@ -8,6 +8,7 @@ call must return the same thing.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from pathlib import Path
 
@@ -31,11 +32,21 @@ def _pair(tmp: Path) -> tuple[Store, Store]:
 
 
 def _tables(store: Store) -> list[list[tuple]]:
+    """Every row as stored; payloads decoded: the fast path stores payload.pack's bytes
+    (compressed when large), SQLAlchemy's JSON column text."""
+    from notifier.payload import read_json
+
     with store.engine.connect() as conn:
-        return [
+        tables = [
             [tuple(r) for r in conn.exec_driver_sql(f"SELECT * FROM {t.name} ORDER BY id")]  # raw, as stored
             for t in (outbox, outbox_payload, delivery_log)
         ]
+    tables[1] = [(id_, read_json(payload)) for id_, payload in tables[1]]
+    return tables
+
+
+def _decoded(rows: list) -> list:
+    return [dataclasses.replace(r, payload_json="") for r in rows], [r.payload for r in rows]
 
 
 reminders = st.lists(
@@ -63,7 +74,7 @@ def test_fast_paths_store_and_return_what_sqlalchemy_does(tmp_path_factory, batc
         assert fast.enqueue(again, now=at(1, 1)) == slow.enqueue(again, now=at(1, 1))  # old keys kept
         now = at(1, 9)
         claimed = fast.claim_due("a", now=now, limit=limit)
-        assert claimed == slow.claim_due("a", now=now, limit=limit)
+        assert _decoded(claimed) == _decoded(slow.claim_due("a", now=now, limit=limit))
         statuses = st.sampled_from(["sent", "retry", "failed", "released"])
         outcomes = [
             Outcome(r.id, r.key, data.draw(statuses), now + timedelta(seconds=i), message_id=f"<{i}@x>",
@@ -74,7 +85,9 @@ def test_fast_paths_store_and_return_what_sqlalchemy_does(tmp_path_factory, batc
         assert fast.record(outcomes, owner="a") == slow.record(outcomes, owner="a")
         assert fast.record(outcomes, owner="b") == slow.record(outcomes, owner="b")  # not b's rows
         later = now + timedelta(hours=2)
-        assert fast.claim_due("b", now=later, limit=50) == slow.claim_due("b", now=later, limit=50)
+        assert _decoded(fast.claim_due("b", now=later, limit=50)) == _decoded(
+            slow.claim_due("b", now=later, limit=50)
+        )
         assert _tables(fast) == _tables(slow)
         assert fast.counts(now=later) == slow.counts(now=later)
     finally:
@@ -148,3 +161,43 @@ def test_integers_past_64_bits_read_back_exactly() -> None:
         assert read_json(_json({"n": [n]})) == {"n": [n]}
         assert read_json(_json(n).encode()) == n
     assert read_json('{"a":"9223372036854775807"}') == {"a": "9223372036854775807"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(json_values(), st.integers(0, 3000))
+def test_packed_payloads_read_back_exactly_compressed_or_not(value, repeat) -> None:
+    """pack's bytes (zlib from PACK_MIN bytes on) read back as write_json's text does."""
+    from notifier.payload import PACK_MIN, pack, read_json, write_json
+
+    big = {"items": [value] * repeat, "n": 2**70}  # past 64 bits: the json.dumps form too
+    for v in (value, big):
+        packed, text = pack(v), write_json(v).encode()
+        assert read_json(packed) == read_json(text)
+        assert (packed[:1] == b"x") == (len(text) >= PACK_MIN)
+        assert packed == text or len(packed) < len(text)
+
+
+def test_a_large_payload_is_stored_compressed_and_every_reader_gets_it_back(tmp_path: Path) -> None:
+    """A digest's context (hundreds of items) goes in compressed; claim (the fast path),
+    get, rows and problems_since (SQLAlchemy, where CAST AS TEXT would garble it) and the
+    renderer all read it whole."""
+    from notifier.payload import PACK_MIN
+
+    items = [{"ref": f"II.{i}", "content": f"Hoạt động giao lưu văn hóa số {i}"} for i in range(400)]
+    context = {"opens": items, "recipient": {"name": "Sở Ngoại vụ"}}
+    store = open_store(f"sqlite:///{tmp_path / 'o.sqlite3'}")
+    store.upgrade()
+    try:
+        store.enqueue([Rem("digest/1", at(1, 8), context=context), Rem("small", at(1, 8))], now=at(1, 0))
+        with store.engine.connect() as conn:
+            stored = dict(conn.exec_driver_sql("SELECT id, payload FROM outbox_payload").fetchall())
+        big = max(stored.values(), key=len)
+        assert isinstance(big, bytes) and big[:1] == b"x" and len(big) < PACK_MIN
+        assert store.get("digest/1").payload == context  # type: ignore[union-attr]
+        assert [r.payload for r in store.rows(limit=5)] == [context, {"unit": "Sở Văn hóa"}]
+        claimed = store.claim_due("a", now=at(1, 9), limit=5)
+        assert [r.payload for r in claimed] == [context, {"unit": "Sở Văn hóa"}]
+        store.record([Outcome(claimed[0].id, "digest/1", "failed", at(1, 9), message="550")], owner="a")
+        assert [r.payload for r in store.problems_since(at(1, 0))] == [context]
+    finally:
+        store.close()
