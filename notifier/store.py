@@ -470,7 +470,7 @@ class _Raw:
     The sender's hot path (enqueue, claim, record) spent more time in SQLAlchemy's
     per-row parameter and result processing than in SQLite; this keeps the statements
     defined once, above, and skips that processing. Values are passed as SQLite stores
-    them: instants through UtcDateTime's own bind processor, JSON as text (`_json`).
+    them: instants through UtcDateTime's own bind processor, lists as JSON text (`_json`), payloads as `payload.pack` bytes.
     """
 
     __slots__ = ("_pick", "fixed", "names", "sql")
