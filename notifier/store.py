@@ -219,7 +219,8 @@ class OutboxRow:
     units: tuple[str, ...]
     recipients: tuple[tuple[str, str], ...]  # (display name, address)
     subject: str
-    payload_json: str | bytes  # the context as stored (payload.pack); decoded on use (maybe in a worker)
+    payload_json: str | bytes  # the context as stored (payload.pack); decoded on use, maybe
+    # in a render process
     due_at: datetime
     status: str
     attempts: int
@@ -470,7 +471,8 @@ class _Raw:
     The sender's hot path (enqueue, claim, record) spent more time in SQLAlchemy's
     per-row parameter and result processing than in SQLite; this keeps the statements
     defined once, above, and skips that processing. Values are passed as SQLite stores
-    them: instants through UtcDateTime's own bind processor, lists as JSON text (`_json`), payloads as `payload.pack` bytes.
+    them: instants through UtcDateTime's own bind processor, lists as JSON text (`_json`),
+    payloads as `payload.pack` bytes.
     """
 
     __slots__ = ("_pick", "fixed", "names", "sql")
