@@ -16,7 +16,9 @@ Owns:
 - `status(store, plans=, directory=, today=, calendar=, deadlines=)` /
   `status_for(store, snapshot, today=)` -> [ItemStatus]: who has acknowledged what, who
   has not (the coordinator's page, site.py);
-- the routes `/a/{token}` and `/u/{token}` (`routes()`; GET page, POST records) and
+- the routes `/a/{token}` and `/u/{token}` (`routes()`; GET page, POST records; on /u/,
+  a POST with resubscribe=1 from our own "Nhận lại thư tổng hợp" form undoes the opt-out,
+  any other body, RFC 8058's one-click included, unsubscribes) and
   `describe(claim, snapshot)` (what a link is about, in Vietnamese).
 
 Token format (docs/acknowledgements.md): `base64url(payload) "." base64url(mac)`, no
@@ -491,6 +493,7 @@ _PAGE = """<!DOCTYPE html>
 <form method="post" action="{{ form.action }}">
 {% if form.note %}<p><label for="note">Ghi chú (không bắt buộc)</label><br>
 <textarea id="note" name="note" maxlength="{{ form.max }}"></textarea></p>{% endif %}
+{% if form.hidden is defined %}{% for k, v in form.hidden %}<input type="hidden" name="{{ k }}" value="{{ v }}">{% endfor %}{% endif %}
 <p><button type="submit">{{ form.button }}</button></p>
 </form>
 {% endif %}
@@ -498,6 +501,7 @@ _PAGE = """<!DOCTYPE html>
 </main></body></html>
 """
 NOTE_MAX = 1000
+RESUBSCRIBE_FIELD = "resubscribe"  # our "Nhận lại thư tổng hợp" form posts resubscribe=1
 _LABELS = {"report-sent": "Đã báo cáo", "activity-done": "Đã hoàn thành"}
 _REFUSED = {
     "forged": (403, "Liên kết không hợp lệ",
@@ -687,21 +691,34 @@ def _ack_get(request: Any) -> Any:
     return _page(label, message=question, facts=facts, form=form)
 
 
-async def _form_note(request: Any) -> str:
-    """The note of an urlencoded form (what our page sends); "" for anything else."""
+async def _form(request: Any) -> dict[str, list[str]]:
+    """The fields of an urlencoded form (what our pages send); {} for anything else."""
     from urllib.parse import parse_qs
 
     if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        return ""
+        return {}
     body = b""
     async for chunk in request.stream():  # at most 16 kB kept, even of a chunked body
         body += chunk[: 16 * 1024 - len(body)]
         if len(body) >= 16 * 1024:
             break
-    values = parse_qs(body.decode("utf-8", "replace"), max_num_fields=10).get("note", [""])
+    try:
+        return parse_qs(body.decode("utf-8", "replace"), max_num_fields=10)
+    except ValueError:  # more fields than that: not our form
+        return {}
+
+
+async def _form_note(request: Any) -> str:
+    """The note of our acknowledgement form; "" for anything else."""
     from notifier.text import clean
 
-    return clean(values[0])[:NOTE_MAX]
+    return clean((await _form(request)).get("note", [""])[0])[:NOTE_MAX]
+
+
+def _wants_resubscribe(fields: Mapping[str, list[str]]) -> bool:
+    """Only our own "Nhận lại thư tổng hợp" form resubscribes: RFC 8058's one-click body
+    (List-Unsubscribe=One-Click), an empty or any other body keeps meaning unsubscribe."""
+    return fields.get(RESUBSCRIBE_FIELD) == ["1"] and "List-Unsubscribe" not in fields
 
 
 def _ack_record(request: Any, note: str) -> Any:
@@ -727,6 +744,17 @@ def _ack_record(request: Any, note: str) -> Any:
                  + " Lần xác nhận này không thay đổi gì.", facts=facts)
 
 
+def _resubscribe_form(request: Any) -> dict[str, Any]:
+    """The button that undoes an opt-out: the same token, with resubscribe=1."""
+    return {"action": f"/u/{request.path_params['token']}", "button": "Nhận lại thư tổng hợp",
+            "note": False, "max": 0, "hidden": [(RESUBSCRIBE_FIELD, "1")]}
+
+
+def _opted_out_at(store: Any, unit: str) -> datetime | None:
+    """When the unit stopped the digest; None when it gets it."""
+    return next((o["at"] for o in store.opt_outs() if o["unit"] == unit), None)
+
+
 def _unsubscribe_get(request: Any) -> Any:
     ctx = _context(request)
     if ctx is None:
@@ -735,9 +763,12 @@ def _unsubscribe_get(request: Any) -> Any:
     if not isinstance(claim, Claim):
         return claim
     facts = [("Đơn vị", _unit_name(ctx.snapshot, claim.unit))]
-    if ctx.store is not None and claim.unit in ctx.store.opted_out():
-        return _page("Đã ngừng nhận thư tổng hợp", facts=facts,
-                     message="Đơn vị này đã ngừng nhận thư tổng hợp.")
+    since = _opted_out_at(ctx.store, claim.unit) if ctx.store is not None else None
+    if since is not None:
+        at = since.astimezone(TZ)
+        return _page("Đã ngừng nhận thư tổng hợp", facts=facts, form=_resubscribe_form(request),
+                     message=f"Đơn vị này đã ngừng nhận thư tổng hợp từ {at:%H:%M} ngày "
+                     f"{_vn(at.date())}. Muốn nhận lại, bấm nút dưới đây.")
     form = {"action": f"/u/{request.path_params['token']}", "button": "Ngừng nhận thư tổng hợp",
             "note": False, "max": 0}
     return _page("Ngừng nhận thư tổng hợp", facts=facts, form=form,
@@ -745,21 +776,29 @@ def _unsubscribe_get(request: Any) -> Any:
                  "Thư nhắc việc gửi cho đơn vị vẫn tiếp tục.")
 
 
-def _unsubscribe_post(request: Any) -> Any:
-    """RFC 8058 one-click (body "List-Unsubscribe=One-Click") and our own form alike."""
+def _unsubscribe_post(request: Any, resubscribe: bool = False) -> Any:
+    """RFC 8058 one-click (body "List-Unsubscribe=One-Click") and our own form alike; with
+    `resubscribe` (our "Nhận lại thư tổng hợp" form), the opt-out is undone instead."""
     ctx = _context(request)
     if ctx is None or ctx.store is None:
         return _no_store()
     claim = _verified(request, ctx, want="unsubscribe")
     if not isinstance(claim, Claim):
         return claim
-    new = ctx.store.opt_out(claim.unit, attempt=_attempt(request, ctx, claim.link))
-    if new:
+    facts = [("Đơn vị", _unit_name(ctx.snapshot, claim.unit))]
+    attempt = _attempt(request, ctx, claim.link)
+    if resubscribe:
+        if ctx.store.opt_in(claim.unit, attempt=attempt):
+            log.info("nhận lại thư tổng hợp: %s (liên kết %s)", claim.unit, claim.link)
+            return _page("Đã nhận lại thư tổng hợp", facts=facts,
+                         message="Đơn vị sẽ nhận lại thư tổng hợp từ kỳ gửi tiếp theo.")
+        return _page("Đã nhận lại thư tổng hợp", facts=facts,
+                     message="Đơn vị đang nhận thư tổng hợp; lần bấm này không thay đổi gì.")
+    if ctx.store.opt_out(claim.unit, attempt=attempt):
         log.info("ngừng nhận thư tổng hợp: %s (liên kết %s)", claim.unit, claim.link)
-    return _page("Đã ngừng nhận thư tổng hợp", facts=[("Đơn vị", _unit_name(ctx.snapshot,
-                                                                          claim.unit))],
-                 message="Đơn vị sẽ không nhận thư tổng hợp nữa. Muốn nhận lại, vui lòng báo "
-                 "quản trị viên hệ thống.")
+    return _page("Đã ngừng nhận thư tổng hợp", facts=facts, form=_resubscribe_form(request),
+                 message="Đơn vị sẽ không nhận thư tổng hợp nữa. Thư nhắc việc gửi cho đơn vị "
+                 "vẫn tiếp tục. Nếu bấm nhầm, bấm nút dưới đây để nhận lại.")
 
 
 async def _ack_endpoint(request: Any) -> Any:
@@ -774,8 +813,10 @@ async def _ack_endpoint(request: Any) -> Any:
 async def _unsubscribe_endpoint(request: Any) -> Any:
     import anyio
 
-    handler = _unsubscribe_post if request.method == "POST" else _unsubscribe_get
-    return await anyio.to_thread.run_sync(handler, request)
+    if request.method == "POST":
+        resubscribe = _wants_resubscribe(await _form(request))
+        return await anyio.to_thread.run_sync(_unsubscribe_post, request, resubscribe)
+    return await anyio.to_thread.run_sync(_unsubscribe_get, request)
 
 
 def routes() -> list[Any]:

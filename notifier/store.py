@@ -16,7 +16,8 @@ one-step operations a sender uses, each one short transaction:
     Store.get_meta / set_meta, Store.check_migrated(), upgrade(url)
     Store.try_planning_lock() / planning_unlock(held)   one daemon plans at a time
     Store.acknowledge(...), Store.audit(...), Store.acknowledgements(...), Store.acknowledged(),
-    Store.ack_audit(...), Store.opt_out(...), Store.opt_in(unit), Store.opted_out()
+    Store.ack_audit(...), Store.opt_out(...), Store.opt_in(unit, *, attempt=None),
+    Store.opted_out(), Store.opt_outs()
                                                   acknowledgements and digest opt-outs (acks.py)
 
 Facts relied on: PostgreSQL's `SELECT … FOR UPDATE SKIP LOCKED` lets several daemons
@@ -1356,11 +1357,24 @@ def _ack_methods() -> None:
                          {**log, "action": "unsubscribe-digest", "unit": unit, "key": "digest"})
         return new
 
-    def opt_in(self: Store, unit: str) -> bool:
-        """Undo an opt-out (an admin's decision); True if there was one."""
+    def opt_in(self: Store, unit: str, *, attempt: Attempt | None = None) -> bool:
+        """Undo an opt-out (the unit's own link, or an admin); True if there was one. With
+        `attempt`, audited as accepted/duplicate with action "resubscribe-digest"."""
         with self._tx() as conn:
             result = conn.execute(sa.delete(digest_optouts).where(digest_optouts.c.unit == unit))
-        return result.rowcount > 0
+            new = result.rowcount > 0
+            if attempt is not None:
+                log = attempt.row("accepted" if new else "duplicate")
+                conn.execute(ack_audit.insert(),
+                             {**log, "action": "resubscribe-digest", "unit": unit, "key": "digest"})
+        return new
+
+    def opt_outs(self: Store) -> list[dict[str, Any]]:
+        """Every opt-out, oldest first: unit (slug), at, link_id."""
+        c = digest_optouts.c
+        with self._tx(write=False) as conn:
+            found = conn.execute(sa.select(digest_optouts).order_by(c.at, c.unit))
+            return [dict(r._mapping) for r in found]
 
     def opted_out(self: Store) -> frozenset[str]:
         """Slugs of units that unsubscribed from digests."""
@@ -1375,6 +1389,7 @@ def _ack_methods() -> None:
     Store.opt_out = opt_out  # type: ignore[attr-defined]
     Store.opt_in = opt_in  # type: ignore[attr-defined]
     Store.opted_out = opted_out  # type: ignore[attr-defined]
+    Store.opt_outs = opt_outs  # type: ignore[attr-defined]
 
 
 def _ack(m: Mapping[str, Any]) -> Acknowledgement:
