@@ -937,6 +937,107 @@ def run_command(
         raise typer.Exit(code)
 
 
+RestoreOpt = Annotated[
+    str | None,
+    typer.Option("--restore", metavar="ĐƠN_VỊ",
+                 help="Cho đơn vị này nhận lại thư tổng hợp (tên, tên khác hoặc mã, như trong config.toml)."),
+]
+
+
+def _optout_slug(directory, text: str, opted: set[str]) -> str:  # noqa: ANN001
+    """The slug --restore names: a unit of the directory by name, alias or slug (any case,
+    NFC or NFD), or the slug of an opt-out whose unit has left config.toml."""
+    from notifier.errors import UserError
+
+    unit = directory.get(text) or directory.by_slug(text)
+    if unit is not None:
+        return unit.slug
+    if text.strip().lower() in opted:
+        return text.strip().lower()
+    raise UserError(directory.unknown_message(text) + " Xem danh mục: notifier units")
+
+
+@app.command("digest-optouts")
+def digest_optouts_command(
+    restore: RestoreOpt = None,
+    as_json: JsonOpt = False,
+    config: ConfigOpt = Path("config.toml"),
+    now: NowOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Đơn vị đã ngừng nhận thư tổng hợp (liên kết “Ngừng nhận thư tổng hợp” hoặc nút “Hủy
+    đăng ký” của Gmail, Outlook); --restore ĐƠN_VỊ cho một đơn vị nhận lại."""
+    import os
+
+    moment = parse_now(now)
+
+    def body():  # noqa: ANN202 - store types are imported lazily
+        from notifier.errors import UserError
+        from notifier.store import Attempt, database_url, open_store
+
+        cfg = _delivery_setup(config)
+        directory = cfg.directory()
+        store = open_store(database_url(cfg, env=os.environ))
+        try:
+            store.check_migrated()
+            rows = store.opt_outs()
+            if restore is None:
+                return directory, rows, None
+            slug = _optout_slug(directory, restore, {r["unit"] for r in rows})
+            unit = directory.by_slug(slug)
+            name = unit.name if unit is not None else slug
+            attempt = Attempt(moment, None, None, "notifier digest-optouts --restore")
+            if not store.opt_in(slug, attempt=attempt):
+                others = ", ".join(_optout_name(directory, r["unit"]) for r in rows)
+                raise UserError(f"“{name}” chưa ngừng nhận thư tổng hợp (vẫn đang nhận), không "
+                                "có gì để khôi phục. Đơn vị đã ngừng nhận: "
+                                + (others or "không có."))
+            return directory, rows, (slug, name)
+        finally:
+            store.close()
+
+    directory, rows, restored = _run(body, debug=debug)
+    if restored is not None:
+        slug, name = restored
+        if as_json:
+            data = {"restored": slug, "name": name}
+            sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+        else:
+            _console().print(f"Đã cho “{name}” ({slug}) nhận lại thư tổng hợp từ kỳ gửi tiếp theo.",
+                             markup=False)
+        return
+    if as_json:
+        data = [{"unit": r["unit"], "name": _optout_name(directory, r["unit"]),
+                 "known": directory.by_slug(r["unit"]) is not None, "at": r["at"].isoformat(),
+                 "link_id": r["link_id"]} for r in rows]
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        return
+    from rich.table import Table
+
+    from notifier.clock import TZ as tz
+
+    out = _console()
+    if not rows:
+        out.print("Không có đơn vị nào ngừng nhận thư tổng hợp.", markup=False)
+        return
+    table = Table(title=f"Đơn vị đã ngừng nhận thư tổng hợp: {len(rows)}")
+    for column in ("Đơn vị", "Mã", "Từ lúc", "Mã liên kết"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        name = _optout_name(directory, r["unit"])
+        if directory.by_slug(r["unit"]) is None:
+            name += " (không còn trong danh mục)"
+        table.add_row(name, r["unit"], f"{r['at'].astimezone(tz):%H:%M %d/%m/%Y}",
+                      r["link_id"] or "—")
+    out.print(table)
+    out.print("Cho nhận lại: notifier digest-optouts --restore <tên hoặc mã đơn vị>", markup=False)
+
+
+def _optout_name(directory, slug: str) -> str:  # noqa: ANN001
+    unit = directory.by_slug(slug)
+    return unit.name if unit is not None else slug
+
+
 # --- end of commands ---
 
 
