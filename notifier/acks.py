@@ -767,7 +767,7 @@ def _unsubscribe_get(request: Any) -> Any:
     if since is not None:
         at = since.astimezone(TZ)
         return _page("Đã ngừng nhận thư tổng hợp", facts=facts, form=_resubscribe_form(request),
-                     message=f"Đơn vị này đã ngừng nhận thư tổng hợp từ {at:%H:%M} ngày "
+                     message=f"Đơn vị này đã ngừng nhận thư tổng hợp từ {at:%H:%M} "
                      f"{_vn(at.date())}. Muốn nhận lại, bấm nút dưới đây.")
     form = {"action": f"/u/{request.path_params['token']}", "button": "Ngừng nhận thư tổng hợp",
             "note": False, "max": 0}

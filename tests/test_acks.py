@@ -217,8 +217,16 @@ def test_digest_opt_out_is_idempotent_and_can_be_undone(store: Store) -> None:
     assert store.opt_out(SNGV, attempt=at(WARNED)) is True
     assert store.opt_out(SNGV, attempt=at(OVERDUE)) is False
     assert store.opted_out() == {SNGV}
+    assert [(o["unit"], o["at"], o["link_id"]) for o in store.opt_outs()] == [(SNGV, WARNED, "lnk")]
     assert [r["outcome"] for r in store.ack_audit()] == ["accepted", "duplicate"]
     assert store.opt_in(SNGV) and store.opted_out() == frozenset()
+    assert store.opt_outs() == [] and len(store.ack_audit()) == 2  # no attempt: not audited
+    store.opt_out(SNGV, attempt=at(WARNED))
+    assert store.opt_in(SNGV, attempt=at(OVERDUE)) is True
+    assert store.opt_in(SNGV, attempt=at(OVERDUE)) is False
+    log = [(r["outcome"], r["action"], r["unit"], r["key"], r["at"]) for r in store.ack_audit()]
+    assert log[-2:] == [("accepted", "resubscribe-digest", SNGV, "digest", OVERDUE),
+                        ("duplicate", "resubscribe-digest", SNGV, "digest", OVERDUE)]
 
 
 # --- the seed project behind a real HTTP server -------------------------------------------
@@ -453,6 +461,169 @@ def test_one_click_unsubscribe_then_no_more_digests(served: Served) -> None:
     assert served.store.opted_out() == {SNGV}
     left = {r.key.split("/")[2] for r in served.reminders(*day) if r.kind == "digest"}
     assert left == set(digests) - {SNGV}
+
+
+MONDAY = datetime(2024, 6, 3, 9, tzinfo=TZ)  # a weekly digest day
+NEXT_MONDAY = datetime(2024, 6, 10, 9, tzinfo=TZ)  # the next one, after the clock (WARNED)
+ONE_CLICK: dict[str, Any] = {"content": b"List-Unsubscribe=One-Click",
+                             "headers": {"content-type": "application/x-www-form-urlencoded"}}
+
+
+def digests_to(served: Served, moment: datetime = NEXT_MONDAY) -> set[str]:
+    """The units planned a digest on that day."""
+    day = moment.replace(hour=0)
+    return {r.key.split("/")[2] for r in served.reminders(day, day + timedelta(days=1))
+            if r.kind == "digest"}
+
+
+def test_a_unit_that_unsubscribed_by_accident_gets_the_digest_back_from_the_page(
+    served: Served,
+) -> None:
+    path = served.link("digest", SNGV, start=MONDAY)
+    before = digests_to(served)
+    assert SNGV in before
+    got = served.client.post(path, **ONE_CLICK)  # one click in Gmail, by accident
+    assert got.status_code == 200 and served.store.opted_out() == {SNGV}
+    assert digests_to(served) == before - {SNGV}
+    # The confirmation page offers the way back: our form, the same token, resubscribe=1.
+    assert "Đã ngừng nhận thư tổng hợp" in got.text and "báo quản trị viên" not in got.text
+    assert f'action="{path}"' in got.text and 'method="post"' in got.text
+    assert '<input type="hidden" name="resubscribe" value="1">' in got.text
+    assert "Nhận lại thư tổng hợp</button>" in got.text
+    # …and so does the link opened again days later (a GET still changes nothing).
+    served.clock.moment = OVERDUE
+    again = served.client.get(path)
+    from notifier.emails import vn_date
+
+    assert f"từ 09:00 {vn_date(WARNED.date())}" in _text(again.text)
+    assert '<input type="hidden" name="resubscribe" value="1">' in again.text
+    assert served.store.opted_out() == {SNGV}
+    done = served.client.post(path, data={"resubscribe": "1"})
+    assert done.status_code == 200 and "Đã nhận lại thư tổng hợp" in done.text
+    assert "Sở Ngoại vụ" in _text(done.text) and "từ kỳ gửi tiếp theo" in done.text
+    assert served.store.opted_out() == frozenset()
+    assert digests_to(served) == before  # the next digest is planned for it again
+    twice = served.client.post(path, data={"resubscribe": "1"})
+    assert twice.status_code == 200 and "không thay đổi gì" in twice.text
+    link = Signer(SECRET.encode()).verify(path.removeprefix("/u/"), now=OVERDUE).link
+    log = [(r["outcome"], r["action"], r["unit"], r["link_id"], r["at"])
+           for r in served.store.ack_audit()]
+    assert log == [("accepted", "unsubscribe-digest", SNGV, link, WARNED),
+                   ("accepted", "resubscribe-digest", SNGV, link, OVERDUE),
+                   ("duplicate", "resubscribe-digest", SNGV, link, OVERDUE)]
+    # Subscribed again, the link's page offers to stop the digest, not to resume it.
+    page = served.client.get(path)
+    assert "Ngừng nhận thư tổng hợp</button>" in page.text and "resubscribe" not in page.text
+
+
+def test_only_our_own_form_resubscribes_every_other_post_unsubscribes(served: Served) -> None:
+    path = served.link("digest", SNGV, start=MONDAY)
+    urlencoded = {"content-type": "application/x-www-form-urlencoded"}
+    posts: list[dict[str, Any]] = [
+        ONE_CLICK,  # RFC 8058, as Gmail and Outlook send it
+        {"content": b"List-Unsubscribe=One-Click&resubscribe=1", "headers": urlencoded},
+        {"files": {"List-Unsubscribe": (None, "One-Click")}},  # RFC 8058 allows multipart
+        {"files": {"resubscribe": (None, "1")}},  # not what our page sends
+        {"data": {"resubscribe": "yes"}},
+        {},  # our own "Ngừng nhận thư tổng hợp" button: no body at all
+    ]
+    for post in posts:
+        served.store.opt_in(SNGV)
+        got = served.client.post(path, **post)
+        assert got.status_code == 200 and "Đã ngừng nhận thư tổng hợp" in got.text, post
+        assert served.store.opted_out() == {SNGV}, post
+    assert served.client.post(path, data={"resubscribe": "1"}).status_code == 200
+    assert served.store.opted_out() == frozenset()
+
+
+def test_forged_expired_and_misplaced_tokens_cannot_resubscribe(served: Served) -> None:
+    path = served.link("digest", SNGV, start=MONDAY)
+    other = next(u for u in sorted(digests_to(served, MONDAY)) if u != SNGV)
+    other_path = served.link("digest", other, start=MONDAY)
+    for p in (path, other_path):
+        assert served.client.post(p).status_code == 200
+    assert served.store.opted_out() == {SNGV, other}
+    token = path.removeprefix("/u/")
+    altered = "/u/" + token[:-5] + ("A" if token[-5] != "A" else "B") + token[-4:]
+    head, mac = token.split(".")
+    payload = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+    payload[3] = other  # SNGV's signature on the other unit's payload
+    spliced = base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode())
+    ack = served.link("report-due", SVH).removeprefix("/a/")  # an /a/ token on /u/
+    resubscribe = {"resubscribe": "1"}
+    for forged in (altered, f"/u/{spliced.decode().rstrip('=')}.{mac}", "/u/" + ack,
+                   "/u/khong-phai-ma"):
+        got = served.client.post(forged, data=resubscribe)
+        assert got.status_code == 403 and "Liên kết không hợp lệ" in got.text, forged
+    expires = Signer(SECRET.encode()).verify(token, now=WARNED).expires
+    served.clock.moment = datetime.combine(expires + timedelta(days=1), datetime.min.time(), TZ)
+    old = served.client.post(path, data=resubscribe)
+    assert old.status_code == 410 and "Liên kết đã hết hạn" in old.text
+    assert served.store.opted_out() == {SNGV, other}
+    outcomes = [r["outcome"] for r in served.store.ack_audit()]
+    assert outcomes == ["accepted", "accepted", "forged", "forged", "forged", "forged", "expired"]
+    # A genuine link resubscribes its own unit only.
+    served.clock.moment = WARNED
+    assert served.client.post(other_path, data=resubscribe).status_code == 200
+    assert served.store.opted_out() == {SNGV}
+
+
+def test_cli_lists_and_restores_digest_opt_outs(tmp_path: Path, store: Store) -> None:
+    from typer.testing import CliRunner
+
+    from notifier.cli import app
+
+    shutil.copy(REPO / "config.toml", tmp_path / "config.toml")
+    env = {"NOTIFIER_DATABASE": store.engine.url.render_as_string(False)}
+    now = "2024-06-17T10:30+07:00"
+
+    def cli(*args: str) -> Any:
+        return CliRunner().invoke(app, ["digest-optouts", "--config", str(tmp_path / "config.toml"),
+                                        "--now", now, *args], env=env)
+
+    empty = cli()
+    assert empty.exit_code == 0, empty.output
+    assert "Không có đơn vị nào ngừng nhận thư tổng hợp" in empty.stdout
+    gone = "so-da-giai-the"  # a unit since removed from config.toml
+    for unit, moment in ((SNGV, WARNED), (SVH, WARNED + timedelta(hours=1)), (gone, OVERDUE)):
+        store.opt_out(unit, attempt=at(moment))
+    listed = cli("--json")
+    assert listed.exit_code == 0, listed.output
+    rows = json.loads(listed.stdout)
+    assert [(r["unit"], r["name"], r["known"]) for r in rows] == [
+        (SNGV, "Sở Ngoại vụ", True), (SVH, "Sở Văn hóa, Thể thao và Du lịch", True),
+        (gone, gone, False)]
+    assert datetime.fromisoformat(rows[0]["at"]) == WARNED and rows[0]["link_id"] == "lnk"
+    table = cli()
+    assert table.exit_code == 0, table.output
+    for expected in ("Đơn vị đã ngừng nhận thư tổng hợp: 3", "Sở Ngoại vụ", "09:00 05/06/2024",
+                     "--restore"):
+        assert expected in table.stdout
+
+    # By name in NFD capitals, by the old tone placement ("hoá"), by a slug only the store knows.
+    import unicodedata
+
+    done = cli("--restore", unicodedata.normalize("NFD", "SỞ NGOẠI VỤ"))
+    assert done.exit_code == 0, done.output
+    assert "Đã cho “Sở Ngoại vụ” (so-ngoai-vu) nhận lại thư tổng hợp" in done.stdout
+    assert store.opted_out() == {SVH, gone}
+    done = cli("--restore", "sở văn hoá, thể thao và du lịch", "--json")
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout) == {"restored": SVH, "name": "Sở Văn hóa, Thể thao và Du lịch"}
+    assert cli("--restore", gone).exit_code == 0 and store.opted_out() == frozenset()
+    log = store.ack_audit()[-3:]
+    assert {(r["outcome"], r["action"], r["unit"]) for r in log} == {
+        ("accepted", "resubscribe-digest", u) for u in (SNGV, SVH, gone)}
+    assert all(r["at"] == datetime.fromisoformat(now) and r["user_agent"].startswith("notifier")
+               for r in log)
+
+    again = cli("--restore", "SNgV")  # an alias
+    assert again.exit_code == 1
+    assert "“Sở Ngoại vụ” chưa ngừng nhận thư tổng hợp" in again.output
+    unknown = cli("--restore", "Sở Ngoại vục")
+    assert unknown.exit_code == 1
+    assert "Không tìm thấy đơn vị “Sở Ngoại vục”; có phải là “Sở Ngoại vụ”?" in unknown.output
+    assert "Traceback" not in unknown.output and store.opted_out() == frozenset()
 
 
 # --- an email, delivered, whose link is followed -------------------------------------------
