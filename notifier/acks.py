@@ -16,6 +16,9 @@ Owns:
 - `status(store, plans=, directory=, today=, calendar=, deadlines=)` /
   `status_for(store, snapshot, today=)` -> [ItemStatus]: who has acknowledged what, who
   has not (the coordinator's page, site.py);
+- `RefusalBudget`: how many refused attempts (forged, expired) a minute reach the audit
+  table, per client address and in all (each would otherwise be a row any anonymous
+  request adds);
 - the routes `/a/{token}` and `/u/{token}` (`routes()`; GET page, POST records; on /u/,
   a POST with resubscribe=1 from our own "Nhận lại thư tổng hợp" form undoes the opt-out,
   any other body, RFC 8058's one-click included, unsubscribes) and
@@ -44,8 +47,11 @@ import logging
 import os
 import secrets
 import stat
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -66,6 +72,7 @@ __all__ = [
     "ItemStatus",
     "LinkRefused",
     "Links",
+    "RefusalBudget",
     "Signer",
     "activity_key",
     "describe",
@@ -565,6 +572,52 @@ def _attempt(request: Any, ctx: _Request, link: str | None) -> Any:
     return Attempt(ctx.now, link, client, request.headers.get("user-agent", "")[:200] or None)
 
 
+@dataclass
+class RefusalBudget:
+    """How many refused attempts a `window` (seconds, monotonic) are written to the audit
+    table: at most `per_client` from one address and `overall` from all. A forged link needs
+    no secret, so without this any client could add rows without end. What goes over is
+    counted, and the count logged once when the window ends; the client gets the same page.
+    Accepted attempts are never limited (a real link is the capability, and each is once)."""
+
+    per_client: int = 20
+    overall: int = 200
+    window: float = 60.0
+    clock: Callable[[], float] = time.monotonic
+    suppressed: int = 0
+    _start: float = float("-inf")
+    _counts: Counter[str | None] = field(default_factory=Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def allow(self, client: str | None) -> bool:
+        with self._lock:  # handlers run in worker threads
+            now = self.clock()
+            if now - self._start >= self.window:
+                self._close_window()
+                self._start = now
+            if self._counts[client] >= self.per_client or self._counts.total() >= self.overall:
+                self.suppressed += 1
+                return False
+            self._counts[client] += 1
+            return True
+
+    def _close_window(self) -> None:
+        if self.suppressed:
+            log.warning("bỏ qua %d lần ghi nhật ký liên kết sai hoặc hết hạn: quá %d lần mỗi "
+                        "%g giây từ một địa chỉ hoặc %d lần từ mọi địa chỉ", self.suppressed,
+                        self.per_client, self.window, self.overall)
+        self._counts.clear()
+        self.suppressed = 0
+
+
+def _refusals(request: Any) -> RefusalBudget:
+    state = request.app.state
+    budget = getattr(state, "ack_refusals", None)
+    if budget is None:  # one per app; two threads racing here at start lose a count at most
+        budget = state.ack_refusals = RefusalBudget()
+    return budget  # type: ignore[no-any-return]
+
+
 def _verified(request: Any, ctx: _Request, *, want: str, log_refusal: bool = True) -> Claim | Any:
     """The token's claim, or the refusal page (after logging the attempt)."""
     token = request.path_params["token"]
@@ -581,7 +634,8 @@ def _verified(request: Any, ctx: _Request, *, want: str, log_refusal: bool = Tru
             raise LinkRefused("forged")  # an /a/ token on /u/ or the reverse
         return claim
     except LinkRefused as refused:
-        if log_refusal and ctx.store is not None:
+        client = request.client.host if request.client else None
+        if log_refusal and ctx.store is not None and _refusals(request).allow(client):
             c = refused.claim
             ctx.store.audit(refused.reason, _attempt(request, ctx, c.link if c else None),
                             action=c.action if c else None, unit=c.unit if c else None,

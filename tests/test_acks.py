@@ -346,6 +346,36 @@ def test_altered_expired_and_misplaced_links_get_a_vietnamese_page_and_an_audit_
     assert (expired["unit"], expired["key"]) == (SVH, HALF_YEAR)  # authentic: who and what known
 
 
+def test_refused_attempts_reach_the_audit_table_within_a_budget(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    moment = [0.0]
+    budget = acks.RefusalBudget(per_client=3, overall=5, window=60, clock=lambda: moment[0])
+    assert [budget.allow("10.0.0.1") for _ in range(4)] == [True, True, True, False]
+    assert [budget.allow("10.0.0.2") for _ in range(3)] == [True, True, False]  # 5 in all
+    moment[0] = 59.9
+    assert not budget.allow("10.0.0.3") and budget.suppressed == 3
+    moment[0] = 60.0  # a new window: counted afresh, and what was left out is logged once
+    with caplog.at_level(logging.WARNING, logger="notifier.acks"):
+        assert budget.allow("10.0.0.1") and budget.suppressed == 0
+    expected = ("bỏ qua 3 lần ghi nhật ký liên kết sai hoặc hết hạn: quá 3 lần mỗi 60 giây từ "
+                "một địa chỉ hoặc 5 lần từ mọi địa chỉ")
+    assert [r.getMessage() for r in caplog.records if "bỏ qua" in r.getMessage()] == [expected]
+
+
+def test_a_flood_of_forged_links_adds_bounded_rows_and_real_links_still_work(
+    served: Served,
+) -> None:
+    """Forged links need no secret: each used to add an audit row, without limit."""
+    for n in range(30):
+        assert served.client.get(f"/a/khong-phai-ma-{n}").status_code == 403
+    forged = [r for r in served.store.ack_audit() if r["outcome"] == "forged"]
+    assert len(forged) == acks.RefusalBudget.per_client == 20
+    path = served.link("report-due", SVH)
+    assert "đã ghi nhận" in served.client.post(path, data={"note": ""}).text
+    assert served.store.ack_audit()[-1]["outcome"] == "accepted"
+
+
 def test_a_link_replayed_for_another_unit_records_nothing_for_it(served: Served) -> None:
     path = served.link("report-due", SVH)
     head, mac = path.removeprefix("/a/").split(".")
