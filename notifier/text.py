@@ -45,20 +45,17 @@ def clean(text: str) -> str:
     """NFC, invisible marks removed, dashes unified to '-', runs of spaces collapsed."""
     # Most text is already clean: printable (no control, format, line or odd space
     # characters), single spaces, none at the ends, NFC, no Unicode dash. Return it as is.
-    if (
-        text.isprintable()
-        and "  " not in text
-        and text[:1] != " "
-        and text[-1:] != " "
-        and (
-            text.isascii()
-            or (unicodedata.is_normalized("NFC", text) and _DASHES.search(text) is None)
-        )
-    ):
+    if not text.isprintable():
+        return _clean_passes(text)
+    spaced = "  " in text or text[:1] == " " or text[-1:] == " "
+    if text.isascii():  # NFC, and no Unicode dash
+        return " ".join(text.split()) if spaced else text
+    # One normalisation: CPython returns the text itself when it is NFC already (checking
+    # with is_normalized first normalised NFD text twice); an equal copy is simply tidied.
+    composed = unicodedata.normalize("NFC", text)
+    if composed is text and not spaced and _DASHES.search(text) is None:
         return text
-    if text.isprintable():  # one line, no odd spaces or marks: NFC, dashes, runs of spaces
-        return _DASHES.sub("-", " ".join(unicodedata.normalize("NFC", text).split()))
-    return _clean_passes(text)
+    return _DASHES.sub("-", " ".join(composed.split()))  # one line: NFC, dashes, spaces
 
 
 def _clean_passes(text: str) -> str:
