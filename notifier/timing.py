@@ -134,9 +134,14 @@ def _memo(text: str, year: int | None, deadline: bool) -> Timing:
 def parse_uncached(text: str, *, year: int | None = None, deadline: bool = False) -> Timing:
     """`parse_timing` without the memo: what the benchmark times, what tests compare."""
     try:  # most cells: one match on the text as given (timing_fast), clean already
-        if type(text) is str and text[:1] != " " and (text.isascii() or not _MARK.search(text)):
+        if (
+            type(text) is str
+            and text[:1] != " "
+            and "\n" not in text
+            and (text.isascii() or not _MARK.search(text))
+        ):
             found = fast_read(text, year, deadline)
-        else:  # spaces or NFD marks: no shape matches before `clean` (isascii is O(1))
+        else:  # spaces, NFD marks, lines: no shape matches before `clean` (isascii is O(1))
             found = None
     except Exception:  # noqa: BLE001 - a shortcut only: the full path answers
         found = None
@@ -148,8 +153,8 @@ def parse_uncached(text: str, *, year: int | None = None, deadline: bool = False
                 repr(text), TimingKind.UNDATABLE, reason=f"{INTERNAL_ERROR} ({type(exc).__name__})"
             )
         try:
-            if cleaned is not text:  # NFD, stray spaces, dashes: the same shapes, once clean
-                found = fast_read(cleaned, year, deadline)
+            if cleaned is not text and "\n" not in cleaned:  # NFD, stray spaces, dashes
+                found = fast_read(cleaned, year, deadline)  # the same shapes, once clean
             if found is None:  # wrapped, or punctuation at the ends: still one match
                 found = read_loose(cleaned, year, deadline)
             if found is None:
