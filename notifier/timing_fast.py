@@ -145,6 +145,7 @@ _YS_FIRST = f"(?: ?/ ?| {_w('nam')} | | - (?=[0-9]{{4}}$))"
 _YS_LAST = f"(?: ?/ ?| - | {_w('nam')} | )"
 _LINKS = f" - |-| {_w('den|toi|va|hoac')} |, ?"
 _QUY = f"(?:{_w('quy')} |{_w('q')})"
+_LIST_LINK = f"(?:, ?| {_w('va|hoac')} )"
 _THANG = _w("thang")
 
 
@@ -208,6 +209,9 @@ _SHAPES = [
     ("ram", "r", f"{_w('ram')} {_THANG} (?P<rm>{_M}|{_w('gieng|chap')})(?:{_YS_LAST}(?P<ry>{_Y}))?"),
     ("named", "tng", (f"(?P<nd>(?:{_w('tet')} )?{_w('trung thu|nguyen tieu')}|{_w('tet doan ngo')}"
                       f"|(?:{_w('ngay')} )?{_w('gio to')}(?: {_w('hung vuong')})?)(?:{_YS_LAST}(?P<ndy>{_Y}))?")),
+    # lists of three or more, one year after the last: "quý II, III, IV/2024", "tháng 1, 3 và 5/2024"
+    ("qn", "q", f"{_QUY}(?P<qn>{_Q}(?:{_LIST_LINK}{_QUY}?{_Q}){{2,}})(?:{_YS_LAST}(?P<qny>{_Y}))?"),
+    ("mn", "t", f"{_THANG} (?P<mn>{_M}(?:{_LIST_LINK}(?:{_THANG} )?{_M}){{2,}})(?:{_YS_LAST}(?P<mny>{_Y}))?"),
     ("cont", "nt", f"(?:{_w('nhiem vu')} )?{_w('thuong xuyen')}(?: (?P<xt>{_w('trong nam')})(?: (?P<xy>{_Y}))?)?"),
     ("rec", "dhtmnc", (f"(?:(?P<ra>{_w('ngay')} {_D}(?:/{_M})?|{_w('thu')} {_w('hai|ba|tu|nam|sau|bay')}"
                        f"|{_w('chu nhat')}) )?(?:{_w('dinh ky')} )?{_w('hang|moi|theo')} "
@@ -382,7 +386,7 @@ def read(text: str, year: int | None, deadline: bool, pos: int = 0, shapes: _Sha
     name = m.lastgroup
     last = m.lastindex
     v = m.groups()[last - 1 - _WIDTH[name] : last - 1]  # the shape's own groups
-    second = link = None
+    second = link = note = None
     try:
         if name == "_q":
             q1, y1, link, q2, y2 = v
@@ -410,6 +414,16 @@ def read(text: str, year: int | None, deadline: bool, pos: int = 0, shapes: _Sha
             start, end = year_span(int(y1) if y1 else check_year(year))  # type: ignore[arg-type]
             if link is not None:
                 second = year_span(int(y2))
+        elif name == "_qn" or name == "_mn":
+            if opened is not None:
+                return None  # "từ A, B, C": left to the full path
+            items, y = v
+            y = int(y) if y else check_year(year)  # type: ignore[arg-type]
+            if name == "_qn":
+                spans = [quarter_span(_QUARTERS[q], y) for q in _QUARTER_ITEM.findall(items)]
+            else:
+                spans = [month_span(int(mo), y) for mo in _MONTH_ITEM.findall(items)]
+            start, end, note = _cover_list(spans, "hoac" in _fold(items))
         elif name == "_ms":
             mo, y = v
             start, end = month_span(int(mo), int(y))
@@ -453,7 +467,6 @@ def read(text: str, year: int | None, deadline: bool, pos: int = 0, shapes: _Sha
         return "undatable", None, None, None, NO_YEAR, None
     except _Unread:
         return None
-    note = None
     if link is not None:
         link = link.strip(" ,") or ","
         if link != "-" and link != ",":
@@ -631,6 +644,25 @@ def _days(v, year: int | None) -> tuple[Span, Span | None, str | None] | None:
         m2, y2 = m1, y1
     first, second = _pair_years(y1, y2, year)
     return day_span(int(d1), int(m1), first), day_span(int(d2), int(m2), second), link
+
+
+# The periods of a list the shapes "qn" and "mn" matched, in order.
+_QUARTER_ITEM = _compile(f"(?:{_QUY})?({_Q})(?=,| |$)")
+_MONTH_ITEM = _compile(f"(?:{_THANG} )?({_M})(?=,| |$)")
+
+
+def _cover_list(spans: list[Span], choice: bool) -> tuple[date, date, str | None]:
+    """A list of periods: the span covering them all, as the grammar's _combine notes it."""
+    spans.sort()
+    start, covered, gaps = spans[0][0], spans[0][1], False
+    for span in spans[1:]:  # a gap: a period starting after everything before it has ended
+        gaps = gaps or (span[0] - covered).days > 1
+        covered = max(covered, span[1])
+    if choice:
+        return start, covered, f"có lựa chọn (“hoặc”); lấy khoảng bao trùm {_dmy(start)}–{_dmy(covered)}"
+    if gaps:
+        return start, covered, f"các khoảng không liền nhau; lấy khoảng bao trùm {_dmy(start)}–{_dmy(covered)}"
+    return start, covered, None
 
 
 def _cover(first: Span, second: Span, link: str) -> tuple[date, date, str | None]:

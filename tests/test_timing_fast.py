@@ -81,6 +81,11 @@ _templates = st.sampled_from([
     "Quý {a}/{y} (dự kiến)", "Quý {a}/{y} (âm lịch)", "khi có yêu cầu, Quý {a}/{y}",
     "theo chỉ đạo, tháng {a}", "nếu có, tháng {a}/{y} hằng năm", "Quý {a}/{y} (khi cần), ngày {b}",
     "ngày sau khi ký, năm {y}", "Quý {a}/{y} (Quý {b}/{z})", "(nếu có) (khi cần)", "tháng {a}/{b}/{y} (nếu có)",
+    # lists of three or more periods
+    "quý {a}, {b}, IV/{y}", "Quý {a}, {b} và Quý {a}/{y}", "tháng {a}, {b}, {a}/{y}", "tháng {a},{b},12",
+    "tháng {a}, tháng {b} hoặc tháng 12", "trước quý {a}, {b}, III năm {y}", "từ tháng {a}, {b}, 5/{y}",
+    "Q{a}, Q{b}, Q4 - {y}", "tháng {a}, {b}, 3/{y} (nếu có)", "hoàn thành tháng 1, {a}, {b}/{y}",
+    "quý {a}/{y}, {b}, III", "tháng {a}, {b} - 7/{y}", "tháng {a}, {b}, {a} năm {y} - {z}",
     # a lead word, wrapped lines, punctuation at the ends (lead: _read; the rest: read_loose)
     "Dự kiến hoàn thành trước ngày {a}/{b}/{y}", "dự kiến Quý {a}/{y}", "Thời gian: tháng {a}/{y}",
     "thời gian thực hiện: từ tháng {a} đến tháng {b}/{y}", "tổ chức trong quý {a}", "dự kiến thường xuyên",
@@ -141,6 +146,8 @@ def _full_path(text: str, year: int | None, deadline: bool):
 @settings(max_examples=2500)
 @given(spelled, plan_years, st.booleans())
 @example("Quý II/2024", None, False)
+@example("quý II, III, IV/2024", None, False)
+@example("tháng 1, tháng 2 hoặc tháng 3/2024", 1899, True)
 @example("quý ii - 2024", None, True)
 @example("từ tháng 3, 4/2024", None, False)
 @example("tháng 11 - tháng 2/2025", None, False)
@@ -177,7 +184,8 @@ def test_what_the_fast_path_reads_is_clean(text: str, year: int | None) -> None:
 @pytest.mark.parametrize(
     "text",
     ["Quý II/2024", "THÁNG 3, 4/2024", "ngay 10-15/4/2024", "Trước ngày 15/6/2024",
-     "Thường xuyên trong năm 2024", "6 tháng đầu năm 2024", "tuần đầu tiên của tháng 5/2024"],
+     "Thường xuyên trong năm 2024", "6 tháng đầu năm 2024", "tuần đầu tiên của tháng 5/2024",
+     "quý II, III, IV/2024", "tháng 1, 3 và 5/2024"],
 )  # fmt: skip
 def test_common_cells_take_the_fast_path(text: str) -> None:
     """The shapes are really read in one match (a test of the shortcut, not of answers)."""
