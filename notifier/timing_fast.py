@@ -213,7 +213,9 @@ _SHAPES = [
     ("qn", "q", f"{_QUY}(?P<qn>{_Q}(?:{_LIST_LINK}{_QUY}?{_Q}){{2,}})(?:{_YS_LAST}(?P<qny>{_Y}))?"),
     ("mn", "t", f"{_THANG} (?P<mn>{_M}(?:{_LIST_LINK}(?:{_THANG} )?{_M}){{2,}})(?:{_YS_LAST}(?P<mny>{_Y}))?"),
     ("cont", "nt", f"(?:{_w('nhiem vu')} )?{_w('thuong xuyen')}(?: (?P<xt>{_w('trong nam')})(?: (?P<xy>{_Y}))?)?"),
-    ("rec", "dhtmnc", (f"(?:(?P<ra>{_w('ngay')} {_D}(?:/{_M})?|{_w('thu')} {_w('hai|ba|tu|nam|sau|bay')}"
+    # "6 tháng, hằng năm": a report period listed before the recurrence (timing.py's _RECUR_MATE)
+    ("rec", "dhtmnc6s3b9", (f"(?:(?P<rp>6|{_w('sau')}|3|{_w('ba')}|9|{_w('chin')}) {_THANG}, )?"
+                       f"(?:(?P<ra>{_w('ngay')} {_D}(?:/{_M})?|{_w('thu')} {_w('hai|ba|tu|nam|sau|bay')}"
                        f"|{_w('chu nhat')}) )?(?:{_w('dinh ky')} )?{_w('hang|moi|theo')} "
                        f"(?P<rf>{_w('nam|quy|thang|tuan')})(?: (?:{_w('trong|giai doan')} )?(?:{_w('nam')} )?"
                        f"(?P<rty>{_Y})(?:(?: - |-| {_w('den|toi')} )(?:{_w('nam')} )?(?P<rtz>{_Y}))?)?")),
@@ -317,6 +319,7 @@ def _bound_of(prefix: re.Match[str]) -> str | None:
 _ONE_DAY = timedelta(days=1)
 _RANGE_LINKS = frozenset({"-", "den", "toi"})
 _FREQ = {"nam": "year", "quy": "quarter", "thang": "month", "tuan": "week"}
+_PERIOD_FREQ = {"6": "half", "sau": "half", "3": "quarter", "ba": "quarter", "9": "nine", "chin": "nine"}
 _THIRDS = {"dau": 0, "giua": 1, "cuoi": 2, "thuong": 0, "trung": 1, "ha": 2}
 _WEEK_NUMBERS = {"tu": 4, "nhat": 1, "mot": 1, "hai": 2, "ba": 3, "nam": 5}
 # Words of timing.py's recurrence patterns: a condition naming one is not read here.
@@ -437,8 +440,9 @@ def read(text: str, year: int | None, deadline: bool, pos: int = 0, shapes: _Sha
             start, end = year_span(int(y) if y else year)  # type: ignore[arg-type]
             return "continuous", start, end, None, None, None
         elif name == "_rec":  # alone, or after "trước", "chậm nhất" (timing.py's _recurring)
-            anchor, freq, first, last = v
-            rule, rest = _rule(_FREQ[_fold(freq)], _fold(anchor) if anchor else "", bound == "before")
+            mate, anchor, freq, first, last = v
+            mate = _PERIOD_FREQ[_fold(mate)] if mate else ""
+            rule, rest = _rule(_FREQ[_fold(freq)], mate, _fold(anchor) if anchor else "", bound == "before")
             if rest:
                 return None
             if first is None and year is None:
@@ -535,8 +539,8 @@ def _impossible(name: str, v, year: int | None) -> None:
 
 
 @lru_cache(maxsize=256)  # pure: a handful of (frequency, day) pairs in a plan
-def _rule(freq: str, anchor: str, before: bool) -> tuple[str, str]:
-    return recurrence_rule({freq}, anchor, before=before)
+def _rule(freq: str, mate: str, anchor: str, before: bool) -> tuple[str, str]:
+    return recurrence_rule({freq, mate} if mate else {freq}, anchor, before=before)
 
 
 class _Unread(Exception):

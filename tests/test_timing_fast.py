@@ -81,6 +81,10 @@ _templates = st.sampled_from([
     "Quý {a}/{y} (dự kiến)", "Quý {a}/{y} (âm lịch)", "khi có yêu cầu, Quý {a}/{y}",
     "theo chỉ đạo, tháng {a}", "nếu có, tháng {a}/{y} hằng năm", "Quý {a}/{y} (khi cần), ngày {b}",
     "ngày sau khi ký, năm {y}", "Quý {a}/{y} (Quý {b}/{z})", "(nếu có) (khi cần)", "tháng {a}/{b}/{y} (nếu có)",
+    # a report period before a recurrence
+    "6 tháng, hằng năm", "sáu tháng, hằng quý năm {y}", "{a} tháng, hằng năm", "chín tháng, định kỳ hằng năm",
+    "3 tháng, ngày {a} hằng tháng", "trước 6 tháng, hằng năm", "ba tháng, mỗi tuần", "6 tháng, hằng năm (nếu có)",
+    "6 tháng, hằng năm giai đoạn {y}-{z}", "chậm nhất 9 tháng, hằng quý", "{a} tháng, thứ hai hằng tuần",
     # lists of three or more periods
     "quý {a}, {b}, IV/{y}", "Quý {a}, {b} và Quý {a}/{y}", "tháng {a}, {b}, {a}/{y}", "tháng {a},{b},12",
     "tháng {a}, tháng {b} hoặc tháng 12", "trước quý {a}, {b}, III năm {y}", "từ tháng {a}, {b}, 5/{y}",
@@ -185,7 +189,7 @@ def test_what_the_fast_path_reads_is_clean(text: str, year: int | None) -> None:
     "text",
     ["Quý II/2024", "THÁNG 3, 4/2024", "ngay 10-15/4/2024", "Trước ngày 15/6/2024",
      "Thường xuyên trong năm 2024", "6 tháng đầu năm 2024", "tuần đầu tiên của tháng 5/2024",
-     "quý II, III, IV/2024", "tháng 1, 3 và 5/2024"],
+     "quý II, III, IV/2024", "tháng 1, 3 và 5/2024", "6 tháng, hằng năm"],
 )  # fmt: skip
 def test_common_cells_take_the_fast_path(text: str) -> None:
     """The shapes are really read in one match (a test of the shortcut, not of answers)."""
