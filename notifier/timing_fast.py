@@ -1,10 +1,12 @@
 """Whole timing cells in one match: the commonest shapes, read straight off the text.
 
-Most cells are one period or two joined by a connector, perhaps after a deadline word, a
-filler or a lead word, or "thường xuyên", "hằng …": "Quý II/2024", "tháng 3, 4/2024",
+Most cells are one period or two joined by a connector (or a list of quarters or months
+with one year), perhaps after a deadline word, a filler or a lead word, or "thường xuyên",
+"hằng …": "Quý II/2024", "tháng 3, 4/2024", "quý II, III, IV/2024",
 "từ ngày 10/4 đến ngày 15/4/2024", "trước ngày 15/6/2024", "Dự kiến Quý II/2024",
-"Thường xuyên trong năm 2024", "ngày 25 hằng tháng"; or such a period with one condition
-("Quý IV/2025 (nếu có)", "Sau khi …, trong Quý III/2024"). Compiled patterns, one per
+"Thường xuyên trong năm 2024", "ngày 25 hằng tháng", "6 tháng, hằng năm"; or such a period
+with one condition ("Quý IV/2025 (nếu có)", "Sau khi …, trong Quý III/2024"). Compiled
+patterns (optional groups written as branches: `_optional_as_branch`), one per
 first character, hold every shape as a named alternative; they are matched against the
 text as given (case and diacritics are folded by the pattern itself: each letter of a
 keyword is the class of every character whose `text.fold_ascii` is that letter), and
@@ -17,7 +19,7 @@ answers); `read_loose(cleaned, …)`: the same for a wrapped cell or one with pu
 its ends; `ASCII_TABLE`: the per-letter fold used by timing.py's key; `MAX_LENGTH`.
 
 Facts relied on: text this pattern matches is already what `text.clean` returns (only
-NFC letters, ASCII digits and punctuation, single inner spaces; tested), and reading it
+NFC letters, ASCII digits and punctuation, single inner spaces, one line; tested), and reading it
 gives exactly what timing.py's full path gives (hypothesis tests compare the two). Not
 here: anything else (timing.py, timing_grammar.py), the calendar conventions (timing_spans).
 """

@@ -8,6 +8,7 @@ that `clean` leaves as it is.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 import pytest
@@ -226,3 +227,17 @@ def test_no_cell_is_read_both_with_and_without_a_prefix(text: str) -> None:
         after = fast_module._AFTER_PREFIX.get(text[found.end() : found.end() + 1])
         if after is not None and after.fullmatch(text, found.end()) is not None:
             assert whole.fullmatch(text) is None
+
+
+_BOTH_WAYS = [(re.compile(p), fast_module._compile(p)) for _, _, p in fast_module._SHAPES]
+
+
+@settings(max_examples=300)
+@given(spelled)
+@example("quý II, III, IV/2024")
+@example("tuần đầu tiên của tháng 5/2024")
+def test_optional_groups_as_branches_match_alike(text: str) -> None:
+    """`_optional_as_branch` changes how a shape is compiled, never what it matches."""
+    for written, compiled in _BOTH_WAYS:
+        a, b = written.fullmatch(text), compiled.fullmatch(text)
+        assert (a and a.groupdict()) == (b and b.groupdict())
