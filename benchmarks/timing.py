@@ -1,6 +1,10 @@
 """Timing benchmark: notifier.timing against dateparser 1.5 on the same corpus, same run.
 
 Run: `.venv/bin/python benchmarks/timing.py [--rounds 5]`
+Instructions, not time (deterministic on a shared machine): `--passes N` only parses the
+distinct expressions N times with our parser, nothing else; under
+`PYTHONHASHSEED=0 valgrind --tool=callgrind`, (instructions of --passes 6 − of --passes 1)
+/ (5 × 310) is the count per expression (docs/timing.md §11).
 
 Corpus: benchmarks/corpus/timing.tsv (the seed plan's 31 timing cells as written, with
 their repeats and mixed NFC/NFD; the test table; the issue's examples; deadline-column
@@ -236,7 +240,15 @@ def distinct_cases(cases: list[Case]) -> list[Case]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--passes", type=int, help="only parse the distinct expressions N times")
     args = parser.parse_args()
+    if args.passes is not None:  # for callgrind: our parser alone, no dateparser, no timing
+        distinct = distinct_cases(with_variants(load_corpus()))
+        for _ in range(args.passes):
+            for case in distinct:
+                _uncached(case)
+        print(f"{len(distinct)} expressions × {args.passes} passes")
+        return 0
     ensure_dateparser()
     warnings.filterwarnings("ignore")
     import dateparser
