@@ -565,11 +565,15 @@ def _context(request: Any) -> _Request | None:
     return None
 
 
+def _client(request: Any) -> str | None:
+    return request.client.host if request.client else None
+
+
 def _attempt(request: Any, ctx: _Request, link: str | None) -> Any:
     from notifier.store import Attempt
 
-    client = request.client.host if request.client else None
-    return Attempt(ctx.now, link, client, request.headers.get("user-agent", "")[:200] or None)
+    agent = request.headers.get("user-agent", "")[:200] or None
+    return Attempt(ctx.now, link, _client(request), agent)
 
 
 @dataclass
@@ -634,8 +638,7 @@ def _verified(request: Any, ctx: _Request, *, want: str, log_refusal: bool = Tru
             raise LinkRefused("forged")  # an /a/ token on /u/ or the reverse
         return claim
     except LinkRefused as refused:
-        client = request.client.host if request.client else None
-        if log_refusal and ctx.store is not None and _refusals(request).allow(client):
+        if log_refusal and ctx.store is not None and _refusals(request).allow(_client(request)):
             c = refused.claim
             ctx.store.audit(refused.reason, _attempt(request, ctx, c.link if c else None),
                             action=c.action if c else None, unit=c.unit if c else None,
@@ -798,10 +801,16 @@ def _ack_record(request: Any, note: str) -> Any:
                  + " Lần xác nhận này không thay đổi gì.", facts=facts)
 
 
+def _digest_form(request: Any, button: str, hidden: list[tuple[str, str]] | None = None
+                 ) -> dict[str, Any]:
+    """A /u/ page's one button, posting to the same token (and `hidden` fields)."""
+    return {"action": f"/u/{request.path_params['token']}", "button": button, "note": False,
+            "max": 0, "hidden": hidden or []}
+
+
 def _resubscribe_form(request: Any) -> dict[str, Any]:
     """The button that undoes an opt-out: the same token, with resubscribe=1."""
-    return {"action": f"/u/{request.path_params['token']}", "button": "Nhận lại thư tổng hợp",
-            "note": False, "max": 0, "hidden": [(RESUBSCRIBE_FIELD, "1")]}
+    return _digest_form(request, "Nhận lại thư tổng hợp", [(RESUBSCRIBE_FIELD, "1")])
 
 
 def _opted_out_at(store: Any, unit: str) -> datetime | None:
@@ -823,8 +832,7 @@ def _unsubscribe_get(request: Any) -> Any:
         return _page("Đã ngừng nhận thư tổng hợp", facts=facts, form=_resubscribe_form(request),
                      message=f"Đơn vị này đã ngừng nhận thư tổng hợp từ {at:%H:%M} "
                      f"{_vn(at.date())}. Muốn nhận lại, bấm nút dưới đây.")
-    form = {"action": f"/u/{request.path_params['token']}", "button": "Ngừng nhận thư tổng hợp",
-            "note": False, "max": 0}
+    form = _digest_form(request, "Ngừng nhận thư tổng hợp")
     return _page("Ngừng nhận thư tổng hợp", facts=facts, form=form,
                  message="Bấm nút dưới đây để đơn vị không nhận thư tổng hợp nhắc việc nữa. "
                  "Thư nhắc việc gửi cho đơn vị vẫn tiếp tục.")
