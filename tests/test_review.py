@@ -374,8 +374,7 @@ def _edited(a: Activity, fields: set[str], mark: str) -> Activity:
         a.timing = (
             (Q[4] if a.timing.text != Q[4].text else Q[2])
             if mark == "nguồn"
-            else dataclasses.replace(
-                a.timing,
+            else a.timing._replace(
                 end=date(2024, 12, 15)
                 if a.timing.end != date(2024, 12, 15)
                 else date(2024, 12, 20),

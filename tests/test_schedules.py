@@ -439,6 +439,8 @@ def as_nfc(value: object) -> object:
         return nfc(value)
     if isinstance(value, list):
         return [as_nfc(v) for v in value]
+    if isinstance(value, Timing):  # a named tuple
+        return value._replace(**{name: as_nfc(getattr(value, name)) for name in value._fields})
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.replace(
             value,

@@ -685,6 +685,22 @@ def test_memo_returns_the_same_answer() -> None:
     assert parse_timing("Quý II/2024") == parse_uncached("Quý II/2024")
 
 
+def test_a_parsed_timing_is_a_value() -> None:
+    """What the memo and every caller rely on: the answer built at the end of a parse (one
+    C call, not Timing(...)) is a Timing like any other, immutable, equal and hashable by
+    value, with its fields where their names say."""
+    parsed = parse_uncached("trước ngày 15/6/2024")
+    built = Timing(
+        "trước ngày 15/6/2024", TimingKind.DEADLINE, None, date(2024, 6, 14), bound="before"
+    )
+    assert type(parsed) is Timing and type(parsed.kind) is TimingKind
+    assert parsed == built and hash(parsed) == hash(built)
+    assert (parsed.end, parsed.bound, parsed.rule) == (date(2024, 6, 14), "before", None)
+    assert parsed.as_json()["end"] == "2024-06-14" and parsed.datable
+    with pytest.raises(AttributeError):
+        parsed.end = date(2024, 6, 15)  # type: ignore[misc]
+
+
 # --- recurrence rules expand as documented ----------------------------------------------
 
 
