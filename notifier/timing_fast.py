@@ -319,6 +319,9 @@ def _bound_of(prefix: re.Match[str]) -> str | None:
 
 
 _ONE_DAY = timedelta(days=1)
+# The numbers the shapes capture (days, months, years 1000–2999) → int. A dict lookup costs
+# a third of int() on a fresh string, and a parse converts two or three of them.
+_NUM = {f"{n}": n for n in range(3000)} | {f"{n:02d}": n for n in range(10)}
 _RANGE_LINKS = frozenset({"-", "den", "toi"})
 _FREQ = {"nam": "year", "quy": "quarter", "thang": "month", "tuan": "week"}
 _PERIOD_FREQ = {"6": "half", "sau": "half", "3": "quarter", "ba": "quarter", "9": "nine", "chin": "nine"}
@@ -396,7 +399,7 @@ def read(text: str, year: int | None, deadline: bool, pos: int = 0, shapes: _Sha
         if name == "_q":
             q1, y1, link, q2, y2 = v
             if link is None:
-                start, end = quarter_span(_QUARTERS[q1], int(y1) if y1 else check_year(year))  # type: ignore[arg-type]
+                start, end = quarter_span(_QUARTERS[q1], _NUM[y1] if y1 else check_year(year))  # type: ignore[arg-type]
             else:
                 y1, y2 = _pair_years(y1, y2, year)
                 start, end = quarter_span(_QUARTERS[q1], y1)
@@ -404,11 +407,11 @@ def read(text: str, year: int | None, deadline: bool, pos: int = 0, shapes: _Sha
         elif name == "_m":
             m1, y1, link, m2, y2 = v
             if link is None:
-                start, end = month_span(int(m1), int(y1) if y1 else check_year(year))  # type: ignore[arg-type]
+                start, end = month_span(_NUM[m1], _NUM[y1] if y1 else check_year(year))  # type: ignore[arg-type]
             else:
                 y1, y2 = _pair_years(y1, y2, year)
-                start, end = month_span(int(m1), y1)
-                second = month_span(int(m2), y2)
+                start, end = month_span(_NUM[m1], y1)
+                second = month_span(_NUM[m2], y2)
         elif name == "_d":
             days = _days(v, year)
             if days is None:
@@ -416,30 +419,30 @@ def read(text: str, year: int | None, deadline: bool, pos: int = 0, shapes: _Sha
             (start, end), second, link = days
         elif name == "_y":
             y1, link, y2 = v
-            start, end = year_span(int(y1) if y1 else check_year(year))  # type: ignore[arg-type]
+            start, end = year_span(_NUM[y1] if y1 else check_year(year))  # type: ignore[arg-type]
             if link is not None:
-                second = year_span(int(y2))
+                second = year_span(_NUM[y2])
         elif name == "_qn" or name == "_mn":
             if opened is not None:
                 return None  # "từ A, B, C": left to the full path
             items, y = v
-            y = int(y) if y else check_year(year)  # type: ignore[arg-type]
+            y = _NUM[y] if y else check_year(year)  # type: ignore[arg-type]
             if name == "_qn":
                 spans = [quarter_span(_QUARTERS[q], y) for q in _QUARTER_ITEM.findall(items)]
             else:
-                spans = [month_span(int(mo), y) for mo in _MONTH_ITEM.findall(items)]
+                spans = [month_span(_NUM[mo], y) for mo in _MONTH_ITEM.findall(items)]
             start, end, note = _cover_list(spans, "hoac" in _fold(items))
         elif name == "_ms":
             mo, y = v
-            start, end = month_span(int(mo), int(y))
+            start, end = month_span(_NUM[mo], _NUM[y])
         elif name == "_dmy":
             d, _, mo, y = v
-            start, end = day_span(int(d), int(mo), int(y))
+            start, end = day_span(_NUM[d], _NUM[mo], _NUM[y])
         elif name == "_cont":
             in_year, y = v
             if y is None and year is None:  # two wordings, by whether "trong năm" is written
                 return "undatable", None, None, None, MISSING_YEAR if in_year is None else NO_YEAR, None
-            start, end = year_span(int(y) if y else year)  # type: ignore[arg-type]
+            start, end = year_span(_NUM[y] if y else year)  # type: ignore[arg-type]
             return "continuous", start, end, None, None, None
         elif name == "_rec":  # alone, or after "trước", "chậm nhất" (timing.py's _recurring)
             mate, anchor, freq, first, last = v
@@ -449,11 +452,11 @@ def read(text: str, year: int | None, deadline: bool, pos: int = 0, shapes: _Sha
                 return None
             if first is None and year is None:
                 return "recurring", None, None, rule, MISSING_YEAR, bound
-            start, end = year_span(int(first) if first else year)  # type: ignore[arg-type]
+            start, end = year_span(_NUM[first] if first else year)  # type: ignore[arg-type]
             if last is not None:
                 if last < first:
                     return None  # backwards: the full path names it
-                end = year_span(int(last))[1]
+                end = year_span(_NUM[last])[1]
             return "recurring", start, end, rule, None, bound
         elif name == "_ondemand" or name == "_cond":
             if _RECURRENCE_WORD.search(text) is not None or len(text) > MAX_LENGTH:
@@ -471,7 +474,7 @@ def read(text: str, year: int | None, deadline: bool, pos: int = 0, shapes: _Sha
         if year is not None:
             raise  # a bug, not a missing year: parse_uncached takes the full path
         return "undatable", None, None, None, NO_YEAR, None
-    except _Unread:
+    except (_Unread, KeyError):  # KeyError: a year _NUM lacks ("0999"); the full path reads it
         return None
     if link is not None:
         link = link.strip(" ,") or ","
@@ -622,10 +625,10 @@ def _with_condition(text: str, year: int | None, deadline: bool):
 def _pair_years(y1: str | None, y2: str | None, year: int | None) -> tuple[int, int]:
     """Two periods' years: each as written, else its neighbour's, else the plan's."""
     if y2:
-        second = int(y2)
-        return (int(y1) if y1 else second), second
+        second = _NUM[y2]
+        return (_NUM[y1] if y1 else second), second
     if y1:
-        first = int(y1)
+        first = _NUM[y1]
         return first, first
     year = check_year(year)  # type: ignore[arg-type]
     return year, year
@@ -638,8 +641,8 @@ def _days(v, year: int | None) -> tuple[Span, Span | None, str | None] | None:
         m1, y1 = n1, z1
     if link is None:
         if m1 is None:  # "ngày 15": the grammar's _resolve asks which month
-            raise SpanError(f"thiếu tháng: ngày {int(d1)} của tháng nào?")
-        return day_span(int(d1), int(m1), int(y1) if y1 else check_year(year)), None, None  # type: ignore[arg-type]
+            raise SpanError(f"thiếu tháng: ngày {_NUM[d1]} của tháng nào?")
+        return day_span(_NUM[d1], _NUM[m1], _NUM[y1] if y1 else check_year(year)), None, None  # type: ignore[arg-type]
     if m2 is None:
         m2, y2 = n2, z2
     if m1 is None:
@@ -649,7 +652,7 @@ def _days(v, year: int | None) -> tuple[Span, Span | None, str | None] | None:
     elif m2 is None:
         m2, y2 = m1, y1
     first, second = _pair_years(y1, y2, year)
-    return day_span(int(d1), int(m1), first), day_span(int(d2), int(m2), second), link
+    return day_span(_NUM[d1], _NUM[m1], first), day_span(_NUM[d2], _NUM[m2], second), link
 
 
 # The periods of a list the shapes "qn" and "mn" matched, in order.
@@ -697,12 +700,12 @@ def _one_year(y: str | None, z: str | None, year: int | None) -> int:
     if y and z:
         raise _Unread  # two years: the full path reads it
     y = y or z
-    return int(y) if y else check_year(year)  # type: ignore[arg-type]
+    return _NUM[y] if y else check_year(year)  # type: ignore[arg-type]
 
 
 def _l_day(v, year):
     d, mo, leap, y, z = v
-    return lunar_day(int(d), _lunar_month_of(mo), _one_year(y, z, year), leap=leap is not None)
+    return lunar_day(_NUM[d], _lunar_month_of(mo), _one_year(y, z, year), leap=leap is not None)
 
 
 def _l_month(v, year):
@@ -711,34 +714,34 @@ def _l_month(v, year):
 
 
 def _l_year(v, year):
-    return lunar_year(int(v[0]))
+    return lunar_year(_NUM[v[0]])
 
 
 def _tet(v, year):
-    return tet(int(v[0]) if v[0] else check_year(year))  # type: ignore[arg-type]
+    return tet(_NUM[v[0]] if v[0] else check_year(year))  # type: ignore[arg-type]
 
 
 def _tet_solar(v, year):
-    return day_span(1, 1, int(v[0]) if v[0] else check_year(year))  # type: ignore[arg-type]
+    return day_span(1, 1, _NUM[v[0]] if v[0] else check_year(year))  # type: ignore[arg-type]
 
 
 def _tet_season(v, year):
-    return tet_season(int(v[0]) if v[0] else check_year(year))  # type: ignore[arg-type]
+    return tet_season(_NUM[v[0]] if v[0] else check_year(year))  # type: ignore[arg-type]
 
 
 def _mung_tet(v, year):
-    return lunar_day(int(v[0]), 1, int(v[1]) if v[1] else check_year(year))  # type: ignore[arg-type]
+    return lunar_day(_NUM[v[0]], 1, _NUM[v[1]] if v[1] else check_year(year))  # type: ignore[arg-type]
 
 
 def _ram(v, year):
-    return lunar_day(15, _lunar_month_of(v[0]), int(v[1]) if v[1] else check_year(year))  # type: ignore[arg-type]
+    return lunar_day(15, _lunar_month_of(v[0]), _NUM[v[1]] if v[1] else check_year(year))  # type: ignore[arg-type]
 
 
 def _named(v, year):
     words = _fold(v[0]).split()
     key = " ".join(w for w in words if w not in ("tet", "ngay", "hung", "vuong"))
     day, month = _NAMED_DAYS[key]
-    return lunar_day(day, month, int(v[1]) if v[1] else check_year(year))  # type: ignore[arg-type]
+    return lunar_day(day, month, _NUM[v[1]] if v[1] else check_year(year))  # type: ignore[arg-type]
 
 
 _LUNAR = {
@@ -758,27 +761,27 @@ def _other(name: str, v, year: int | None) -> Span:
     """The less common single periods: halves, thirds, weeks."""
     if name == "_first":
         n, word, y = v
-        count, y = int(n), int(y) if y else check_year(year)  # type: ignore[arg-type]
+        count, y = _NUM[n], _NUM[y] if y else check_year(year)  # type: ignore[arg-type]
         return first_months(count, y) if _fold(word) == "dau" else last_months(count, y)
     if name == "_half":
         word, y = v
-        y = int(y) if y else check_year(year)  # type: ignore[arg-type]
+        y = _NUM[y] if y else check_year(year)  # type: ignore[arg-type]
         return first_months(6, y) if _fold(word) == "dau" else last_months(6, y)
     if name == "_tm":
         word, ten, mo, y = v
-        base = month_span(int(mo), int(y) if y else check_year(year))  # type: ignore[arg-type]
+        base = month_span(_NUM[mo], _NUM[y] if y else check_year(year))  # type: ignore[arg-type]
         return third_of(base, _THIRDS[_fold(word or ten)], by_month=False)
     if name == "_tq":
         word, q, y = v
-        base = quarter_span(_QUARTERS[q], int(y) if y else check_year(year))  # type: ignore[arg-type]
+        base = quarter_span(_QUARTERS[q], _NUM[y] if y else check_year(year))  # type: ignore[arg-type]
         return third_of(base, _THIRDS[_fold(word)], by_month=True)
     if name == "_ty":
         word, y = v
-        base = year_span(int(y) if y else check_year(year))  # type: ignore[arg-type]
+        base = year_span(_NUM[y] if y else check_year(year))  # type: ignore[arg-type]
         return third_of(base, _THIRDS[_fold(word)], by_month=True)
     if name in _LUNAR:
         return _LUNAR[name](v, year)
     # name == "_wk"
     first, last, nth, mo, y = v
-    week = 1 if first else -1 if last else int(nth) if nth.isdigit() else _WEEK_NUMBERS[_fold(nth)]
-    return _week(week, int(mo), int(y) if y else check_year(year), False, False)  # type: ignore[arg-type]
+    week = 1 if first else -1 if last else _NUM[nth] if nth.isdigit() else _WEEK_NUMBERS[_fold(nth)]
+    return _week(week, _NUM[mo], _NUM[y] if y else check_year(year), False, False)  # type: ignore[arg-type]

@@ -114,7 +114,7 @@ _templates = st.sampled_from([
 ])  # fmt: skip
 cells = st.builds(
     lambda t, a, b, y, z: t.format(a=a, b=b, y=y, z=z),
-    _templates, _num, _num, st.sampled_from(["2024", "2025", "2023", "1899", "2199"]),
+    _templates, _num, _num, st.sampled_from(["2024", "2025", "2023", "1899", "2199", "0999", "3024"]),
     st.sampled_from(["2025", "2024", "2026"]),
 )  # fmt: skip
 
@@ -167,6 +167,7 @@ def _full_path(text: str, year: int | None, deadline: bool):
 @example("dịp Tết Nguyên đán 1899", None, False)  # the written year is checked first
 @example("13 tháng đầu năm 1899", None, False)
 @example("ngày 20 hằng quý", 2024, False)  # a rule that cannot be: the same reason
+@example("ngày 1/5/0999", None, False)  # a year outside timing_fast._NUM: the full path reads it
 @example("khi " + "có " * 200 + "vốn", None, False)  # too long to be a timing
 @example("Quý II/2024 (nếu " + "có " * 200 + "vốn)", None, False)
 def test_fast_path_changes_no_answer(text: str, year: int | None, deadline: bool) -> None:
@@ -205,6 +206,16 @@ def test_periods_that_do_not_exist_take_the_fast_path(text: str) -> None:
     found = fast_module.read(text, 2024, False)
     assert found is not None and found[0] == "undatable"
     assert found[4] == _full_path(text, 2024, False).reason
+
+
+@pytest.mark.parametrize("text", ["Quý II/0999", "tháng 5/0100", "ngày 1/5/0999 - 2/5/2024"])
+def test_years_outside_the_number_table_are_left_to_the_full_path(text: str) -> None:
+    """timing_fast turns captured digits into numbers by a table of 0–2999; a year it lacks
+    is not an error: the fast path declines and the full path names the year."""
+    assert fast_module.read(text, None, False) is None
+    answer = parse_uncached(text)
+    assert answer.kind.value == "undatable" and "năm" in (answer.reason or "")
+    assert "lỗi nội bộ" not in (answer.reason or "")
 
 
 def test_fold_of_matched_words_is_fold_ascii() -> None:
