@@ -6,13 +6,14 @@ with one year), perhaps after a deadline word, a filler or a lead word, or "thư
 "từ ngày 10/4 đến ngày 15/4/2024", "trước ngày 15/6/2024", "Dự kiến Quý II/2024",
 "Thường xuyên trong năm 2024", "ngày 25 hằng tháng", "6 tháng, hằng năm"; or such a period
 with one condition ("Quý IV/2025 (nếu có)", "Sau khi …, trong Quý III/2024"). Compiled
-patterns (optional groups written as branches: `_optional_as_branch`), one per
-first character, hold every shape as a named alternative; they are matched against the
-text as given (case and diacritics are folded by the pattern itself: each letter of a
-keyword is the class of every character whose `text.fold_ascii` is that letter), and
-`m.lastgroup` picks a small builder that computes the answer with the calendar helpers
-of timing_spans. A period that cannot be ("Quý V/2024", "cuối tháng") is answered with
-the reason the full path gives, when that reason is surely the same.
+patterns (optional groups written as branches: `_optional_as_branch`), one per first
+character and compiled on first use (`_Lazy`), hold every shape as a named alternative;
+they are matched against the text as given (case and diacritics are folded by the
+pattern itself: each letter of a keyword is the class of every character whose
+`text.fold_ascii` is that letter), and `m.lastgroup` picks a small builder that
+computes the answer with the calendar helpers of timing_spans. A period that cannot be
+("Quý V/2024", "cuối tháng") is answered with the reason the full path gives, when that
+reason is surely the same.
 Public: `read(text, year, deadline)` → (kind, start, end, rule, reason, bound) with `kind`
 a TimingKind value, or None when the cell is not one of these shapes (the full path then
 answers); `read_loose(cleaned, …)`: the same for a wrapped cell or one with punctuation at
@@ -246,22 +247,68 @@ def _members(c: str) -> str:
     return c if c in _DIGITS else _CLASS[c][1:-1]
 
 
-def _by_first(shapes: list[tuple[str, str, str]]) -> dict[str, re.Pattern[str]]:
+class _Lazy:
+    """A pattern compiled on its first use, when it takes its own place in `table` for each
+    of `chars`: later cells find the compiled pattern and pay nothing. Why: compiling the
+    ~100 large patterns at import took 0.8 s, before `notifier timing "Quý II/2024"` (or
+    `check`, `import`) could answer; a cell needs one or two of them. Two threads may both
+    compile one: the same pattern, stored twice."""
+
+    __slots__ = ("chars", "source", "table")
+
+    def __init__(self, source: str, table: dict[str, _Pattern], chars: str) -> None:
+        self.source, self.table, self.chars = source, table, chars
+
+    def compiled(self) -> re.Pattern[str]:
+        pattern = _compile(self.source)
+        _note_widths(pattern)
+        for char in self.chars:
+            self.table[char] = pattern
+        return pattern
+
+    def match(self, text: str, pos: int = 0) -> re.Match[str] | None:
+        return self.compiled().match(text, pos)
+
+    def fullmatch(self, text: str, pos: int = 0) -> re.Match[str] | None:
+        return self.compiled().fullmatch(text, pos)
+
+
+_Pattern = re.Pattern[str] | _Lazy
+_Shapes = dict[str, _Pattern]
+# How many groups each shape has: they come just before its closing "_" + name group.
+# Filled from each pattern as it is compiled (a shape has the same groups in every one).
+_WIDTH: dict[str, int] = {}
+
+
+def _note_widths(pattern: re.Pattern[str]) -> None:
+    previous = 0
+    for index, name in sorted((i, name) for name, i in pattern.groupindex.items() if name[0] == "_"):
+        _WIDTH[name] = index - previous - 1
+        previous = index
+
+
+def _lazy_table(sources: dict[str, str]) -> _Shapes:
+    """First character of a cell (an ASCII letter or digit) → its pattern, for every
+    character that letter stands for ("q" for "q", "Q")."""
+    table: _Shapes = {}
+    for c, source in sources.items():
+        lazy = _Lazy(source, table, _members(c))
+        table.update(dict.fromkeys(_members(c), lazy))
+    return table
+
+
+def _by_first(shapes: list[tuple[str, str, str]]) -> _Shapes:
     """Every character a cell can start with → the shapes that can start with it, in order."""
     firsts = sorted({c for _, chars, _ in shapes for c in chars})
-    patterns = {
-        c: _compile("|".join(f"(?:{p})(?P<_{name}>)" for name, f, p in shapes if c in f))
-        for c in firsts
-    }
-    return {char: patterns[c] for c in firsts for char in _members(c)}
+    return _lazy_table({
+        c: "|".join(f"(?:{p})(?P<_{name}>)" for name, f, p in shapes if c in f) for c in firsts
+    })  # fmt: skip
 
 
-_Shapes = dict[str, re.Pattern[str]]
 _FIRST = _by_first(_SHAPES)
-# How many groups each shape has: they come just before its closing "_" + name group.
-_WIDTH = {"_" + name: re.compile(p).groups for name, _, p in _SHAPES}
 _AFTER_PREFIX = _by_first(_PERIOD_SHAPES)
 _REC = _compile(next(f"(?:{p})(?P<_rec>)" for name, _, p in _SHAPES if name == "rec"))
+_note_widths(_REC)
 _PLAIN = _by_first([shape for shape in _SHAPES if shape[0] not in ("ondemand", "cond")])
 # timing.py's: longer text is not a timing; what `_take_bound` strips off the ends.
 MAX_LENGTH = 400
@@ -281,7 +328,7 @@ def _alt(words: list[str], c: str | None = None) -> str | None:
     return _w("|".join(chosen)) if chosen else None
 
 
-def _prefix(c: str) -> re.Pattern[str] | None:
+def _prefix(c: str) -> str | None:
     by = [f"{_alt(_BY_LEADS, c)} {_alt(_BY_WORDS)}" if _alt(_BY_LEADS, c) else None,
           _alt(_BY_WORDS, c)]  # fmt: skip
     before = [f"{_alt(_BEFORE_LEADS, c)} {_w('truoc')}" if _alt(_BEFORE_LEADS, c) else None,
@@ -306,10 +353,10 @@ def _prefix(c: str) -> re.Pattern[str] | None:
     for name in ("by", "before", "within", "open", "open2"):  # every group, for .group()
         if f"(?P<{name}>" not in pattern:
             pattern += f"|(?P<{name}>(?!))"
-    return _compile(pattern)
+    return pattern
 
 
-_PREFIX = {char: p for c in "abcdefghijklmnopqrstuvwxyz" if (p := _prefix(c)) for char in _members(c)}
+_PREFIX = _lazy_table({c: p for c in "abcdefghijklmnopqrstuvwxyz" if (p := _prefix(c))})
 
 
 

@@ -9,6 +9,8 @@ that `clean` leaves as it is.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import unicodedata
 
 import pytest
@@ -252,3 +254,26 @@ def test_optional_groups_as_branches_match_alike(text: str) -> None:
     for written, compiled in _BOTH_WAYS:
         a, b = written.fullmatch(text), compiled.fullmatch(text)
         assert (a and a.groupdict()) == (b and b.groupdict())
+
+
+def test_patterns_compile_on_first_use_and_then_take_their_place() -> None:
+    """Importing compiles none of the large patterns (`notifier timing` answers without
+    compiling ~100 of them); the first cell that needs one compiles it once, for every
+    character its letter stands for, and later cells find the compiled pattern itself."""
+    probe = """
+import re
+import subprocess
+import sys
+import notifier.timing_fast as f
+tables = (f._FIRST, f._AFTER_PREFIX, f._PLAIN, f._PREFIX)
+assert all(isinstance(p, f._Lazy) for t in tables for p in t.values())
+assert f._FIRST["Q"] is f._FIRST["q"]
+from notifier.timing import parse_uncached
+assert parse_uncached("Quý II/2024").end.isoformat() == "2024-06-30"
+assert isinstance(f._FIRST["Q"], re.Pattern) and f._FIRST["Q"] is f._FIRST["q"]
+assert isinstance(f._FIRST["t"], f._Lazy)
+assert f.read("quý III/2024", None, False)[2].isoformat() == "2024-09-30"
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False)
+    assert done.stdout.strip() == "ok", done.stderr
