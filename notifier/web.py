@@ -1,8 +1,8 @@
 """The HTTP face of notifier: feeds, their index, a page listing them, health.
 
 Owns: `create_app(cache, ...)` (a Starlette app), `routes()` (one table; later issues add
-pages by adding rows), `FeedEndpoint` (raw ASGI: the hot path), `serve()`. `/healthz` and
-`/metrics` are health.py's handlers.
+pages by adding rows), `FeedEndpoint` (raw ASGI: the hot path), `serve()`, and
+`/favicon.ico`'s "no content". `/healthz` and `/metrics` are health.py's handlers.
 
 HTTP facts relied on (RFC 9110, RFC 9111; docs/feeds.md):
 - a feed is `text/calendar; charset=utf-8`, inline, whatever Accept says (Google sends
@@ -284,12 +284,19 @@ async def not_found(request: Request, exc: Exception) -> Response:
     return Response(_NOT_FOUND_BODY, 404, {k.decode(): v.decode() for k, v in _NOT_FOUND_HEADERS})
 
 
+async def no_icon(request: Request) -> Response:
+    """Browsers ask for /favicon.ico by themselves: "no content", cached for a week, rather
+    than a 404 that every tab logs as an error and that the access log fills with."""
+    return Response(status_code=204, headers={"cache-control": "public, max-age=604800"})
+
+
 def routes(cache: FeedCache) -> list[Route]:
     """The one table of routes. Later issues add their pages as rows here."""
     return [
         Route("/", home, methods=["GET"], name="home"),
         Route("/healthz", health.healthz, methods=["GET"], name="healthz"),
         Route("/metrics", health.metrics, methods=["GET"], name="metrics"),
+        Route("/favicon.ico", no_icon, methods=["GET"], name="favicon"),
         Route("/feeds/{path:path}", FeedEndpoint(cache), methods=["GET"], name="feeds"),
         *site_routes(),  # /plans/…, /units/…, /coordinators/…, /static/… (site.py)
         *acks.routes(),  # /a/{token} acknowledgements, /u/{token} digest unsubscribe (acks.py)

@@ -108,10 +108,8 @@ class Tab:
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
 
     def _console(self, message: Any) -> None:
-        where = message.location.get("url", "")
-        # Chromium asks for /favicon.ico by itself; the pages do not link one.
-        if message.type == "error" and not where.endswith("/favicon.ico"):
-            self.errors.append(f"{message.text} ({where})")
+        if message.type == "error":  # /favicon.ico, which Chromium asks for itself, included
+            self.errors.append(f"{message.text} ({message.location.get('url', '')})")
 
     def open(self, path: str) -> Any:
         response = self.page.goto(self.site.base + path)

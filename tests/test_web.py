@@ -133,6 +133,13 @@ def test_token_url_serves_and_everything_else_is_a_plain_404(server):
     assert len(bodies) == 1  # nothing tells a wrong token from a missing feed
 
 
+def test_the_icon_browsers_ask_for_is_no_content_not_an_error(server):
+    client, *_ = server
+    r = client.get("/favicon.ico")
+    assert r.status_code == 204 and not r.content
+    assert r.headers["cache-control"] == "public, max-age=604800"
+
+
 def test_feeds_are_rebuilt_on_change_without_restart(server):
     client, src, clock, _ = server
     first = client.get(PLAN)
