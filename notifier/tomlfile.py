@@ -36,6 +36,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
 
 from notifier.errors import Problem
 from notifier.text import nfc
@@ -713,7 +714,7 @@ def example_hint(info: FieldInfo | None, key: str) -> str:
 
 
 def _message(
-    err: dict[str, Any], info: FieldInfo | None, owner: type[BaseModel] | None, key: str
+    err: ErrorDetails, info: FieldInfo | None, owner: type[BaseModel] | None, key: str
 ) -> tuple[str, str]:
     """Vietnamese (message, hint) for one pydantic error."""
     kind = err["type"]
