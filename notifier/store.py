@@ -45,7 +45,7 @@ from typing import Any, Literal, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, RowMapping
 
 from notifier.errors import UserError
 from notifier.payload import pack, read_json, write_json
@@ -241,7 +241,7 @@ class OutboxRow:
         return value if isinstance(value, dict) else {}
 
     @classmethod
-    def from_db(cls, m: Mapping[str, Any]) -> OutboxRow:
+    def from_db(cls, m: RowMapping | Mapping[str, Any]) -> OutboxRow:
         """From a row mapping of `outbox` plus its "payload"."""
         return cls(
             id=m["id"],
@@ -333,7 +333,7 @@ def database_url(config: object | None = None, env: Mapping[str, str] | None = N
     if url:
         return normalize_url(str(url))
     var_path = getattr(config, "var_path", None)  # config.py: var_dir beside config.toml
-    if callable(var_path) and getattr(config, "file", ""):
+    if callable(var_path) and getattr(config, "file", None):
         return f"sqlite:///{Path(var_path()) / 'notifier.sqlite3'}"
     return DEFAULT_DATABASE
 
@@ -406,7 +406,7 @@ def _outcome_updates() -> dict[str, sa.Update]:
     than running them)."""
     b, c = sa.bindparam, outbox.c
     mine = sa.and_(c.id == b("o_id"), c.status == "claimed", c.lease_owner == b("o_owner"))
-    unleased = {"lease_owner": None, "lease_until": None, "updated_at": b("o_at")}
+    unleased: dict[str, Any] = {"lease_owner": None, "lease_until": None, "updated_at": b("o_at")}
     return {
         # "sent" whoever holds the row now: the mail did go out.
         "sent": sa.update(outbox)
@@ -488,7 +488,7 @@ class _Raw:
 
     def args(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
         """The statement's parameters in order: `values`, else the compiled constants."""
-        return self._pick({**self.fixed, **values})  # type: ignore[no-any-return]
+        return self._pick({**self.fixed, **values})
 
 
 def _sqlite_statements(dialect: sa.Dialect) -> dict[str, _Raw]:
@@ -711,18 +711,21 @@ class Store:
                 created = cur.execute(
                     "SELECT id, key FROM outbox WHERE id > ? ORDER BY id", (before,)
                 ).fetchall()
-                cur.executemany(  # a generator: payloads are made one at a time, not all held
-                    payload.sql, ((id_, pack(dict(first[key].context))) for id_, key in created)
-                )
+                # a generator: payloads are made one at a time, not all held (sqlite3 takes
+                # any iterable; SQLAlchemy's DBAPICursor stub asks for a Sequence)
+                packed = ((id_, pack(dict(first[key].context))) for id_, key in created)
+                cur.executemany(payload.sql, packed)  # type: ignore[arg-type]  # stub says Sequence
             finally:
                 cur.close()
         return len(created)
 
     def _insert(self, table: sa.Table) -> Any:
         if self.dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            return pg_insert(table)
+        from sqlalchemy.dialects.sqlite import insert
+
         return insert(table)
 
     @staticmethod
@@ -1020,7 +1023,7 @@ class Store:
     def counts(self, *, now: datetime) -> Counts:
         c = outbox.c
         with self._tx(write=False) as conn:
-            by_status = dict(
+            by_status: dict[str, int] = dict(
                 conn.execute(sa.select(c.status, sa.func.count()).group_by(c.status)).all()
             )
             due, retrying, next_due = conn.execute(
@@ -1392,7 +1395,7 @@ def _ack_methods() -> None:
     Store.opt_outs = opt_outs  # type: ignore[attr-defined]
 
 
-def _ack(m: Mapping[str, Any]) -> Acknowledgement:
+def _ack(m: RowMapping | Mapping[str, Any]) -> Acknowledgement:
     return Acknowledgement(m["unit"], m["key"], m["action"], m["note"], m["at"], m["link_id"])
 
 
