@@ -258,7 +258,7 @@ def _run_compiled(found: tuple[jinja2.Template, dict[str, Any]], context: Mappin
     run = jinja2.runtime.new_context(
         compiled.environment, compiled.name, compiled.blocks, {**globals_, **context}, True
     )
-    return compiled.environment.concat(compiled.root_render_func(run))  # type: ignore[attr-defined]
+    return compiled.environment.concat(compiled.root_render_func(run))
 
 
 def _check_name(template: str) -> None:

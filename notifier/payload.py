@@ -63,7 +63,7 @@ def read_json(text: str | bytes) -> Any:
     integers past 64 bits, which orjson would turn into floats silently. NaN and Infinity
     (json.dumps's extensions) are refused by orjson and read by json.loads too.
     """
-    if text[:1] == b"x":
+    if isinstance(text, bytes) and text[:1] == b"x":
         text = zlib.decompress(text)
     if text[:1] in (" ", b" "):
         return json.loads(text)
