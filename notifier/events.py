@@ -297,7 +297,7 @@ def _activity_events(
         end = start
     url = _page_url(base_url, plan, act.ref)
     when = _span_text(timing, timing.start or timing.end, timing.end)
-    categories = (_plan_category(plan), f"Mục {act.section}" if act.section else "")
+    categories: tuple[str, ...] = (_plan_category(plan), f"Mục {act.section}" if act.section else "")
     conditional = timing.kind is TimingKind.CONDITIONAL
     if conditional:
         categories += ("Có điều kiện",)
