@@ -619,7 +619,7 @@ def _refusals(request: Any) -> RefusalBudget:
     budget = getattr(state, "ack_refusals", None)
     if budget is None:  # one per app; two threads racing here at start lose a count at most
         budget = state.ack_refusals = RefusalBudget()
-    return budget  # type: ignore[no-any-return]
+    return budget
 
 
 def _verified(request: Any, ctx: _Request, *, want: str, log_refusal: bool = True) -> Claim | Any:

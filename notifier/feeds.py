@@ -325,7 +325,7 @@ def _safe_uri(uri: str) -> str:
     """A URI cannot carry spaces, quotes or controls: percent-encode them."""
     if _URI_OK.fullmatch(uri):
         return uri
-    out = []
+    out: list[str] = []
     for char in safe_text(uri, single_line=True):
         if char <= " " or char in '"<>\\^`{|}' or ord(char) > 126:
             out.extend(f"%{b:02X}" for b in char.encode())

@@ -298,7 +298,7 @@ def rows(plan: Plan, today: date, members: Membership) -> list[Row]:
 
 
 def _months(first: date, last: date) -> list[tuple[int, int]]:
-    out = []
+    out: list[tuple[int, int]] = []
     y, m = first.year, first.month
     while (y, m) <= (last.year, last.month) and len(out) < MAX_MONTHS:
         out.append((y, m))
