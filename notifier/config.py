@@ -473,7 +473,7 @@ class Config(_Section):
     _file: str = PrivateAttr("")
     _base: Path | None = PrivateAttr(None)
     _lines: Lines | None = PrivateAttr(None)
-    _directory: Any = PrivateAttr(None)
+    _directory: Directory | None = PrivateAttr(None)
 
     # where things are
 
@@ -505,7 +505,7 @@ class Config(_Section):
             from notifier.units import directory_from_toml
 
             self._directory = directory_from_toml(self._units_doc())
-        return self._directory  # type: ignore[no-any-return]
+        return self._directory
 
     def _units_doc(self) -> dict[str, Any]:
         def dump(entries: list[UnitEntry] | list[GroupEntry]) -> list[dict[str, Any]]:
@@ -524,7 +524,8 @@ class Config(_Section):
         found: list[Observance] = []
         for entry in self.observance_entries:
             lunar = entry.lunar is not None
-            month, day = (int(p) for p in (entry.lunar if lunar else entry.date or "").split("-"))
+            written = entry.lunar if entry.lunar is not None else entry.date or ""
+            month, day = (int(p) for p in written.split("-"))
             found.append(
                 Observance(
                     name=entry.name,
@@ -853,16 +854,16 @@ def apply_environment(config: Config, environ: Mapping[str, str]) -> Config:
             changed[section] = model.model_validate(data)
         except ValidationError as exc:
             for p in validation_problems(exc, model=model):
-                key = next((k for k in values if p.key.split(" =")[0] == k), None)
-                variable = sources.get((section, key)) if key else None
-                if variable is None:
+                bad_key = next((k for k in values if p.key.split(" =")[0] == k), None)
+                source = sources.get((section, bad_key)) if bad_key else None
+                if bad_key is None or source is None:
                     problems.append(p)
                     continue
                 problems.append(
                     Problem(
                         p.message,
-                        key=f"biến môi trường {variable} = {values[key]!r}".replace("'", '"'),
-                        hint=p.hint.replace(f"Ví dụ: {key} = ", f"Ví dụ: {variable}="),
+                        key=f"biến môi trường {source} = {values[bad_key]!r}".replace("'", '"'),
+                        hint=p.hint.replace(f"Ví dụ: {bad_key} = ", f"Ví dụ: {source}="),
                     )
                 )
     if problems:
