@@ -94,7 +94,7 @@ def duty_deadlines(
     plan: Plan, rules: Sequence[Any], calendar: Any, on_day_off: Any, directory: Any
 ) -> tuple[dict[str, list[DutyDeadline]], list[Problem]]:
     """Each report duty's configured deadlines in the plan's years, and what is missing."""
-    from notifier.reporting import Period, report_deadline
+    from notifier.reporting import NoDeadline, Period, report_deadline
 
     out: dict[str, list[DutyDeadline]] = {}
     problems: list[Problem] = []
@@ -108,7 +108,7 @@ def duty_deadlines(
         for year in _years(plan):
             for index in _indexes(period, year, rules):
                 found = report_deadline(period, year, rules, calendar, on_day_off, to=to, index=index)
-                if not found:
+                if isinstance(found, NoDeadline):
                     problems.append(Problem(found.reason, key=f"báo cáo {duty.id}", severity="warning"))
                     continue
                 wording = found.stated.text + (f". {found.note}" if found.note else "")
