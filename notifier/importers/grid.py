@@ -184,26 +184,26 @@ def plan_from_document(
             (head if table is None else tail).append(block)
             joinable = False
             continue
-        found = find_grid_header(block.rows)
-        if table is None and found is not None:
-            table = _PlanTable(found[2], width=len(block.rows[found[0]]))
-            table.header_address = (block.label, block.lines[found[0]])
-            head.extend(_rows_as_lines(block, 0, found[0]))
-            _take_rows(table, block, found[0] + found[1])
+        header = find_grid_header(block.rows)
+        if table is None and header is not None:
+            table = _PlanTable(header[2], width=len(block.rows[header[0]]))
+            table.header_address = (block.label, block.lines[header[0]])
+            head.extend(_rows_as_lines(block, 0, header[0]))
+            _take_rows(table, block, header[0] + header[1])
             joinable = True
-        elif table is not None and found is not None and _same_roles(found[2], table.columns):
-            tail.extend(_rows_as_lines(block, 0, found[0]))
-            _take_rows(table, block, found[0] + found[1])
+        elif table is not None and header is not None and _same_roles(header[2], table.columns):
+            tail.extend(_rows_as_lines(block, 0, header[0]))
+            _take_rows(table, block, header[0] + header[1])
             joinable = True
         elif table is not None and joinable and _width(block) == table.width:
             _take_rows(table, block, 0)
-        elif found is not None:
+        elif header is not None:
             problems.append(
                 Problem(
                     "Bảng này cũng giống bảng kế hoạch nhưng có cột khác bảng chính; chưa "
                     "được đọc. Nếu cần, hãy tách thành một tệp riêng.",
                     file=_where(source, block.label),
-                    line=block.lines[found[0]],
+                    line=block.lines[header[0]],
                     severity="warning",
                 )
             )

@@ -384,8 +384,12 @@ def _assignment(text: str) -> tuple[str, str]:
             stop = _LEAD_STOP.search(folded, m.end())
             lead = text[m.end() : stop.start() if stop else len(text)].strip(" ,")
             break
-    if not lead and (m := _CHAIRS.search(folded)) and is_unit_like(text[m.start(1) : m.end(1)]):
-        lead = text[m.start(1) : m.end(1)].strip()
+    if (
+        not lead
+        and (chair := _CHAIRS.search(folded))
+        and is_unit_like(text[chair.start(1) : chair.end(1)])
+    ):
+        lead = text[chair.start(1) : chair.end(1)].strip()
     coord = ""
     if lead:
         for m in _COORD.finditer(folded):
