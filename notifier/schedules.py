@@ -757,13 +757,13 @@ def _derived_keep(table: Table, new: dict[str, Any], rules: dict[str, tuple[str,
     return lambda key: unchanged.get(key, False)
 
 
-_ACTIVITY_DERIVED = {
+_ACTIVITY_DERIVED: dict[str, tuple[str, ...]] = {
     **{key: ("timing",) for key in _TIMING_KEYS},
     "lead": ("lead_text",),
     "coordinating": ("coordinating_text",),
     "key_dates": ("content", "timing"),
 }
-_REPORT_DERIVED = {"to": ("to_text",), "owners": ("owners_text",)}
+_REPORT_DERIVED: dict[str, tuple[str, ...]] = {"to": ("to_text",), "owners": ("owners_text",)}
 
 
 def _carry_accepted(table: Table, fields: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
