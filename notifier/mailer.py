@@ -46,12 +46,14 @@ from datetime import datetime
 from email.utils import format_datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import IO, TYPE_CHECKING, Literal, Protocol
 
 from notifier.errors import DeliveryError
 from notifier.text import INVISIBLE
 
 if TYPE_CHECKING:
+    from mailbox import _MessageData  # typeshed's alias for what Mailbox.add takes
+
     import aiosmtplib
 
     from notifier.config import Config
@@ -668,12 +670,12 @@ class _Maildir(mailbox.Maildir):
 
     _tmp_name = ""
 
-    def _create_tmp(self) -> object:
-        tmp = super()._create_tmp()
+    def _create_tmp(self) -> IO[bytes]:
+        tmp = super()._create_tmp()  # type: ignore[misc]  # private stdlib method, not in typeshed
         self._tmp_name = tmp.name
         return tmp
 
-    def add(self, message: object) -> str:
+    def add(self, message: _MessageData | mailbox.MaildirMessage) -> str:
         self._tmp_name = ""
         try:
             return super().add(message)
