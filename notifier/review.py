@@ -168,11 +168,11 @@ def match_rows(
     for j in range(len(new)):
         free[keys_new[j]].append(j)
     for i in range(len(old)):
-        candidates = free.get(keys_old[i])
-        if candidates:
-            j = by_ident.get(old[i].get(ident))
-            pick = j if j in candidates else candidates[0]
-            candidates.remove(pick)
+        same_text = free.get(keys_old[i])
+        if same_text:
+            twin = by_ident.get(old[i].get(ident))
+            pick = twin if twin in same_text else same_text[0]
+            same_text.remove(pick)
             pairs[i] = pick
             used.add(pick)
 
@@ -207,10 +207,10 @@ def match_rows(
     if len(left_old) * len(left_new) <= _MAX_PAIRS:
         best_first([(i, j) for i in left_old for j in left_new], _MOVED_NEAR, _MOVED_NEAR)
     for i in left()[0]:
-        j = by_ident.get(old[i].get(ident))
-        if j is not None and j not in used and agree(i, j):
-            pairs[i] = j
-            used.add(j)
+        twin = by_ident.get(old[i].get(ident))
+        if twin is not None and twin not in used and agree(i, twin):
+            pairs[i] = twin
+            used.add(twin)
     return pairs
 
 
