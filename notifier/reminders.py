@@ -58,7 +58,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from notifier.acks import activity_key, report_key
 from notifier.plan import Activity, Plan, ReportDuty
-from notifier.reporting import DeadlineRule, Period, ReportDeadline, report_deadline
+from notifier.reporting import DeadlineRule, NoDeadline, Period, ReportDeadline, report_deadline
 from notifier.text import fold, fold_ascii, nfc, slugify
 from notifier.timing import TimingKind
 
@@ -594,7 +594,7 @@ class _Deadlines:
             try:
                 got = report_deadline(period, year, self.rules, self.calendar, self.on_day_off,
                                       to=to, index=index)
-                hit = got if got else got.reason
+                hit = got.reason if isinstance(got, NoDeadline) else got
             except ValueError as exc:
                 hit = str(exc)
             self._cache[key] = hit
