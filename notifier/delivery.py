@@ -480,7 +480,9 @@ async def send_test(
         ],
     }
     if render is None:
-        from notifier.emails import render
+        from notifier.emails import render as render_email
+
+        render = render_email
     rendered = render("test", context)
     envelope = mailer.compose(rendered, [Address(name, address)], key=key, date=now)
     return envelope, await mailer.send(envelope)
