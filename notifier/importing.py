@@ -34,7 +34,7 @@ from notifier.config import Config
 from notifier.errors import Problem, ScheduleError, UserError
 from notifier.importers import Progress, read_plan
 from notifier.plan import Plan
-from notifier.review import Changes, diff, merge
+from notifier.review import Changes, Conflict, diff, merge
 from notifier.schedules import (
     SCHEMA_DIRECTIVE,
     draft_path,
@@ -167,7 +167,7 @@ def review_draft(draft: Path) -> Review:
     live = live_path(draft)
     live_plan = read_schedule(live).plan if live.exists() else None
     incoming = _optional_plan(_pending_path(directory, result.slug))
-    conflicts = ()
+    conflicts: tuple[Conflict, ...] = ()
     if incoming is not None and live_plan is not None:
         base = _optional_plan(base_path(directory, result.slug))
         conflicts = merge(base, incoming, live_plan).conflicts
