@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from datetime import date as _date  # for annotations in classes whose field `date` hides it
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -70,7 +71,7 @@ class Period(StrEnum):
         return _LABELS[self]
 
     @property
-    def count(self) -> int:
+    def count(self) -> int:  # type: ignore[override]  # hides str.count on purpose
         """How many periods of this kind a year has (indexes run 1..count)."""
         return _COUNTS[self]
 
@@ -228,7 +229,7 @@ class Deadline:
         object.__setattr__(self, "wording", wording)
 
     @property
-    def last_day(self) -> date:
+    def last_day(self) -> _date:
         """The last day the report may arrive: the day before for "trước ngày"."""
         return self.date - timedelta(days=1) if self.wording is Wording.BEFORE else self.date
 
@@ -369,7 +370,7 @@ def _pick(
     same_period = [r for r in rules if r.period is period and r.year == year and r.index == index]
     specific = [r for r in same_period if _same_unit(r.to, to)]
     general = [r for r in same_period if r.to is None]
-    chosen = (specific or general or [None])[0]
+    chosen = next(iter(specific or general), None)
     return chosen, same_period
 
 
