@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
+
+    from notifier.importers import Progress as ImportProgress
 
 app = typer.Typer(
     help="notifier: kế hoạch → lịch ICS và email nhắc việc cho cơ quan hành chính.",
@@ -785,7 +790,7 @@ def _ref(change) -> str:  # noqa: ANN001
 
 
 @contextmanager
-def _import_progress():  # rich is imported lazily
+def _import_progress() -> Iterator[ImportProgress | None]:  # rich is imported lazily
     """A progress bar on stderr for long imports (pages, rows), only on a terminal."""
     if not sys.stderr.isatty():
         yield None
@@ -794,12 +799,12 @@ def _import_progress():  # rich is imported lazily
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=_console(stderr=True), transient=True) as bar:
-        tasks: dict[str, object] = {}
+        tasks: dict[str, TaskID] = {}
 
         def update(stage: str, done: int, total: int) -> None:
             if stage not in tasks:
                 tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)  # type: ignore[arg-type]
+            bar.update(tasks[stage], completed=done, total=total)
 
         yield update
 
@@ -1007,10 +1012,10 @@ def digest_optouts_command(
                              markup=False)
         return
     if as_json:
-        data = [{"unit": r["unit"], "name": _optout_name(directory, r["unit"]),
-                 "known": directory.by_slug(r["unit"]) is not None, "at": r["at"].isoformat(),
-                 "link_id": r["link_id"]} for r in rows]
-        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        listing = [{"unit": r["unit"], "name": _optout_name(directory, r["unit"]),
+                    "known": directory.by_slug(r["unit"]) is not None, "at": r["at"].isoformat(),
+                    "link_id": r["link_id"]} for r in rows]
+        sys.stdout.write(json.dumps(listing, ensure_ascii=False, indent=2) + "\n")
         return
     from rich.table import Table
 
