@@ -696,7 +696,7 @@ class Daemon:
         from notifier.mailer import Mailer, open_transport, sender_from
 
         self._transport = _Watched(open_transport(config, environ=self.environ))
-        self._mailer = Mailer(self._transport, sender_from(config))  # type: ignore[arg-type]
+        self._mailer = Mailer(self._transport, sender_from(config))
         self._smtp = config.smtp
         self._down = False
         _log(logging.INFO, "gửi thư qua " + self._transport.description)
@@ -927,19 +927,14 @@ class Daemon:
         store, mailer, transport = self.store, self._mailer, self._transport
         assert store is not None and mailer is not None and transport is not None
         total = BatchResult()
-        options = {
-            "owner": self.owner,
-            "lease": self.options.lease,
-            "policy": self.options.retry,
-            "clock": self.clock.now,
-            "stop": self._stopping.is_set,
-        }
         if self._down:  # one small batch, earliest due first, to see if the server is back
             await asyncio.to_thread(store.retry_now, now=self.clock.now())
             transport.begin()
             probe = await send_batch(
-                store, mailer, now=self.clock.now(), limit=mailer.concurrency, **options
-            )
+                store, mailer, now=self.clock.now(), limit=mailer.concurrency, owner=self.owner,
+                lease=self.options.lease, policy=self.options.retry, clock=self.clock.now,
+                stop=self._stopping.is_set,
+            )  # fmt: skip
             total.add(probe)
             if probe.claimed and transport.down:
                 return total

@@ -192,19 +192,41 @@ meta = sa.Table(
 
 
 class ReminderLike(Protocol):
-    """The fields of `notifier.reminders.Reminder` the outbox stores."""
+    """The fields of `notifier.reminders.Reminder` the outbox stores (read-only: a Reminder
+    is frozen, its subject and context are cached properties)."""
 
-    key: str
-    kind: str
-    due_at: datetime
-    to: tuple[str, ...]
-    to_names: tuple[str, ...]
-    units: tuple[str, ...]
-    plan: str
-    refs: tuple[str, ...]
-    subject: str
-    context: Mapping[str, Any]
-    template: str
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def due_at(self) -> datetime: ...
+
+    @property
+    def to(self) -> tuple[str, ...]: ...
+
+    @property
+    def to_names(self) -> tuple[str, ...]: ...
+
+    @property
+    def units(self) -> tuple[str, ...]: ...
+
+    @property
+    def plan(self) -> str: ...
+
+    @property
+    def refs(self) -> tuple[str, ...]: ...
+
+    @property
+    def subject(self) -> str: ...
+
+    @property
+    def context(self) -> Mapping[str, Any]: ...
+
+    @property
+    def template(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
