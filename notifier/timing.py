@@ -549,8 +549,8 @@ def _recurring(found: _Found, rest: str, year: int | None) -> _Result:
     if core is None:
         if problem != MISSING_YEAR:
             return _undatable(problem)  # type: ignore[arg-type]
-        reason = "; ".join([*conditions, problem])
-        return kind, None, None, rule, reason, bound
+        missing = "; ".join([*conditions, problem])
+        return kind, None, None, rule, missing, bound
     reason = "; ".join(conditions + ([core.note] if core.note else [])) or None
     end = None if core.open_start else core.end
     return kind, core.start, end, rule, reason, bound

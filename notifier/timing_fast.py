@@ -438,8 +438,8 @@ def read(text: str, year: int | None, deadline: bool, pos: int = 0, shapes: _Sha
         m = pattern.fullmatch(text, pos) if pattern is not None else None
         if m is None:
             return _unmatched(text, pos, shapes, year, deadline)
-    name = m.lastgroup
-    last = m.lastindex
+    name: str = m.lastgroup  # type: ignore[assignment]  # each shape ends in a named group
+    last: int = m.lastindex  # type: ignore[assignment]  # so both are set
     v = m.groups()[last - 1 - _WIDTH[name] : last - 1]  # the shape's own groups
     second = link = note = None
     try:
@@ -489,21 +489,21 @@ def read(text: str, year: int | None, deadline: bool, pos: int = 0, shapes: _Sha
             in_year, y = v
             if y is None and year is None:  # two wordings, by whether "trong năm" is written
                 return "undatable", None, None, None, MISSING_YEAR if in_year is None else NO_YEAR, None
-            start, end = year_span(_NUM[y] if y else year)  # type: ignore[arg-type]
+            start, end = year_span(_NUM[y] if y else year)
             return "continuous", start, end, None, None, None
         elif name == "_rec":  # alone, or after "trước", "chậm nhất" (timing.py's _recurring)
-            mate, anchor, freq, first, last = v
+            mate, anchor, freq, from_year, to_year = v
             mate = _PERIOD_FREQ[_fold(mate)] if mate else ""
             rule, rest = _rule(_FREQ[_fold(freq)], mate, _fold(anchor) if anchor else "", bound == "before")
             if rest:
                 return None
-            if first is None and year is None:
+            if from_year is None and year is None:
                 return "recurring", None, None, rule, MISSING_YEAR, bound
-            start, end = year_span(_NUM[first] if first else year)  # type: ignore[arg-type]
-            if last is not None:
-                if last < first:
+            start, end = year_span(_NUM[from_year] if from_year else year)
+            if to_year is not None:
+                if to_year < from_year:  # four digits each: compared as strings, alike
                     return None  # backwards: the full path names it
-                end = year_span(_NUM[last])[1]
+                end = year_span(_NUM[to_year])[1]
             return "recurring", start, end, rule, None, bound
         elif name == "_ondemand" or name == "_cond":
             if _RECURRENCE_WORD.search(text) is not None or len(text) > MAX_LENGTH:
@@ -528,15 +528,16 @@ def read(text: str, year: int | None, deadline: bool, pos: int = 0, shapes: _Sha
         if link != "-" and link != ",":
             link = _fold(link)
         if link in _RANGE_LINKS:
-            if start > second[1]:  # the grammar's _run says so
-                reason = f"khoảng thời gian ngược: bắt đầu {_dmy(start)} sau khi kết thúc {_dmy(second[1])}"
+            # The grammar's _run says so. `second` is set with `link`: not None (ignores).
+            if start > second[1]:  # type: ignore[index]  # set with link
+                reason = f"khoảng thời gian ngược: bắt đầu {_dmy(start)} sau khi kết thúc {_dmy(second[1])}"  # type: ignore[index]  # set with link
                 return "undatable", None, None, None, reason, None
-            end = max(end, second[1])
+            end = max(end, second[1])  # type: ignore[index]  # set with link
             opened = None  # "từ A đến B" has an end
         elif opened is not None:
             return None  # "từ A, B": left to the full path
         else:
-            start, end, note = _cover((start, end), second, link)
+            start, end, note = _cover((start, end), second, link)  # type: ignore[arg-type]  # set with link
     if bound is not None:
         if bound == "before":
             return "deadline", None, start - _ONE_DAY, None, note, "before"
@@ -721,7 +722,9 @@ def _cover_list(spans: list[Span], choice: bool) -> tuple[date, date, str | None
     return start, covered, None
 
 
-def _cover(first: Span, second: Span, link: str) -> tuple[date, date, str | None]:
+def _cover(
+    first: tuple[date, date], second: tuple[date, date], link: str
+) -> tuple[date, date, str | None]:
     """A list of two periods: the span covering both, with a note for a gap or a choice."""
     if second < first:
         first, second = second, first
@@ -765,30 +768,30 @@ def _l_year(v, year):
 
 
 def _tet(v, year):
-    return tet(_NUM[v[0]] if v[0] else check_year(year))  # type: ignore[arg-type]
+    return tet(_NUM[v[0]] if v[0] else check_year(year))
 
 
 def _tet_solar(v, year):
-    return day_span(1, 1, _NUM[v[0]] if v[0] else check_year(year))  # type: ignore[arg-type]
+    return day_span(1, 1, _NUM[v[0]] if v[0] else check_year(year))
 
 
 def _tet_season(v, year):
-    return tet_season(_NUM[v[0]] if v[0] else check_year(year))  # type: ignore[arg-type]
+    return tet_season(_NUM[v[0]] if v[0] else check_year(year))
 
 
 def _mung_tet(v, year):
-    return lunar_day(_NUM[v[0]], 1, _NUM[v[1]] if v[1] else check_year(year))  # type: ignore[arg-type]
+    return lunar_day(_NUM[v[0]], 1, _NUM[v[1]] if v[1] else check_year(year))
 
 
 def _ram(v, year):
-    return lunar_day(15, _lunar_month_of(v[0]), _NUM[v[1]] if v[1] else check_year(year))  # type: ignore[arg-type]
+    return lunar_day(15, _lunar_month_of(v[0]), _NUM[v[1]] if v[1] else check_year(year))
 
 
 def _named(v, year):
     words = _fold(v[0]).split()
     key = " ".join(w for w in words if w not in ("tet", "ngay", "hung", "vuong"))
     day, month = _NAMED_DAYS[key]
-    return lunar_day(day, month, _NUM[v[1]] if v[1] else check_year(year))  # type: ignore[arg-type]
+    return lunar_day(day, month, _NUM[v[1]] if v[1] else check_year(year))
 
 
 _LUNAR = {

@@ -449,9 +449,9 @@ def parse_core(text: str, *, lunar: bool, year: int | None, common: bool = True)
     `common=False` skips `parse_common`, for a caller that has just tried it on `text`.
     """
     if common and not lunar:
-        common = parse_common(text)
-        if common is not None:
-            return _core((common[0], common[1], None, False))
+        found = parse_common(text)
+        if found is not None:
+            return _core((found[0], found[1], None, False))
     text = _rewrite(text)
     try:  # the text itself, when every token in it is part of a period or a connector
         read = _periods(text)
@@ -550,13 +550,13 @@ def _span(item: _Item, lunar_all: bool, year: int) -> Span:
         if unit == "quarter":
             return quarter_span(item.value, year, written=item.written)
         if unit == "month":
-            return month_span(item.month, year)  # type: ignore[arg-type]
+            return month_span(item.month, year)
         if unit == "day":
-            return day_span(item.day, item.month, year)  # type: ignore[arg-type]
+            return day_span(item.day, item.month, year)
         if unit == "year":
             return year_span(year)
     if unit == "day":
-        return lunar_day(item.day, item.month, year, leap=item.leap)  # type: ignore[arg-type]
+        return lunar_day(item.day, item.month, year, leap=item.leap)
     if unit == "tet":
         return tet(year)
     if unit == "tet_season":
