@@ -524,20 +524,20 @@ def read(text: str, year: int | None, deadline: bool, pos: int = 0, shapes: _Sha
     except (_Unread, KeyError):  # KeyError: a year _NUM lacks ("0999"); the full path reads it
         return None
     if link is not None:
+        later: Span = second  # type: ignore[assignment]  # every shape with a link sets it
         link = link.strip(" ,") or ","
         if link != "-" and link != ",":
             link = _fold(link)
         if link in _RANGE_LINKS:
-            # The grammar's _run says so. `second` is set with `link`: not None (ignores).
-            if start > second[1]:  # type: ignore[index]  # set with link
-                reason = f"khoảng thời gian ngược: bắt đầu {_dmy(start)} sau khi kết thúc {_dmy(second[1])}"  # type: ignore[index]  # set with link
+            if start > later[1]:  # the grammar's _run says so
+                reason = f"khoảng thời gian ngược: bắt đầu {_dmy(start)} sau khi kết thúc {_dmy(later[1])}"
                 return "undatable", None, None, None, reason, None
-            end = max(end, second[1])  # type: ignore[index]  # set with link
+            end = max(end, later[1])
             opened = None  # "từ A đến B" has an end
         elif opened is not None:
             return None  # "từ A, B": left to the full path
         else:
-            start, end, note = _cover((start, end), second, link)  # type: ignore[arg-type]  # set with link
+            start, end, note = _cover((start, end), later, link)
     if bound is not None:
         if bound == "before":
             return "deadline", None, start - _ONE_DAY, None, note, "before"
