@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SEED := ../shared/seeds/000_6a99d0bb3ce2a896.txt
 
-.PHONY: run test bench fuzz clean
+.PHONY: run test typecheck bench fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -18,8 +18,15 @@ run: $(STAMP)
 	$(BIN)/notifier check
 	$(BIN)/notifier run
 
+# The suite, then the type check (pyproject.toml [tool.mypy]); pytest's own exit status (5:
+# nothing collected) is kept, and a type error fails a green suite.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q; status=$$?; \
+	echo "== mypy"; $(BIN)/mypy || { [ $$status -ne 0 ] || status=1; }; \
+	exit $$status
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 # Each benchmark installs and starts its own anchors (dateparser, nginx, wrk, Radicale, postfix).
 BENCHES := timing import feeds planner delivery memory pages faults multi
