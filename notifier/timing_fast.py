@@ -31,6 +31,7 @@ import re
 import unicodedata
 from datetime import date, timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from notifier.text import fold_ascii
 from notifier.timing_grammar import _ERRORS, NO_YEAR, SOLAR_ONLY, _week
@@ -55,7 +56,18 @@ from notifier.timing_spans import (
     year_span,
 )
 
+if TYPE_CHECKING:
+    from _typeshed import MaybeNone
+
+    # A shape's groups as `re.Match.groups` types them: a group that did not take part is
+    # None, typed `str | MaybeNone` (Any) by typeshed so that it needs no check once the
+    # shape says it is set.
+    _Groups = tuple[str | MaybeNone, ...]
+
 __all__ = ["ASCII_TABLE", "MAX_LENGTH", "read", "read_loose"]
+
+# What `read` answers: kind (a TimingKind value), start, end, rule, reason, bound.
+_Reading = tuple[str, date | None, date | None, str | None, str | None, str | None]
 
 
 def _ascii_table() -> dict[int, str]:
@@ -392,7 +404,7 @@ def _dmy(d: date) -> str:
     return f"{d.day}/{d.month}/{d.year}"
 
 
-def read_loose(cleaned: str, year: int | None, deadline: bool):
+def read_loose(cleaned: str, year: int | None, deadline: bool) -> _Reading | None:
     """`read` of clean text that is a shape once its lines are joined or its ends stripped
     of punctuation: "Từ tháng 3 đến\ntháng 5/2025", "- Quý II/2024;". timing.py's key and
     `_take_bound` see it alike; only answers that do not quote the text (it is kept as is)."""
@@ -405,7 +417,9 @@ def read_loose(cleaned: str, year: int | None, deadline: bool):
     return found if found is not None and found[0] not in _ECHOES else None
 
 
-def read(text: str, year: int | None, deadline: bool, pos: int = 0, shapes: _Shapes = _FIRST):
+def read(
+    text: str, year: int | None, deadline: bool, pos: int = 0, shapes: _Shapes = _FIRST
+) -> _Reading | None:
     """The answer for a cell of one of the shapes above, or None (see the module doc).
 
     `pos` and `shapes` (by first character) are for `_unmatched` and `_with_condition`.
@@ -550,7 +564,7 @@ def read(text: str, year: int | None, deadline: bool, pos: int = 0, shapes: _Sha
     return ("date" if start == end else "range"), start, end, None, note, None
 
 
-def _no_such_period(name: str, m: re.Match[str], v, exc: SpanError):
+def _no_such_period(name: str, m: re.Match[str], v: _Groups, exc: SpanError) -> _Reading | None:
     """The full path's answer when it surely gives the same reason, else None.
 
     A recurrence: its rule is made first, then its years read (timing.py's _recurring).
@@ -577,7 +591,7 @@ def _no_such_period(name: str, m: re.Match[str], v, exc: SpanError):
 _IMPOSSIBLE = frozenset({"_qx", "_mx", "_tmx", "_tqx", "_qlunar"})
 
 
-def _impossible(name: str, v, year: int | None) -> None:
+def _impossible(name: str, v: _Groups, year: int | None) -> None:
     if name == "_tmx":
         raise SpanError(_ERRORS["e_thm"])
     if name == "_tqx":
@@ -625,7 +639,9 @@ _ON_DEMAND = _compile(f"{_w('khi co yeu cau|khi can|khi phat sinh|khi co chi dao
 _ECHOES = frozenset({"conditional", "undatable"})  # kinds whose reason may quote the text
 
 
-def _unmatched(text: str, pos: int, shapes: _Shapes, year: int | None, deadline: bool):
+def _unmatched(
+    text: str, pos: int, shapes: _Shapes, year: int | None, deadline: bool
+) -> _Reading | None:
     """`read`'s last tries on a whole cell (pos 0): after lead words ("Dự kiến …",
     "Thời gian: …"), then with one condition (not inside another, `_PLAIN`)."""
     if pos or shapes is _AFTER_PREFIX or len(text) > MAX_LENGTH:
@@ -645,7 +661,7 @@ def _unmatched(text: str, pos: int, shapes: _Shapes, year: int | None, deadline:
     return "conditional", None, None, None, text, None  # timing.py's _without_span
 
 
-def _with_condition(text: str, year: int | None, deadline: bool):
+def _with_condition(text: str, year: int | None, deadline: bool) -> _Reading | None:
     """A period with one condition: "Quý IV/2025 (nếu có)", "(nếu có)", "Sau khi …, trong
     Quý III/2024". The period's answer becomes conditional, the condition first in the
     reason (timing.py's _dated, _continuous, _recurring); an error stays as it is."""
@@ -682,7 +698,7 @@ def _pair_years(y1: str | None, y2: str | None, year: int | None) -> tuple[int, 
     return year, year
 
 
-def _days(v, year: int | None) -> tuple[Span, Span | None, str | None] | None:
+def _days(v: _Groups, year: int | None) -> tuple[Span, Span | None, str | None] | None:
     """One day or two: a day without a month takes its neighbour's month and year."""
     d1, m1, y1, n1, z1, link, d2, m2, y2, n2, z2 = v
     if m1 is None:
@@ -753,45 +769,45 @@ def _one_year(y: str | None, z: str | None, year: int | None) -> int:
     return _NUM[y] if y else check_year(year)  # type: ignore[arg-type]
 
 
-def _l_day(v, year):
+def _l_day(v: _Groups, year: int | None) -> Span:
     d, mo, leap, y, z = v
     return lunar_day(_NUM[d], _lunar_month_of(mo), _one_year(y, z, year), leap=leap is not None)
 
 
-def _l_month(v, year):
+def _l_month(v: _Groups, year: int | None) -> Span:
     mo, leap, y, z = v
     return lunar_month(_lunar_month_of(mo), _one_year(y, z, year), leap=leap is not None)
 
 
-def _l_year(v, year):
+def _l_year(v: _Groups, year: int | None) -> Span:
     return lunar_year(_NUM[v[0]])
 
 
-def _tet(v, year):
-    return tet(_NUM[v[0]] if v[0] else check_year(year))
+def _tet(v: _Groups, year: int | None) -> Span:
+    return tet(_NUM[v[0]] if v[0] else check_year(year))  # type: ignore[arg-type]  # None: read's TypeError
 
 
-def _tet_solar(v, year):
-    return day_span(1, 1, _NUM[v[0]] if v[0] else check_year(year))
+def _tet_solar(v: _Groups, year: int | None) -> Span:
+    return day_span(1, 1, _NUM[v[0]] if v[0] else check_year(year))  # type: ignore[arg-type]  # None: read's TypeError
 
 
-def _tet_season(v, year):
-    return tet_season(_NUM[v[0]] if v[0] else check_year(year))
+def _tet_season(v: _Groups, year: int | None) -> Span:
+    return tet_season(_NUM[v[0]] if v[0] else check_year(year))  # type: ignore[arg-type]  # None: read's TypeError
 
 
-def _mung_tet(v, year):
-    return lunar_day(_NUM[v[0]], 1, _NUM[v[1]] if v[1] else check_year(year))
+def _mung_tet(v: _Groups, year: int | None) -> Span:
+    return lunar_day(_NUM[v[0]], 1, _NUM[v[1]] if v[1] else check_year(year))  # type: ignore[arg-type]  # None: read's TypeError
 
 
-def _ram(v, year):
-    return lunar_day(15, _lunar_month_of(v[0]), _NUM[v[1]] if v[1] else check_year(year))
+def _ram(v: _Groups, year: int | None) -> Span:
+    return lunar_day(15, _lunar_month_of(v[0]), _NUM[v[1]] if v[1] else check_year(year))  # type: ignore[arg-type]  # None: read's TypeError
 
 
-def _named(v, year):
+def _named(v: _Groups, year: int | None) -> Span:
     words = _fold(v[0]).split()
     key = " ".join(w for w in words if w not in ("tet", "ngay", "hung", "vuong"))
     day, month = _NAMED_DAYS[key]
-    return lunar_day(day, month, _NUM[v[1]] if v[1] else check_year(year))
+    return lunar_day(day, month, _NUM[v[1]] if v[1] else check_year(year))  # type: ignore[arg-type]  # None: read's TypeError
 
 
 _LUNAR = {
@@ -807,7 +823,7 @@ _LUNAR = {
 }
 
 
-def _other(name: str, v, year: int | None) -> Span:
+def _other(name: str, v: _Groups, year: int | None) -> Span:
     """The less common single periods: halves, thirds, weeks."""
     if name == "_first":
         n, word, y = v

@@ -20,6 +20,7 @@ Not here: the calendar conventions (timing_spans.py), kinds and wrappers (timing
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 from functools import lru_cache, partial
 from typing import NamedTuple
@@ -532,7 +533,7 @@ def _resolve(items: list[_Item], default_year: int | None) -> None:
         check_year(item.year)  # type: ignore[arg-type]
 
 
-def _nearest(items: list[_Item], k: int, ok) -> _Item | None:
+def _nearest(items: list[_Item], k: int, ok: Callable[[_Item], bool]) -> _Item | None:
     for other in items[k + 1 :]:
         if ok(other):
             return other
