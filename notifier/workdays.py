@@ -120,7 +120,8 @@ class WorkCalendar:
         """`holidays.VN` for one year, Vietnamese names, computed once per year."""
         table = self._years.get(year)
         if table is None:
-            lib = holidays.VN(years=year, language="vi")
+            # holidays.VN(...), typed: strict mypy sees neither its re-export nor an __init__ type
+            lib = holidays.country_holidays("VN", years=year, language="vi")
             table = {d: _fix_name(d, name) for d, name in lib.items()}
             self._years[year] = table
         return table
