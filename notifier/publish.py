@@ -36,7 +36,15 @@ from pathlib import Path
 
 from notifier.errors import NotifierError, Problem
 from notifier.events import DutyDeadline, forget, plan_events
-from notifier.feeds import Feed, FeedSettings, FeedState, build_feeds, index_entries, index_json
+from notifier.feeds import (
+    Feed,
+    FeedSettings,
+    FeedState,
+    FeedVersion,
+    build_feeds,
+    index_entries,
+    index_json,
+)
 from notifier.plan import Plan
 
 __all__ = ["Catalog", "Entry", "Representation", "Snapshot", "FeedCache", "StateFile", "build_snapshot", "export"]
@@ -263,9 +271,7 @@ def _build_snapshot(
     return snap, state
 
 
-def _next_version(old, body: bytes, now: datetime):  # noqa: ANN001, ANN202 - FeedVersion
-    from notifier.feeds import FeedVersion
-
+def _next_version(old: FeedVersion | None, body: bytes, now: datetime) -> FeedVersion:
     fp = hashlib.sha256(body).hexdigest()
     if old is not None and old.fingerprint == fp:
         return old
