@@ -14,14 +14,26 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.progress import TaskID
 
+    from notifier.config import Config
+    from notifier.errors import Problem
     from notifier.importers import Progress as ImportProgress
+    from notifier.importing import Approved, Review
+    from notifier.plan import Plan
+    from notifier.publish import FeedCache
+    from notifier.reminders import Reminder
+    from notifier.review import Changes, RowChange
+    from notifier.schedules import Row
+    from notifier.site import Site
+    from notifier.store import Counts, OutboxRow
+    from notifier.units import Directory
 
 app = typer.Typer(
     help="notifier: kế hoạch → lịch ICS và email nhắc việc cho cơ quan hành chính.",
@@ -50,7 +62,7 @@ def _root() -> None:
 _FAR = date(9999, 12, 31)  # sorts undated activities last
 
 
-def _console(stderr: bool = False):  # noqa: ANN202 - rich is imported lazily
+def _console(stderr: bool = False) -> Console:  # rich is imported lazily
     from rich.console import Console
 
     return Console(stderr=stderr, highlight=False)
@@ -121,7 +133,7 @@ def timing(
     """
     from notifier.timing import parse_timing
 
-    def expressions():  # noqa: ANN202 - a generator of str
+    def expressions() -> Iterator[str]:
         for text in texts:
             if text == "-":
                 yield from (line.rstrip("\r\n") for line in sys.stdin)
@@ -221,7 +233,7 @@ def preview(
     if last < first:
         raise typer.BadParameter(f"--to {last:%d/%m/%Y} đứng trước --from {first:%d/%m/%Y}.")
 
-    def body():  # noqa: ANN202 - the reminder type is imported lazily
+    def body() -> list[Reminder]:
         from notifier.config import load_config
         from notifier.reminders import TZ, prepare, reminders_from_config
         from notifier.schedules import load_schedules
@@ -272,7 +284,7 @@ feeds_app = typer.Typer(help="Lịch ICS: xuất ra tệp.", no_args_is_help=Tru
 app.add_typer(feeds_app, name="feeds")
 
 
-def _feed_cache(config: Path, now: str | None):  # noqa: ANN202 - publish is imported lazily
+def _feed_cache(config: Path, now: str | None) -> FeedCache:  # publish is imported lazily
     """A FeedCache over config.toml and schedules/, with --now as its clock."""
     from notifier.catalog import load_catalog
     from notifier.clock import ShiftedClock, SystemClock
@@ -335,7 +347,7 @@ def serve(
     run_server(create_app(cache, site=_site(config, now)), host=bind_host, port=bind_port, access_log=access_log)
 
 
-def _site(config: Path, now: str | None):  # noqa: ANN202 - site is imported lazily
+def _site(config: Path, now: str | None) -> Site:  # site is imported lazily
     """The pages' data (site.Site) over the same config and --now clock as the feeds."""
     from notifier.clock import ShiftedClock, SystemClock
     from notifier.site import Site
@@ -359,7 +371,7 @@ def check_command(
 
     today = parse_now(now).date()
 
-    def body():  # noqa: ANN202 - Problem is imported lazily
+    def body() -> list[Problem]:
         from notifier.check import check
 
         return check(config, schedules, today=today, environ=dict(os.environ))
@@ -404,7 +416,7 @@ def schema_command(
         out.print(f"Đã ghi {path}", markup=False)
 
 
-def _delivery_setup(config: Path):  # noqa: ANN202 - config.py is imported lazily
+def _delivery_setup(config: Path) -> Config:  # config.py is imported lazily
     """config.toml (embedded defaults if absent) with the NOTIFIER_* environment applied."""
     import os
 
@@ -454,7 +466,7 @@ def status_command(
 
     moment = parse_now(now)
 
-    def body():  # noqa: ANN202 - store types are imported lazily
+    def body() -> tuple[str, str, Counts, list[OutboxRow], list[OutboxRow]]:
         from notifier.mailer import open_transport
         from notifier.store import database_url, open_store
 
@@ -473,7 +485,7 @@ def status_command(
     url, transport, counts, upcoming, problems = _run(body, debug=debug)
     fields = ("due", "pending", "retrying", "claimed", "sent", "failed", "skipped")
     if as_json:
-        def row(r):  # noqa: ANN001, ANN202
+        def row(r: OutboxRow) -> dict[str, object]:
             return {"key": r.key, "status": r.status, "due": r.due_at.isoformat(),
                     "next_attempt": r.next_attempt_at.isoformat(), "attempts": r.attempts,
                     "to": [a for _, a in r.recipients], "subject": r.subject, "error": r.last_error}
@@ -549,7 +561,7 @@ def send_test_command(
                      f"Message-ID: {message_id}\nMáy chủ trả lời: {reply}", markup=False)
 
 
-def _load_config_or_default(config: Path):  # noqa: ANN202 - config.py is imported lazily
+def _load_config_or_default(config: Path) -> Config:  # config.py is imported lazily
     """config.toml if it exists, else the embedded defaults."""
     from notifier.config import load_config
 
@@ -575,7 +587,7 @@ def import_command(
     nguồn sửa chính hàng đó."""
     moment = parse_now(now)
 
-    def body():  # noqa: ANN202
+    def body() -> tuple[Plan, Review | None, Approved | None]:
         from notifier.importing import approve, import_plan, save_plan
 
         cfg = _load_config_or_default(config)
@@ -588,13 +600,13 @@ def import_command(
         return plan, review, approved
 
     plan, review, approved = _run(body, debug=debug)
-    if as_json:
+    if review is None:  # --json: the plan is printed, not saved
         sys.stdout.write(json.dumps(plan.as_json(), ensure_ascii=False, indent=2) + "\n")
         return
     _print_import_summary(plan, review, approved)
 
 
-def _review_target(target: Path, cfg, *, year: int | None, today: date):  # noqa: ANN001, ANN202
+def _review_target(target: Path, cfg: Config, *, year: int | None, today: date) -> Review:
     """A draft path → its review; any other file → a plan document imported in memory."""
     from notifier.importing import import_plan, review_draft, review_import
     from notifier.schedules import is_draft
@@ -624,7 +636,7 @@ def diff_command(
     Mã thoát (như lệnh diff): 0 = không có gì thay đổi, 1 = duyệt sẽ đổi lịch, 2 = lỗi."""
     today = parse_now(now).date()
 
-    def body():  # noqa: ANN202
+    def body() -> list[Review]:
         from notifier.importing import review_draft
         from notifier.schedules import draft_paths
 
@@ -663,7 +675,7 @@ def approve_command(
     schedules/.history/). Daemon tự nạp lại lịch mới."""
     moment = parse_now(now)
 
-    def body():  # noqa: ANN202
+    def body() -> Approved | None:
         from notifier.importing import approve, import_plan, save_plan
         from notifier.schedules import is_draft
 
@@ -683,7 +695,7 @@ def approve_command(
     _print_approved(approved)
 
 
-def _print_approved(approved) -> None:  # noqa: ANN001
+def _print_approved(approved: Approved) -> None:
     c = approved.changes.counts()
     out = _console()
     if approved.changes.new_file:
@@ -696,7 +708,7 @@ def _print_approved(approved) -> None:  # noqa: ANN001
         out.print(f"Bản trước lưu ở {approved.backup}.", markup=False, soft_wrap=True)
 
 
-def _span(row: dict) -> str:
+def _span(row: Row) -> str:
     start, end = row.get("start"), row.get("end")
     if start is None and end is None:
         return "không có ngày"
@@ -728,7 +740,7 @@ def _change(old: object, new: object, width: int = 40) -> str:
     return f"{part(old)} → {part(new)}"
 
 
-def _print_changes(changes, *, title: str, rows: bool = True) -> None:  # noqa: ANN001
+def _print_changes(changes: Changes, *, title: str, rows: bool = True) -> None:
     from rich.table import Table
     from rich.text import Text
 
@@ -742,7 +754,7 @@ def _print_changes(changes, *, title: str, rows: bool = True) -> None:  # noqa: 
     def add(*cells: object, style: str = "") -> None:  # Text: plan text is never Rich markup
         table.add_row(*(Text(str(c)) for c in cells), style=style)
 
-    def details(c) -> str:  # noqa: ANN001
+    def details(c: RowChange) -> str:
         return "\n".join(f"{key_label(k)}: {_change(c.old.get(k), c.new.get(k))}" for k in c.fields)
 
     for row in changes.added:
@@ -785,7 +797,7 @@ def _print_changes(changes, *, title: str, rows: bool = True) -> None:  # noqa: 
     out.print(head, markup=False)
 
 
-def _ref(change) -> str:  # noqa: ANN001
+def _ref(change: RowChange) -> str:
     return change.ref if change.ref == change.old_ref else f"{change.old_ref} → {change.ref}"
 
 
@@ -809,7 +821,7 @@ def _import_progress() -> Iterator[ImportProgress | None]:  # rich is imported l
         yield update
 
 
-def _print_import_summary(plan, review, approved) -> None:  # noqa: ANN001
+def _print_import_summary(plan: Plan, review: Review, approved: Approved | None) -> None:
     from rich.table import Table
 
     from notifier.importing import summary
@@ -855,7 +867,7 @@ def timeline(
 ) -> None:
     """In các hoạt động đã có ngày của mọi kế hoạch trong schedules/, theo thứ tự thời gian."""
 
-    def body():  # noqa: ANN202
+    def body() -> tuple[list[Plan], list[Problem]]:
         from notifier.errors import ScheduleError
         from notifier.schedules import load_schedules
 
@@ -949,7 +961,7 @@ RestoreOpt = Annotated[
 ]
 
 
-def _optout_slug(directory, text: str, opted: set[str]) -> str:  # noqa: ANN001
+def _optout_slug(directory: Directory, text: str, opted: set[str]) -> str:
     """The slug --restore names: a unit of the directory by name, alias or slug (any case,
     NFC or NFD), or the slug of an opt-out whose unit has left config.toml."""
     from notifier.errors import UserError
@@ -976,7 +988,7 @@ def digest_optouts_command(
 
     moment = parse_now(now)
 
-    def body():  # noqa: ANN202 - store types are imported lazily
+    def body() -> tuple[Directory, list[dict[str, Any]], tuple[str, str] | None]:
         from notifier.errors import UserError
         from notifier.store import Attempt, database_url, open_store
 
@@ -985,14 +997,15 @@ def digest_optouts_command(
         store = open_store(database_url(cfg, env=os.environ))
         try:
             store.check_migrated()
-            rows = store.opt_outs()
+            # opt_outs and opt_in are attached to Store at import by store._ack_methods
+            rows: list[dict[str, Any]] = store.opt_outs()  # type: ignore[attr-defined]
             if restore is None:
                 return directory, rows, None
             slug = _optout_slug(directory, restore, {r["unit"] for r in rows})
             unit = directory.by_slug(slug)
             name = unit.name if unit is not None else slug
             attempt = Attempt(moment, None, None, "notifier digest-optouts --restore")
-            if not store.opt_in(slug, attempt=attempt):
+            if not store.opt_in(slug, attempt=attempt):  # type: ignore[attr-defined]
                 others = ", ".join(_optout_name(directory, r["unit"]) for r in rows)
                 raise UserError(f"“{name}” chưa ngừng nhận thư tổng hợp (vẫn đang nhận), không "
                                 "có gì để khôi phục. Đơn vị đã ngừng nhận: "
@@ -1038,7 +1051,7 @@ def digest_optouts_command(
     out.print("Cho nhận lại: notifier digest-optouts --restore <tên hoặc mã đơn vị>", markup=False)
 
 
-def _optout_name(directory, slug: str) -> str:  # noqa: ANN001
+def _optout_name(directory: Directory, slug: str) -> str:
     unit = directory.by_slug(slug)
     return unit.name if unit is not None else slug
 
