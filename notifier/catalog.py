@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -43,8 +43,9 @@ def parse_duration(value: str | timedelta, *, key: str) -> timedelta:
         return value
     from icalendar import vDuration
 
+    from_ical: Callable[[str], timedelta] = vDuration.from_ical  # unannotated in icalendar
     try:
-        return vDuration.from_ical(str(value).strip())
+        return from_ical(str(value).strip())
     except ValueError:
         raise ConfigError(
             f"[feeds] {key} = {value!r}: không phải khoảng thời gian RFC 5545.",

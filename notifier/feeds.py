@@ -247,7 +247,8 @@ def _day(d: date) -> str:
 
 @functools.lru_cache(maxsize=1024)
 def _rrule(rule: str) -> str:
-    return vRecur.from_ical(rule).to_ical().decode()
+    ical: bytes = vRecur.from_ical(rule).to_ical()  # icalendar gives neither a return type
+    return ical.decode()
 
 
 class _Writer:
@@ -262,8 +263,9 @@ class _Writer:
         self._common: dict[str, tuple[str, str, str]] = {}
         self._texts: dict[str, tuple[str, list[str]]] = {}  # uid → escaped summary, categories
         self._role_cats = {role: _esc(cat) for role, cat in _ROLE_CATEGORY.items()}
+        trigger: Callable[[vDuration], bytes] = vDuration.to_ical  # unannotated in icalendar
         self._alarm_heads = [
-            f"BEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:{vDuration(t).to_ical().decode()}\r\n"
+            f"BEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:{trigger(vDuration(t)).decode()}\r\n"
             for t in settings.alarms
         ]
 
