@@ -99,7 +99,8 @@ def _reader(module: str, name: str) -> Callable[[], Callable[..., Plan]]:
     """Import a format's reader on first use (python-docx, openpyxl, pdfplumber are heavy)."""
 
     def load() -> Callable[..., Plan]:
-        return getattr(import_module(f"notifier.importers.{module}"), name)
+        reader: Callable[..., Plan] = getattr(import_module(f"notifier.importers.{module}"), name)
+        return reader
 
     return load
 

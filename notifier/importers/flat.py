@@ -203,9 +203,11 @@ def _join_score(role: Role, evident: bool, kind: Kind) -> float:
     return _JOIN_BARE[role][kind]
 
 
-def _tables(
-    roles: tuple[Role, ...],
-) -> tuple[list[list[float]], list[list[float]], list[list[float]], list[float]]:
+# What _tables gives for one tuple of roles (cached in _TABLES).
+_Tables = tuple[list[list[float]], list[list[float]], list[list[float]], list[float]]
+
+
+def _tables(roles: tuple[Role, ...]) -> _Tables:
     """Per column, scores by kind index: start, join with evidence, join without; skips."""
     start = [[_START[r][k] for k in _KINDS] for r in roles]
     join_ev = [[_join_score(r, True, k) for k in _KINDS] for r in roles]
@@ -213,7 +215,7 @@ def _tables(
     return start, join_ev, join_bare, [_SKIP[r] for r in roles]
 
 
-_TABLES: dict[tuple[Role, ...], tuple] = {}
+_TABLES: dict[tuple[Role, ...], _Tables] = {}
 
 
 def assign_cells(texts: Sequence[str], roles: Sequence[Role]) -> tuple[list[int], bool]:

@@ -28,6 +28,7 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+from notifier.errors import Problem
 from notifier.importers.cells import Line
 from notifier.importers.encoding import decode_text
 from notifier.importers.grid import (
@@ -140,7 +141,7 @@ def read_html(path: Path, *, year: int | None = None, progress: Progress | None 
     return plan
 
 
-def decode_html(data: bytes, name: str) -> tuple[str, list]:
+def decode_html(data: bytes, name: str) -> tuple[str, list[Problem]]:
     """The page's text: a declared charset is trusted when it decodes, else encoding.py."""
     if not data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
         m = _CHARSET.search(data[:4096])

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from notifier.errors import PlanReadError
 from notifier.importers.cells import Line, key
@@ -42,6 +42,10 @@ from notifier.importers.grid import (
 from notifier.importers.safety import file_size
 from notifier.plan import Plan
 from notifier.text import clean
+
+if TYPE_CHECKING:  # pdfplumber is imported on first use (_open)
+    from pdfplumber.page import Page
+    from pdfplumber.pdf import PDF
 
 __all__ = ["MAX_PAGES", "pdf_content", "pdf_text", "read_pdf"]
 
@@ -102,7 +106,7 @@ def pdf_text(path: Path) -> str:
     return "\n".join(texts)
 
 
-def _open(path: Path) -> Any:
+def _open(path: Path) -> PDF:
     file_size(path)
     import pdfplumber  # imported here so text-only imports stay light
 
@@ -112,7 +116,7 @@ def _open(path: Path) -> Any:
         raise _unreadable(path, exc) from None
 
 
-def _pages(pdf: Any, path: Path) -> list[Any]:
+def _pages(pdf: PDF, path: Path) -> list[Page]:
     try:
         pages = pdf.pages
     except Exception as exc:  # noqa: BLE001

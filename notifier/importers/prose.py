@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from itertools import pairwise
 
 from notifier.errors import Problem
@@ -224,7 +225,7 @@ def _split_heading(paragraphs: list[Line]) -> tuple[list[Line], list[Line]]:
     return [], paragraphs
 
 
-def _announcement(announce: Line | None, heading: list[Line]) -> tuple:
+def _announcement(announce: Line | None, heading: list[Line]) -> tuple[date | None, str, str]:
     """(date, issuer, place) from the sentence that announces the plan."""
     issued = issuer = None
     place = _place(heading)
@@ -257,9 +258,7 @@ def _cited(folded: str, at: int) -> bool:
     )
 
 
-def _safe_date(y: int, m: int, d: int):
-    from datetime import date
-
+def _safe_date(y: int, m: int, d: int) -> date | None:
     try:
         return date(y, m, d)
     except ValueError:
