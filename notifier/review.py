@@ -33,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from difflib import SequenceMatcher
-from typing import Any
+from typing import Any, overload
 
 from notifier.plan import Plan
 from notifier.schedules import Row, activity_row, plan_row, report_row
@@ -626,7 +626,14 @@ class Changes:
         }
 
 
+@overload
+def _jsonable(value: dict[str, Any]) -> dict[str, Any]: ...
+@overload
+def _jsonable(value: Any) -> Any: ...
+
+
 def _jsonable(value: Any) -> Any:
+    """Dates as ISO text, tuples as lists, all the way down (a dict stays a dict)."""
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, dict):
