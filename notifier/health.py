@@ -39,9 +39,12 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from notifier.text import nfc
+
+if TYPE_CHECKING:
+    from notifier.clock import Clock
 
 __all__ = [
     "CONTENT_TYPE",
@@ -468,7 +471,9 @@ def _sources(state: Any) -> tuple[Any, Any, Any]:
 
 
 def _now(daemon: Any, state: Any) -> datetime:
-    clock = getattr(daemon, "clock", None) or getattr(getattr(state, "site", None), "clock", None)
+    clock: Clock | None = getattr(daemon, "clock", None) or getattr(
+        getattr(state, "site", None), "clock", None
+    )
     if clock is not None:
         return clock.now()
     from notifier.clock import SystemClock

@@ -671,7 +671,7 @@ class _Maildir(mailbox.Maildir):
     _tmp_name = ""
 
     def _create_tmp(self) -> IO[bytes]:
-        tmp = super()._create_tmp()  # type: ignore[misc]  # private stdlib method, not in typeshed
+        tmp: IO[bytes] = super()._create_tmp()  # type: ignore[misc]  # private stdlib method, not in typeshed
         self._tmp_name = tmp.name
         return tmp
 

@@ -228,7 +228,7 @@ class Site:
         from notifier.catalog import read_tokens
 
         snap = self.snapshot()
-        cached = getattr(self, "_token_cache", None)
+        cached: tuple[Snapshot, Mapping[str, str]] | None = getattr(self, "_token_cache", None)
         if cached is not None and cached[0] is snap:
             return cached[1]
         tokens_file = snap.config.feeds.tokens_file
@@ -342,7 +342,7 @@ def nav_for(site: Site | None) -> pages.Nav | None:
 
 
 def _site(request: Request) -> Site:
-    site = getattr(request.app.state, "site", None)
+    site: Site | None = getattr(request.app.state, "site", None)
     if site is None:
         raise HTTPException(404)
     return site
