@@ -438,14 +438,16 @@ def test_never_raises_and_spans_are_ordered(text: str, year: int | None, deadlin
 
 
 @given(st.one_of(st.text(max_size=60), timing_like), plan_years)
+@example("THEO:MOI QUY", 1900)  # a conditional recurrence keeps its rule, no bound
+@example("Quý IV/2025 (nếu có)", None)  # a conditional window becomes "done by" its end
 def test_deadline_flag_only_changes_windows(text: str, year: int | None) -> None:
     window, due = parse_uncached(text, year=year), parse_uncached(text, year=year, deadline=True)
     if window.kind in (R, DT):
         assert (due.kind, due.start, due.end, due.bound) == (DL, window.start, window.end, "by")
-    elif window.kind is CN and window.bound is None and window.end:
+    elif window.kind is CN and window.bound is None and window.end and window.rule is None:
         assert (due.start, due.end, due.bound) == (window.start, window.end, "by")
-    elif window.kind is not CN:
-        assert due == window
+    elif window.kind is not CN or window.rule is not None:
+        assert due == window  # a recurrence, conditional or not, is dated by its rule
 
 
 ROMAN = ["", "I", "II", "III", "IV"]
