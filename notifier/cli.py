@@ -997,15 +997,14 @@ def digest_optouts_command(
         store = open_store(database_url(cfg, env=os.environ))
         try:
             store.check_migrated()
-            # opt_outs and opt_in are attached to Store at import by store._ack_methods
-            rows: list[dict[str, Any]] = store.opt_outs()  # type: ignore[attr-defined]
+            rows = store.opt_outs()
             if restore is None:
                 return directory, rows, None
             slug = _optout_slug(directory, restore, {r["unit"] for r in rows})
             unit = directory.by_slug(slug)
             name = unit.name if unit is not None else slug
             attempt = Attempt(moment, None, None, "notifier digest-optouts --restore")
-            if not store.opt_in(slug, attempt=attempt):  # type: ignore[attr-defined]
+            if not store.opt_in(slug, attempt=attempt):
                 others = ", ".join(_optout_name(directory, r["unit"]) for r in rows)
                 raise UserError(f"“{name}” chưa ngừng nhận thư tổng hợp (vẫn đang nhận), không "
                                 "có gì để khôi phục. Đơn vị đã ngừng nhận: "

@@ -1221,6 +1221,108 @@ class Store:
         with self._tx(write=False) as conn:
             return [OutboxRow.from_db(r._mapping) for r in conn.execute(stmt)]
 
+    # --- acknowledgements, their audit log, digest opt-outs (tables and types below) -------
+
+    def acknowledge(
+        self, unit: str, key: str, action: str, *, note: str, attempt: Attempt
+    ) -> tuple[bool, Acknowledgement]:
+        """Record once per (unit, key, action): (True, it) when new, else (False, the first
+        one); either way the attempt goes to the audit log ("accepted" or "duplicate")."""
+        row = {"unit": unit, "key": key, "action": action, "note": note[:2000],
+               "at": attempt.at, "link_id": (attempt.link_id or "")[:32]}  # fmt: skip
+        insert = self._insert(acknowledgements).on_conflict_do_nothing(
+            index_elements=["unit", "key", "action"]
+        )
+        c = acknowledgements.c
+        with self._tx() as conn:
+            new = conn.execute(insert.returning(c.id), row).first() is not None
+            first = conn.execute(
+                sa.select(acknowledgements).where(c.unit == unit, c.key == key, c.action == action)
+            ).one()
+            log = attempt.row("accepted" if new else "duplicate")
+            conn.execute(ack_audit.insert(), {**log, "action": action, "unit": unit, "key": key})
+        return new, _ack(first._mapping)
+
+    def audit(
+        self, outcome: str, attempt: Attempt, *, action: str | None = None,
+        unit: str | None = None, key: str | None = None,
+    ) -> None:
+        """Log an attempt that recorded nothing ("expired", "forged")."""
+        if outcome not in ACK_OUTCOMES:
+            raise ValueError(f"kết quả không hợp lệ: {outcome!r}")
+        with self._tx() as conn:
+            conn.execute(ack_audit.insert(),
+                         {**attempt.row(outcome), "action": action, "unit": unit, "key": key})
+
+    def acknowledgements(
+        self, *, unit: str | None = None, keys: Iterable[str] | None = None,
+        action: str | None = None,
+    ) -> list[Acknowledgement]:
+        """Acknowledgements, oldest first; filtered by unit slug, item keys, action."""
+        c = acknowledgements.c
+        stmt = sa.select(acknowledgements).order_by(c.at, c.id)
+        if unit is not None:
+            stmt = stmt.where(c.unit == unit)
+        if keys is not None:
+            stmt = stmt.where(c.key.in_(list(keys)))
+        if action is not None:
+            stmt = stmt.where(c.action == action)
+        with self._tx(write=False) as conn:
+            return [_ack(r._mapping) for r in conn.execute(stmt)]
+
+    def acknowledged(self) -> frozenset[tuple[str, str, str]]:
+        """Every (action, key, unit slug) acknowledged: what plan_reminders leaves out."""
+        c = acknowledgements.c
+        with self._tx(write=False) as conn:
+            return frozenset(
+                (a, k, u) for a, k, u in conn.execute(sa.select(c.action, c.key, c.unit))
+            )
+
+    def ack_audit(self, *, limit: int | None = None) -> list[dict[str, Any]]:
+        """The audit log, oldest first (the newest `limit` when given)."""
+        stmt = sa.select(ack_audit).order_by(ack_audit.c.id.desc() if limit else ack_audit.c.id)
+        if limit:
+            stmt = stmt.limit(limit)
+        with self._tx(write=False) as conn:
+            rows = [dict(r._mapping) for r in conn.execute(stmt)]
+        return rows[::-1] if limit else rows
+
+    def opt_out(self, unit: str, *, attempt: Attempt) -> bool:
+        """The unit's coordinators get no more digests; True when new. Audited as
+        accepted/duplicate with action "unsubscribe-digest"."""
+        insert = self._insert(digest_optouts).on_conflict_do_nothing(index_elements=["unit"])
+        row = {"unit": unit, "at": attempt.at, "link_id": (attempt.link_id or "")[:32]}
+        with self._tx() as conn:
+            new = conn.execute(insert.returning(digest_optouts.c.unit), row).first() is not None
+            log = attempt.row("accepted" if new else "duplicate")
+            conn.execute(ack_audit.insert(),
+                         {**log, "action": "unsubscribe-digest", "unit": unit, "key": "digest"})
+        return new
+
+    def opt_in(self, unit: str, *, attempt: Attempt | None = None) -> bool:
+        """Undo an opt-out (the unit's own link, or an admin); True if there was one. With
+        `attempt`, audited as accepted/duplicate with action "resubscribe-digest"."""
+        with self._tx() as conn:
+            result = conn.execute(sa.delete(digest_optouts).where(digest_optouts.c.unit == unit))
+            new = result.rowcount > 0
+            if attempt is not None:
+                log = attempt.row("accepted" if new else "duplicate")
+                conn.execute(ack_audit.insert(),
+                             {**log, "action": "resubscribe-digest", "unit": unit, "key": "digest"})
+        return new
+
+    def opt_outs(self) -> list[dict[str, Any]]:
+        """Every opt-out, oldest first: unit (slug), at, link_id."""
+        c = digest_optouts.c
+        with self._tx(write=False) as conn:
+            found = conn.execute(sa.select(digest_optouts).order_by(c.at, c.unit))
+            return [dict(r._mapping) for r in found]
+
+    def opted_out(self) -> frozenset[str]:
+        """Slugs of units that unsubscribed from digests."""
+        with self._tx(write=False) as conn:
+            return frozenset(conn.execute(sa.select(digest_optouts.c.unit)).scalars())
+
 
 def _group(outcomes: Sequence[Outcome]) -> dict[str, list[Outcome]]:
     groups: dict[str, list[Outcome]] = {}
@@ -1303,122 +1405,6 @@ class Attempt:
         }
 
 
-def _ack_methods() -> None:
-    """Store's acknowledgement methods (defined here, beside their tables, and attached)."""
-
-    def acknowledge(
-        self: Store, unit: str, key: str, action: str, *, note: str, attempt: Attempt
-    ) -> tuple[bool, Acknowledgement]:
-        """Record once per (unit, key, action): (True, it) when new, else (False, the first
-        one); either way the attempt goes to the audit log ("accepted" or "duplicate")."""
-        row = {"unit": unit, "key": key, "action": action, "note": note[:2000],
-               "at": attempt.at, "link_id": (attempt.link_id or "")[:32]}  # fmt: skip
-        insert = self._insert(acknowledgements).on_conflict_do_nothing(
-            index_elements=["unit", "key", "action"]
-        )
-        c = acknowledgements.c
-        with self._tx() as conn:
-            new = conn.execute(insert.returning(c.id), row).first() is not None
-            first = conn.execute(
-                sa.select(acknowledgements).where(c.unit == unit, c.key == key, c.action == action)
-            ).one()
-            log = attempt.row("accepted" if new else "duplicate")
-            conn.execute(ack_audit.insert(), {**log, "action": action, "unit": unit, "key": key})
-        return new, _ack(first._mapping)
-
-    def audit(
-        self: Store, outcome: str, attempt: Attempt, *, action: str | None = None,
-        unit: str | None = None, key: str | None = None,
-    ) -> None:
-        """Log an attempt that recorded nothing ("expired", "forged")."""
-        if outcome not in ACK_OUTCOMES:
-            raise ValueError(f"kết quả không hợp lệ: {outcome!r}")
-        with self._tx() as conn:
-            conn.execute(ack_audit.insert(),
-                         {**attempt.row(outcome), "action": action, "unit": unit, "key": key})
-
-    def acknowledgements_(
-        self: Store, *, unit: str | None = None, keys: Iterable[str] | None = None,
-        action: str | None = None,
-    ) -> list[Acknowledgement]:
-        """Acknowledgements, oldest first; filtered by unit slug, item keys, action."""
-        c = acknowledgements.c
-        stmt = sa.select(acknowledgements).order_by(c.at, c.id)
-        if unit is not None:
-            stmt = stmt.where(c.unit == unit)
-        if keys is not None:
-            stmt = stmt.where(c.key.in_(list(keys)))
-        if action is not None:
-            stmt = stmt.where(c.action == action)
-        with self._tx(write=False) as conn:
-            return [_ack(r._mapping) for r in conn.execute(stmt)]
-
-    def acknowledged(self: Store) -> frozenset[tuple[str, str, str]]:
-        """Every (action, key, unit slug) acknowledged: what plan_reminders leaves out."""
-        c = acknowledgements.c
-        with self._tx(write=False) as conn:
-            return frozenset(
-                (a, k, u) for a, k, u in conn.execute(sa.select(c.action, c.key, c.unit))
-            )
-
-    def ack_audit_(self: Store, *, limit: int | None = None) -> list[dict[str, Any]]:
-        """The audit log, oldest first (the newest `limit` when given)."""
-        stmt = sa.select(ack_audit).order_by(ack_audit.c.id.desc() if limit else ack_audit.c.id)
-        if limit:
-            stmt = stmt.limit(limit)
-        with self._tx(write=False) as conn:
-            rows = [dict(r._mapping) for r in conn.execute(stmt)]
-        return rows[::-1] if limit else rows
-
-    def opt_out(self: Store, unit: str, *, attempt: Attempt) -> bool:
-        """The unit's coordinators get no more digests; True when new. Audited as
-        accepted/duplicate with action "unsubscribe-digest"."""
-        insert = self._insert(digest_optouts).on_conflict_do_nothing(index_elements=["unit"])
-        row = {"unit": unit, "at": attempt.at, "link_id": (attempt.link_id or "")[:32]}
-        with self._tx() as conn:
-            new = conn.execute(insert.returning(digest_optouts.c.unit), row).first() is not None
-            log = attempt.row("accepted" if new else "duplicate")
-            conn.execute(ack_audit.insert(),
-                         {**log, "action": "unsubscribe-digest", "unit": unit, "key": "digest"})
-        return new
-
-    def opt_in(self: Store, unit: str, *, attempt: Attempt | None = None) -> bool:
-        """Undo an opt-out (the unit's own link, or an admin); True if there was one. With
-        `attempt`, audited as accepted/duplicate with action "resubscribe-digest"."""
-        with self._tx() as conn:
-            result = conn.execute(sa.delete(digest_optouts).where(digest_optouts.c.unit == unit))
-            new = result.rowcount > 0
-            if attempt is not None:
-                log = attempt.row("accepted" if new else "duplicate")
-                conn.execute(ack_audit.insert(),
-                             {**log, "action": "resubscribe-digest", "unit": unit, "key": "digest"})
-        return new
-
-    def opt_outs(self: Store) -> list[dict[str, Any]]:
-        """Every opt-out, oldest first: unit (slug), at, link_id."""
-        c = digest_optouts.c
-        with self._tx(write=False) as conn:
-            found = conn.execute(sa.select(digest_optouts).order_by(c.at, c.unit))
-            return [dict(r._mapping) for r in found]
-
-    def opted_out(self: Store) -> frozenset[str]:
-        """Slugs of units that unsubscribed from digests."""
-        with self._tx(write=False) as conn:
-            return frozenset(conn.execute(sa.select(digest_optouts.c.unit)).scalars())
-
-    Store.acknowledge = acknowledge  # type: ignore[attr-defined]
-    Store.audit = audit  # type: ignore[attr-defined]
-    Store.acknowledgements = acknowledgements_  # type: ignore[attr-defined]
-    Store.acknowledged = acknowledged  # type: ignore[attr-defined]
-    Store.ack_audit = ack_audit_  # type: ignore[attr-defined]
-    Store.opt_out = opt_out  # type: ignore[attr-defined]
-    Store.opt_in = opt_in  # type: ignore[attr-defined]
-    Store.opted_out = opted_out  # type: ignore[attr-defined]
-    Store.opt_outs = opt_outs  # type: ignore[attr-defined]
-
-
 def _ack(m: RowMapping | Mapping[str, Any]) -> Acknowledgement:
     return Acknowledgement(m["unit"], m["key"], m["action"], m["note"], m["at"], m["link_id"])
 
-
-_ack_methods()
