@@ -34,7 +34,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from notifier.text import fold_ascii
-from notifier.timing_grammar import _ERRORS, NO_YEAR, SOLAR_ONLY, _week
+from notifier.timing_grammar import _ERRORS, NO_YEAR, SOLAR_ONLY, _week, backwards, cover
 from notifier.timing_rules import recurrence_rule
 from notifier.timing_spans import (
     MAX_YEAR,
@@ -400,10 +400,6 @@ def _fold(word: str) -> str:
     return word.lower() if word.isascii() else word.translate(ASCII_TABLE)
 
 
-def _dmy(d: date) -> str:
-    return f"{d.day}/{d.month}/{d.year}"
-
-
 def read_loose(cleaned: str, year: int | None, deadline: bool) -> _Reading | None:
     """`read` of clean text that is a shape once its lines are joined or its ends stripped
     of punctuation: "Từ tháng 3 đến\ntháng 5/2025", "- Quý II/2024;". timing.py's key and
@@ -492,7 +488,7 @@ def read(
                 spans = [quarter_span(_QUARTERS[q], y) for q in _QUARTER_ITEM.findall(items)]
             else:
                 spans = [month_span(_NUM[mo], y) for mo in _MONTH_ITEM.findall(items)]
-            start, end, note = _cover_list(spans, "hoac" in _fold(items))
+            start, end, note = cover(spans, "hoac" in _fold(items))
         elif name == "_ms":
             mo, y = v
             start, end = month_span(_NUM[mo], _NUM[y])
@@ -544,14 +540,13 @@ def read(
             link = _fold(link)
         if link in _RANGE_LINKS:
             if start > later[1]:  # the grammar's _run says so
-                reason = f"khoảng thời gian ngược: bắt đầu {_dmy(start)} sau khi kết thúc {_dmy(later[1])}"
-                return "undatable", None, None, None, reason, None
+                return "undatable", None, None, None, backwards(start, later[1]), None
             end = max(end, later[1])
             opened = None  # "từ A đến B" has an end
         elif opened is not None:
             return None  # "từ A, B": left to the full path
         else:
-            start, end, note = _cover((start, end), later, link)
+            start, end, note = cover(((start, end), later), link == "hoac")
     if bound is not None:
         if bound == "before":
             return "deadline", None, start - _ONE_DAY, None, note, "before"
@@ -722,35 +717,6 @@ def _days(v: _Groups, year: int | None) -> tuple[Span, Span | None, str | None] 
 # The periods of a list the shapes "qn" and "mn" matched, in order.
 _QUARTER_ITEM = _compile(f"(?:{_QUY})?({_Q})(?=,| |$)")
 _MONTH_ITEM = _compile(f"(?:{_THANG} )?({_M})(?=,| |$)")
-
-
-def _cover_list(spans: list[Span], choice: bool) -> tuple[date, date, str | None]:
-    """A list of periods: the span covering them all, as the grammar's _combine notes it."""
-    spans.sort()
-    start, covered, gaps = spans[0][0], spans[0][1], False
-    for span in spans[1:]:  # a gap: a period starting after everything before it has ended
-        gaps = gaps or (span[0] - covered).days > 1
-        covered = max(covered, span[1])
-    if choice:
-        return start, covered, f"có lựa chọn (“hoặc”); lấy khoảng bao trùm {_dmy(start)}–{_dmy(covered)}"
-    if gaps:
-        return start, covered, f"các khoảng không liền nhau; lấy khoảng bao trùm {_dmy(start)}–{_dmy(covered)}"
-    return start, covered, None
-
-
-def _cover(
-    first: tuple[date, date], second: tuple[date, date], link: str
-) -> tuple[date, date, str | None]:
-    """A list of two periods: the span covering both, with a note for a gap or a choice."""
-    if second < first:
-        first, second = second, first
-    start, covered = first[0], max(first[1], second[1])
-    if link == "hoac":
-        return start, covered, f"có lựa chọn (“hoặc”); lấy khoảng bao trùm {_dmy(start)}–{_dmy(covered)}"
-    if (second[0] - first[1]).days > 1:
-        return start, covered, f"các khoảng không liền nhau; lấy khoảng bao trùm {_dmy(start)}–{_dmy(covered)}"
-    return start, covered, None
-
 
 _LUNAR_MONTHS = {"gieng": 1, "chap": 12}
 # Named lunar days, as timing.py's _NAMED writes them: (day, month).

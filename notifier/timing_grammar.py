@@ -13,14 +13,15 @@ time by a compiled pattern whose alternatives are the period shapes in a fixed o
 - a bare number after a connector continues the previous unit ("Quý I, II", "10-15/4").
 Public: `Core`, `parse_common(text)` (the commonest whole cells, one regex),
 `parse_core(text, *, lunar, year)`: a `Core`, None when the text is not a timing, or
-`SpanError` (timing_spans) with the Vietnamese reason.
+`SpanError` (timing_spans) with the Vietnamese reason; `cover(spans, choice)` and
+`backwards(start, end)`, the list and range rules that timing_fast answers with too.
 Not here: the calendar conventions (timing_spans.py), kinds and wrappers (timing.py).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from functools import lru_cache, partial
 from typing import NamedTuple
@@ -45,7 +46,7 @@ from notifier.timing_spans import (
     year_span,
 )
 
-__all__ = ["NO_YEAR", "SOLAR_ONLY", "Core", "parse_common", "parse_core"]
+__all__ = ["NO_YEAR", "SOLAR_ONLY", "Core", "backwards", "cover", "parse_common", "parse_core"]
 
 _TOKEN = re.compile(r"\d+|[a-z]+|[^\sa-z\d]", re.ASCII)
 # "2-12-2024", "02.12.2024" → "2/12/2024"; "12.2024" → "12/2024". A lone "10-15" stays a range.
@@ -614,22 +615,31 @@ def _combine(spans: list[Span], links: list[str], open_start: bool) -> Core:
     runs.append(_run(run_start, spans[-1]))
     if len(runs) == 1:  # one range: "từ X đến Y" has an end, so it is not open
         return _core((runs[0].start, runs[0].end, None, False))
-    runs.sort()
-    start, covered, gaps = runs[0].start, runs[0].end, False
-    for run in runs[1:]:  # a gap: a run starting after everything before it has ended
-        gaps = gaps or (run.start - covered).days > 1
-        covered = max(covered, run.end)
-    note = None
-    if "hoac" in links:
-        note = f"có lựa chọn (“hoặc”); lấy khoảng bao trùm {_dmy(start)}–{_dmy(covered)}"
-    elif gaps:
-        note = f"các khoảng không liền nhau; lấy khoảng bao trùm {_dmy(start)}–{_dmy(covered)}"
+    start, covered, note = cover(runs, "hoac" in links)
     return _core((start, covered, note, open_start and _RANGE.isdisjoint(links)))
+
+
+def cover(spans: Sequence[tuple[date, date]], choice: bool) -> tuple[date, date, str | None]:
+    """A list of periods (two or more): the span covering them all, noted when the list is a
+    choice ("hoặc") or leaves gaps. timing_fast's list shapes answer with it too."""
+    ordered = sorted(spans)
+    start, covered, gaps = ordered[0][0], ordered[0][1], False
+    for first, last in ordered[1:]:  # a gap: a period starting after everything before it ended
+        gaps = gaps or (first - covered).days > 1
+        covered = max(covered, last)
+    if choice:
+        return start, covered, f"có lựa chọn (“hoặc”); lấy khoảng bao trùm {_dmy(start)}–{_dmy(covered)}"
+    if gaps:
+        return start, covered, f"các khoảng không liền nhau; lấy khoảng bao trùm {_dmy(start)}–{_dmy(covered)}"
+    return start, covered, None
+
+
+def backwards(start: date, end: date) -> str:
+    """Why a range that ends before it starts is not dated."""
+    return f"khoảng thời gian ngược: bắt đầu {_dmy(start)} sau khi kết thúc {_dmy(end)}"
 
 
 def _run(first: Span, last: Span) -> Span:
     if first.start > last.end:
-        raise SpanError(
-            f"khoảng thời gian ngược: bắt đầu {_dmy(first.start)} sau khi kết thúc {_dmy(last.end)}"
-        )
+        raise SpanError(backwards(first.start, last.end))
     return _span_of((first.start, max(first.end, last.end)))
