@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from notifier.errors import Problem
 from notifier.plan import Activity, KeyDate
-from notifier.text import fold
+from notifier.text import COMBINING_MARKS, fold
 from notifier.workdays import lunar_to_solar
 
 if TYPE_CHECKING:
@@ -69,7 +69,6 @@ class Observance:
         return [d for d in found if d is not None and d.year == year]
 
 
-_MARKS = "\u0300-\u036f"
 _DIGIT = re.compile(r"\d")
 _FULL = re.compile(r"(?<!\d)(\d{1,2})\s*[/.-]\s*(\d{1,2})\s*[/.-]\s*(\d{4})(?!\d)")
 _WORDS = re.compile(r"\bngay\s+(\d{1,2})\s+thang\s+(\d{1,2})(?:\s+nam\s+(\d{4}))?", re.IGNORECASE)
@@ -146,7 +145,7 @@ def _keyword(keyword: str) -> re.Pattern[str] | None:
     key = fold(keyword)
     if not key:
         return None
-    return re.compile(rf"(?<![\w{_MARKS}]){re.escape(key)}(?![\w{_MARKS}])")
+    return re.compile(rf"(?<![\w{COMBINING_MARKS}]){re.escape(key)}(?![\w{COMBINING_MARKS}])")
 
 
 _CUES = tuple(fold(c) for c in _ANNIVERSARY_CUE)

@@ -20,19 +20,23 @@ import unicodedata
 
 __all__ = [
     "nfc", "clean", "fold", "fold_ascii", "slugify", "INVISIBLE", "INVISIBLE_CHARS", "TONE_MARKS",
-    "WINDOWS_DEVICES",
+    "WINDOWS_DEVICES", "DASH_CHARS", "COMBINING_MARKS",
 ]
 
 # Combining grave, acute, tilde, hook above, dot below.
 TONE_MARKS = frozenset("\u0300\u0301\u0303\u0309\u0323")
 
-_DASHES = re.compile("[\u2010\u2011\u2012\u2013\u2014\u2015\u2212]")
+# Unicode dashes (hyphen, figure dash, en and em dash, horizontal bar, minus): `clean` makes
+# each one "-". COMBINING_MARKS: the accents of NFD text. Class bodies, for patterns that use them.
+DASH_CHARS = "\u2010-\u2015\u2212"
+COMBINING_MARKS = "\u0300-\u036f"
+_DASHES = re.compile(f"[{DASH_CHARS}]")
 _SPACES = re.compile(r"[ \t\u00a0\u2007\u202f\u200b\ufeff]+")
 # Bidi controls and zero-width marks: they can make a name or a date read differently
 # (docs/security.md). INVISIBLE_CHARS is the class body, for patterns that add to it.
 INVISIBLE_CHARS = "\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
 INVISIBLE = re.compile(f"[{INVISIBLE_CHARS}]")
-_WORD = re.compile(r"[\w\u0300-\u036f]+")
+_WORD = re.compile(rf"[\w{COMBINING_MARKS}]+")
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 
 

@@ -36,7 +36,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import NamedTuple
 
-from notifier.text import clean, fold_ascii
+from notifier.text import COMBINING_MARKS, DASH_CHARS, clean, fold_ascii
 from notifier.timing_fast import ASCII_TABLE, MAX_LENGTH, MISSING_YEAR, read_loose
 from notifier.timing_fast import read as fast_read
 from notifier.timing_grammar import Core, parse_core
@@ -89,7 +89,7 @@ class Timing(NamedTuple):
 
 # What `text.clean` changes in one-line text beyond spaces: a combining mark (NFD text) or a
 # Unicode dash ("Quý II – 2024"). No fast shape matches either, so such text is cleaned first.
-_UNCLEAN = re.compile("[\u0300-\u036f\u2010-\u2015\u2212]")
+_UNCLEAN = re.compile(f"[{COMBINING_MARKS}{DASH_CHARS}]")
 _tuple_new = tuple.__new__
 
 # A timing cell is a phrase (MAX_LENGTH, timing_fast): longer text is a paragraph pasted

@@ -39,7 +39,7 @@ from typing import Any, NamedTuple
 
 from notifier.errors import ConfigError, Problem
 from notifier.plan import Plan
-from notifier.text import WINDOWS_DEVICES, clean, fold, fold_ascii, slugify
+from notifier.text import COMBINING_MARKS, WINDOWS_DEVICES, clean, fold, fold_ascii, slugify
 
 __all__ = [
     "Directory",
@@ -155,7 +155,7 @@ def _one_line(text: str) -> str:
 
 # Words (NFC letters, digits, stray combining marks), "&", and the separators that
 # may stand between units. Everything else (spaces, dashes, dots, quotes) is ignored.
-_TOKEN = re.compile(r"[\w\u0300-\u036f]+|&|[,;/\n]")
+_TOKEN = re.compile(rf"[\w{COMBINING_MARKS}]+|&|[,;/\n]")
 _SEPARATORS = frozenset(",;/\n")
 _SUGGESTIONS = 20  # unknown pieces per cell that get a "có phải là …?" (difflib is costly)
 _CONJUNCTION = fold("và")
